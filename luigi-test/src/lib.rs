@@ -1,0 +1,18 @@
+//! # Luigi
+//!
+//! Assert, under `cargo test`, what a trained sequence model has learned
+//! inside. Luigi runs an ONNX model (through ONNX Runtime), records any
+//! layer's activations, scores every unit against hypothesis functions,
+//! and turns the best pairings into assertions.
+#![warn(missing_docs)]
+
+pub mod activations;
+pub mod corpus;
+pub mod error;
+pub mod hypothesis;
+pub mod model;
+pub mod runtime;
+
+pub use activations::{Activations, RowIndex};
+pub use corpus::{Corpus, CorpusFormat, Sequence};
+pub use error::{Error, Result};

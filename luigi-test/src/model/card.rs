@@ -1,0 +1,396 @@
+//! The model card: a YAML file beside the model (`<model>.luigi.yaml`) that
+//! says how to feed it.
+//!
+//! ```yaml
+//! model: boolean.onnx            # optional; default: the card's name minus `.luigi.yaml` plus `.onnx`
+//! input:
+//!   name: tokens                 # the graph input that takes the sequence
+//!   encoding: ids                # `ids` (int64 token ids) or `one-hot` (float32)
+//!   layout: batch-major          # `batch-major` ([batch, time(, vocab)]) or `time-major`
+//!   causal: true                 # optional: right padding cannot change earlier outputs
+//! vocabulary:
+//!   chars: "X01|&"               # inline: id = position in this string
+//!   # file: vocab.json           # or a JSON array of one-character strings, id = index
+//!   unknown: 0                   # optional: id for characters not in the vocabulary
+//!                                #           (absent: such a character is an error)
+//! state:                         # optional: pairs for stepwise runs
+//!   - { input: h0, output: hn }
+//!   - { input: c0, output: cn }
+//! logits: logits                 # optional: the output with next-token scores
+//! layers:                        # optional aliases
+//!   lstm: /lstm/LSTM_output_0
+//! untrained: boolean-untrained.onnx   # optional: the same architecture, random weights
+//! ```
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// How tokens are fed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Encoding {
+    /// int64 token ids: `[batch, time]` (or `[time, batch]`).
+    Ids,
+    /// float32 one-hot vectors: `[batch, time, vocab]` (or `[time, batch, vocab]`).
+    OneHot,
+}
+
+/// Which axis comes first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Layout {
+    /// `[batch, time, …]`
+    BatchMajor,
+    /// `[time, batch, …]`
+    TimeMajor,
+}
+
+/// The `input` section.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InputSpec {
+    /// Graph input name.
+    pub name: String,
+    /// Token encoding.
+    pub encoding: Encoding,
+    /// Axis order.
+    #[serde(default = "default_layout")]
+    pub layout: Layout,
+    /// True when right padding cannot change earlier timesteps (a
+    /// unidirectional recurrent model): sequences of different lengths may
+    /// then share a batch. Otherwise only equal lengths are batched together.
+    #[serde(default)]
+    pub causal: bool,
+}
+
+fn default_layout() -> Layout {
+    Layout::BatchMajor
+}
+
+/// The `vocabulary` section.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VocabularySpec {
+    /// Inline vocabulary: id = position of the character in this string.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chars: Option<String>,
+    /// A JSON file (relative to the card) holding an array of one-character strings.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<PathBuf>,
+    /// Id given to characters outside the vocabulary; absent means such a
+    /// character is an error.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unknown: Option<i64>,
+}
+
+/// One recurrent state carried between steps.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StatePair {
+    /// The graph input that takes the state.
+    pub input: String,
+    /// The graph output that gives the next state.
+    pub output: String,
+}
+
+/// A model card as written in YAML.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CardFile {
+    /// The ONNX file, relative to the card.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<PathBuf>,
+    /// How to feed the sequence.
+    pub input: InputSpec,
+    /// The characters the model knows.
+    pub vocabulary: VocabularySpec,
+    /// State input/output pairs for stepwise runs.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub state: Vec<StatePair>,
+    /// Output holding next-token scores.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logits: Option<String>,
+    /// Layer aliases: alias → tensor name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub layers: BTreeMap<String, String>,
+    /// An untrained twin (same architecture, random weights), relative to the card.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub untrained: Option<PathBuf>,
+}
+
+/// A loaded model card, paths resolved, vocabulary read.
+#[derive(Debug, Clone)]
+pub struct Card {
+    /// Where the card was read from.
+    pub path: PathBuf,
+    /// The ONNX file.
+    pub model_path: PathBuf,
+    /// The card's content.
+    pub file: CardFile,
+    /// The vocabulary, id = index.
+    pub vocabulary: Vec<char>,
+    /// The untrained twin's path, resolved.
+    pub untrained_path: Option<PathBuf>,
+    lookup: BTreeMap<char, i64>,
+}
+
+/// The card path for a model path: `<model>.luigi.yaml` beside it.
+pub fn card_path_for(model: &Path) -> PathBuf {
+    let stem = model
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_default();
+    let stem = stem.strip_suffix(".onnx").unwrap_or(&stem).to_string();
+    model.with_file_name(format!("{stem}.luigi.yaml"))
+}
+
+impl Card {
+    /// Reads a card. `path` may be the card itself or the `.onnx` file (the
+    /// card is then `<model>.luigi.yaml` beside it).
+    pub fn load(path: impl AsRef<Path>) -> Result<Card> {
+        let path = path.as_ref();
+        let is_onnx = path.extension().is_some_and(|e| e == "onnx");
+        let card_path = if is_onnx {
+            card_path_for(path)
+        } else {
+            path.to_path_buf()
+        };
+        if is_onnx && !card_path.is_file() {
+            return Err(Error::Card {
+                path: card_path.clone(),
+                key: "(file)".to_string(),
+                message: format!(
+                    "no model card beside {}: write {} (see `luigi_test::model::card` for the format) or pass the card's path",
+                    path.display(),
+                    card_path.display()
+                ),
+            });
+        }
+        let text = std::fs::read_to_string(&card_path).map_err(|e| Error::io(&card_path, e))?;
+        let file: CardFile = serde_yaml::from_str(&text).map_err(|e| {
+            let (key, message) = split_yaml_error(&e);
+            Error::Card {
+                path: card_path.clone(),
+                key,
+                message,
+            }
+        })?;
+        let dir = card_path.parent().unwrap_or(Path::new(".")).to_path_buf();
+        let model_path = if is_onnx {
+            path.to_path_buf()
+        } else {
+            match &file.model {
+                Some(m) => dir.join(m),
+                None => {
+                    let name = card_path
+                        .file_name()
+                        .map(|n| n.to_string_lossy().to_string())
+                        .unwrap_or_default();
+                    let stem = name
+                        .strip_suffix(".luigi.yaml")
+                        .or_else(|| name.strip_suffix(".yaml"))
+                        .unwrap_or(&name);
+                    dir.join(format!("{stem}.onnx"))
+                }
+            }
+        };
+        let untrained_path = file.untrained.as_ref().map(|u| dir.join(u));
+        Card::from_parts(card_path, model_path, file, untrained_path, &dir)
+    }
+
+    /// Builds a card from its parsed content (`dir` resolves relative paths).
+    pub fn from_parts(
+        card_path: PathBuf,
+        model_path: PathBuf,
+        file: CardFile,
+        untrained_path: Option<PathBuf>,
+        dir: &Path,
+    ) -> Result<Card> {
+        let err = |key: &str, message: String| Error::Card {
+            path: card_path.clone(),
+            key: key.to_string(),
+            message,
+        };
+        let vocabulary: Vec<char> = match (&file.vocabulary.chars, &file.vocabulary.file) {
+            (Some(c), None) => c.chars().collect(),
+            (None, Some(f)) => {
+                let p = dir.join(f);
+                let text = std::fs::read_to_string(&p).map_err(|e| {
+                    err(
+                        "vocabulary.file",
+                        format!("cannot read {}: {e}", p.display()),
+                    )
+                })?;
+                let items: Vec<String> = serde_json::from_str(&text).map_err(|e| {
+                    err(
+                        "vocabulary.file",
+                        format!("{} is not a JSON array of strings: {e}", p.display()),
+                    )
+                })?;
+                let mut v = Vec::with_capacity(items.len());
+                for (i, s) in items.iter().enumerate() {
+                    let mut it = s.chars();
+                    match (it.next(), it.next()) {
+                        (Some(c), None) => v.push(c),
+                        _ => {
+                            return Err(err(
+                                "vocabulary.file",
+                                format!(
+                                    "entry {i} ({s:?}) of {} is not exactly one character",
+                                    p.display()
+                                ),
+                            ))
+                        }
+                    }
+                }
+                v
+            }
+            (Some(_), Some(_)) => {
+                return Err(err(
+                    "vocabulary",
+                    "give either `chars` or `file`, not both".to_string(),
+                ))
+            }
+            (None, None) => {
+                return Err(err(
+                    "vocabulary",
+                    "missing: give `chars: \"…\"` (id = position) or `file: vocab.json`"
+                        .to_string(),
+                ))
+            }
+        };
+        if vocabulary.is_empty() {
+            return Err(err("vocabulary", "is empty".to_string()));
+        }
+        let mut lookup = BTreeMap::new();
+        for (i, c) in vocabulary.iter().enumerate() {
+            if lookup.insert(*c, i as i64).is_some() {
+                return Err(err(
+                    "vocabulary",
+                    format!("character {c:?} appears twice (second at id {i})"),
+                ));
+            }
+        }
+        if let Some(u) = file.vocabulary.unknown {
+            if u < 0 || u as usize >= vocabulary.len() {
+                return Err(err(
+                    "vocabulary.unknown",
+                    format!("id {u} is outside the vocabulary (0..{})", vocabulary.len()),
+                ));
+            }
+        }
+        Ok(Card {
+            path: card_path,
+            model_path,
+            file,
+            vocabulary,
+            untrained_path,
+            lookup,
+        })
+    }
+
+    /// The token id of a character (the `unknown` id if it has one).
+    pub fn token_id(&self, c: char) -> Option<i64> {
+        self.lookup
+            .get(&c)
+            .copied()
+            .or(self.file.vocabulary.unknown)
+    }
+
+    /// Encodes a sequence; a character outside the vocabulary without an
+    /// `unknown` id is an error naming it and its position.
+    pub fn encode(&self, seq: &[char], corpus: &str, seq_index: usize) -> Result<Vec<i64>> {
+        seq.iter()
+            .enumerate()
+            .map(|(pos, c)| {
+                self.token_id(*c).ok_or_else(|| Error::Corpus {
+                    source_name: corpus.to_string(),
+                    message: format!(
+                        "sequence {seq_index}, position {pos}: character {c:?} is not in the vocabulary of {} and the card sets no `vocabulary.unknown` id; add it, or set `unknown:`",
+                        self.path.display()
+                    ),
+                })
+            })
+            .collect()
+    }
+
+    /// Resolves a layer alias; names that are not aliases are returned as they are.
+    pub fn resolve_layer<'a>(&'a self, name: &'a str) -> &'a str {
+        self.file
+            .layers
+            .get(name)
+            .map(String::as_str)
+            .unwrap_or(name)
+    }
+}
+
+fn split_yaml_error(e: &serde_yaml::Error) -> (String, String) {
+    let msg = e.to_string();
+    let key = msg
+        .split_once(':')
+        .map(|(k, _)| k.trim().to_string())
+        .filter(|k| !k.contains(' ') && !k.is_empty())
+        .unwrap_or_else(|| "(document)".to_string());
+    let loc = e
+        .location()
+        .map(|l| format!(" (line {}, column {})", l.line(), l.column()))
+        .unwrap_or_default();
+    (key, format!("{msg}{loc}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+        let p = dir.join(name);
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+
+    #[test]
+    fn parses_a_full_card() {
+        let d = tempfile::tempdir().unwrap();
+        let p = write(
+            d.path(),
+            "m.luigi.yaml",
+            "input: {name: tokens, encoding: ids}\nvocabulary: {chars: \"ab\", unknown: 0}\nstate:\n  - {input: h0, output: hn}\nlayers: {lstm: Y}\n",
+        );
+        let c = Card::load(&p).unwrap();
+        assert_eq!(c.model_path, d.path().join("m.onnx"));
+        assert_eq!(c.token_id('b'), Some(1));
+        assert_eq!(c.token_id('z'), Some(0));
+        assert_eq!(c.resolve_layer("lstm"), "Y");
+        assert_eq!(c.file.input.layout, Layout::BatchMajor);
+    }
+
+    #[test]
+    fn unknown_key_names_the_key() {
+        let d = tempfile::tempdir().unwrap();
+        let p = write(
+            d.path(),
+            "m.luigi.yaml",
+            "input: {name: tokens, encoding: ids, lay_out: x}\nvocabulary: {chars: ab}\n",
+        );
+        let e = Card::load(&p).unwrap_err().to_string();
+        assert!(e.contains("lay_out"), "{e}");
+        assert!(e.contains("m.luigi.yaml"), "{e}");
+    }
+
+    #[test]
+    fn unknown_char_without_unknown_id_is_an_error() {
+        let d = tempfile::tempdir().unwrap();
+        let p = write(
+            d.path(),
+            "m.luigi.yaml",
+            "input: {name: t, encoding: one-hot, layout: time-major}\nvocabulary: {chars: ab}\n",
+        );
+        let c = Card::load(&p).unwrap();
+        let e = c.encode(&['a', 'q'], "corp", 3).unwrap_err().to_string();
+        assert!(e.contains("position 1") && e.contains("'q'"), "{e}");
+    }
+}
