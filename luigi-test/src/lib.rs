@@ -11,7 +11,10 @@ pub mod corpus;
 pub mod error;
 pub mod hypothesis;
 pub mod model;
+pub mod npy;
+pub mod probe;
 pub mod runtime;
+pub mod score;
 
 pub use activations::{Activations, RowIndex};
 pub use corpus::{Corpus, CorpusFormat, Sequence};

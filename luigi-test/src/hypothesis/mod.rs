@@ -111,3 +111,7 @@ where
         f,
     }
 }
+
+pub mod families;
+pub mod fsm;
+pub mod library;
