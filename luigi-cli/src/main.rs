@@ -1,1 +1,227 @@
-fn main() {}
+//! `luigi`: inspect what a sequence model has learned inside.
+//!
+//! Exit codes: 0 success; 1 an expectation failed (a model judged and found
+//! wanting); 2 a setup error (missing model, bad card, unknown layer, bad
+//! corpus, bad spec); clap's own usage errors also exit with 2.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+use luigi_test::model::{Model, RecordOptions};
+use luigi_test::{Corpus, CorpusFormat};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "luigi",
+    version,
+    about = "Inspect and assert what a sequence model has learned inside"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Corpus arguments shared by several commands.
+#[derive(clap::Args, Debug)]
+struct CorpusArgs {
+    /// Corpus file (or folder, with --window).
+    #[arg(long)]
+    corpus: PathBuf,
+    /// Cut the text into windows of this many characters instead of one sequence per line.
+    #[arg(long)]
+    window: Option<usize>,
+}
+
+impl CorpusArgs {
+    fn load(&self) -> Result<Corpus> {
+        let format = match self.window {
+            Some(w) => CorpusFormat::Windows(w),
+            None => CorpusFormat::Lines,
+        };
+        Ok(Corpus::load(&self.corpus, format)?)
+    }
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Find (or provision) ONNX Runtime and say which library Luigi uses.
+    Runtime,
+    /// List every tensor of a model's graph, marking likely hidden states.
+    Layers {
+        /// The .onnx file (or its .luigi.yaml card).
+        model: PathBuf,
+    },
+    /// Run a corpus through a model and write layers' activations to .npy files.
+    Record {
+        /// The model card (.luigi.yaml) or the .onnx file with its card beside it.
+        model: PathBuf,
+        #[command(flatten)]
+        corpus: CorpusArgs,
+        /// Layer names or aliases (repeat or comma-separate).
+        #[arg(long, value_delimiter = ',', required = true)]
+        layer: Vec<String>,
+        /// Output folder (created if missing).
+        #[arg(long, short, default_value = "luigi-out")]
+        out: PathBuf,
+        /// Sequences per ONNX Runtime call.
+        #[arg(long, default_value_t = 32)]
+        batch_size: usize,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e}");
+            for cause in e.chain().skip(1) {
+                eprintln!("  caused by: {cause}");
+            }
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<ExitCode> {
+    match cli.command {
+        Command::Runtime => {
+            let path = luigi_test::runtime::check()?;
+            println!(
+                "ONNX Runtime {}: {}",
+                luigi_test::runtime::ORT_VERSION,
+                path.display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Layers { model } => layers(&model),
+        Command::Record {
+            model,
+            corpus,
+            layer,
+            out,
+            batch_size,
+        } => record(&model, &corpus, &layer, &out, batch_size),
+    }
+}
+
+fn layers(model: &Path) -> Result<ExitCode> {
+    let onnx = if model.extension().is_some_and(|e| e == "onnx") {
+        model.to_path_buf()
+    } else {
+        luigi_test::model::Card::load(model)?.model_path
+    };
+    let graph = luigi_test::model::graph::Graph::load(&onnx)?;
+    print!("{}", graph.layers_table());
+    Ok(ExitCode::SUCCESS)
+}
+
+fn progress_bar(total: usize) -> indicatif::ProgressBar {
+    let pb = indicatif::ProgressBar::new(total as u64);
+    pb.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{spinner} {msg} [{bar:30}] {pos}/{len} timesteps ({per_sec}, eta {eta})",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+        .progress_chars("=> "),
+    );
+    pb.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+    pb
+}
+
+fn record(
+    model: &Path,
+    corpus: &CorpusArgs,
+    layers: &[String],
+    out: &Path,
+    batch_size: usize,
+) -> Result<ExitCode> {
+    let m = Model::load(model)?;
+    let c = corpus.load()?;
+    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    let pb = progress_bar(c.timesteps());
+    pb.set_message("recording");
+    let pb2 = pb.clone();
+    let opts = RecordOptions {
+        batch_size,
+        progress: Some(Box::new(move |done, _| pb2.set_position(done as u64))),
+        ..RecordOptions::default()
+    };
+    let names: Vec<&str> = layers.iter().map(String::as_str).collect();
+    let total = c.timesteps();
+    let mut writers: Vec<(String, luigi_test::npy::StreamWriter)> = Vec::new();
+    let mut rows_writer: Option<luigi_test::npy::StreamWriter> = None;
+    let mut manifest = serde_json::Map::new();
+    m.record_with(&c, &names, &opts, |chunk| {
+        if writers.is_empty() {
+            for a in &chunk.layers {
+                let file = format!("{}.npy", sanitize(&a.layer));
+                let w = luigi_test::npy::StreamWriter::create::<f32>(&out.join(&file), &[total, a.n_units()])?;
+                manifest.insert(
+                    a.layer.clone(),
+                    serde_json::json!({"file": file, "tensor": a.tensor, "units": a.units, "shape": [total, a.n_units()]}),
+                );
+                writers.push((file, w));
+            }
+            rows_writer = Some(luigi_test::npy::StreamWriter::create::<i64>(&out.join("rows.npy"), &[total, 3])?);
+        }
+        for ((_, w), a) in writers.iter_mut().zip(&chunk.layers) {
+            let values = a.values.as_standard_layout();
+            w.append(values.as_slice().unwrap_or(&[]))?;
+        }
+        if let (Some(w), Some(a)) = (rows_writer.as_mut(), chunk.layers.first()) {
+            let rows: Vec<i64> = (0..a.rows.len())
+                .flat_map(|i| [i64::from(a.rows.sequence[i]), i64::from(a.rows.position[i]), a.rows.token[i]])
+                .collect();
+            w.append(&rows)?;
+        }
+        Ok(())
+    })?;
+    pb.finish_and_clear();
+    for (file, w) in writers {
+        w.finish()?;
+        println!(
+            "{} -> {}",
+            file.trim_end_matches(".npy"),
+            out.join(&file).display()
+        );
+    }
+    if let Some(w) = rows_writer {
+        w.finish()?;
+    }
+    let meta = serde_json::json!({
+        "model": m.path(),
+        "card": m.card().path,
+        "corpus": c.name(),
+        "sequences": c.len(),
+        "timesteps": total,
+        "rows": "rows.npy: one row per timestep: [sequence, position, token id]",
+        "layers": manifest,
+    });
+    let meta_path = out.join("recording.json");
+    std::fs::write(&meta_path, serde_json::to_string_pretty(&meta)?)
+        .with_context(|| format!("writing {}", meta_path.display()))?;
+    println!(
+        "{} timesteps of {} sequences; row index -> {}",
+        total,
+        c.len(),
+        out.join("rows.npy").display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn sanitize(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect::<String>()
+        .trim_matches('_')
+        .to_string()
+}

@@ -3,7 +3,9 @@
 pub mod card;
 pub mod graph;
 pub mod record;
-pub mod session;
+pub(crate) mod session;
 pub mod stepwise;
 
 pub use card::{Card, CardFile, Encoding, Layout, StatePair};
+pub use record::{LayerLayout, Model, RecordOptions, RecordedChunk};
+pub use stepwise::{StateTensor, Step, Stepper};

@@ -1,1 +1,874 @@
-//! (placeholder: being written)
+//! [`Model`]: an ONNX file plus its card, checked against the graph, and
+//! [`Model::record`]: run a corpus and keep any layer's activations.
+//!
+//! ## How a layer's tensor becomes `timesteps × units`
+//! - The sequence output `Y` of an ONNX `LSTM`/`GRU`/`RNN` node is
+//!   `[time, directions, batch, hidden]` (or `[batch, time, directions,
+//!   hidden]` when the node's `layout` attribute is 1). Units are
+//!   `directions × hidden`, named `0…H-1` for one direction and `fwd.i` /
+//!   `bwd.i` for a bidirectional layer.
+//! - Any other tensor must have a batch axis and a time axis. Luigi finds them
+//!   once per tensor with a probe run of batch 2 and length 3 (so the two axes
+//!   cannot be confused); every remaining axis is flattened, in order, into
+//!   units named `i` (rank 3) or `i.j…` (higher ranks).
+//! - The last-state outputs `Y_h`/`Y_c` have no time axis and are refused with
+//!   a pointer to `Y`.
+//!
+//! ## Batching and padding
+//! Sequences are taken in windows of `4 × batch_size` in corpus order, sorted
+//! by length inside the window, and batched. A model whose card says
+//! `input.causal: true` gets right-padded batches (padding cannot change
+//! earlier timesteps, and padded positions are dropped); any other model is
+//! only batched with sequences of exactly the same length, so padding never
+//! reaches the results. Rows come out in corpus order.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use ndarray::Array2;
+
+use crate::activations::{Activations, RowIndex};
+use crate::corpus::Corpus;
+use crate::error::{closest_names, Error, Result};
+use crate::model::card::{Card, Encoding, Layout};
+use crate::model::graph::{Dim, ElemType, Graph};
+use crate::model::session::{Feed, Fetched, OrtSession};
+
+/// Where the batch and time axes of a recorded tensor are, and how its other
+/// axes become units.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LayerLayout {
+    /// The graph tensor.
+    pub tensor: String,
+    /// The tensor's rank.
+    pub rank: usize,
+    /// Index of the time axis.
+    pub time_axis: usize,
+    /// Index of the batch axis.
+    pub batch_axis: usize,
+    /// Unit names, in column order.
+    pub units: Vec<String>,
+    unit_dims: Vec<usize>,
+}
+
+impl LayerLayout {
+    /// Offsets of each unit relative to the element at (batch b, time t), and
+    /// the strides of batch and time, for a tensor of `shape`.
+    pub(crate) fn offsets(&self, shape: &[usize]) -> Result<(Vec<usize>, usize, usize)> {
+        if shape.len() != self.rank {
+            return Err(Error::invalid(
+                format!("recording `{}`", self.tensor),
+                format!(
+                    "rank changed between runs ({} vs {})",
+                    shape.len(),
+                    self.rank
+                ),
+            ));
+        }
+        let mut strides = vec![1usize; shape.len()];
+        for i in (0..shape.len().saturating_sub(1)).rev() {
+            strides[i] = strides[i + 1] * shape[i + 1];
+        }
+        let unit_axes: Vec<usize> = (0..self.rank)
+            .filter(|a| *a != self.time_axis && *a != self.batch_axis)
+            .collect();
+        let dims: Vec<usize> = unit_axes.iter().map(|a| shape[*a]).collect();
+        if dims != self.unit_dims {
+            return Err(Error::invalid(
+                format!("recording `{}`", self.tensor),
+                format!(
+                    "unit axes changed between runs ({dims:?} vs {:?})",
+                    self.unit_dims
+                ),
+            ));
+        }
+        let n: usize = dims.iter().product();
+        let mut offsets = Vec::with_capacity(n);
+        let mut idx = vec![0usize; dims.len()];
+        for _ in 0..n {
+            offsets.push(
+                idx.iter()
+                    .zip(&unit_axes)
+                    .map(|(i, a)| i * strides[*a])
+                    .sum(),
+            );
+            for k in (0..idx.len()).rev() {
+                idx[k] += 1;
+                if idx[k] < dims[k] {
+                    break;
+                }
+                idx[k] = 0;
+            }
+        }
+        Ok((offsets, strides[self.batch_axis], strides[self.time_axis]))
+    }
+}
+
+/// Options for [`Model::record_with`].
+pub struct RecordOptions {
+    /// Sequences per ONNX Runtime call (default 32).
+    pub batch_size: usize,
+    /// Rows per emitted chunk, at least (chunks end at sequence boundaries;
+    /// default 65,536).
+    pub chunk_timesteps: usize,
+    /// Called after each batch with (timesteps done, timesteps in all).
+    pub progress: Option<Box<dyn Fn(usize, usize) + Send + Sync>>,
+}
+
+impl Default for RecordOptions {
+    fn default() -> Self {
+        RecordOptions {
+            batch_size: 32,
+            chunk_timesteps: 65_536,
+            progress: None,
+        }
+    }
+}
+
+impl std::fmt::Debug for RecordOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RecordOptions")
+            .field("batch_size", &self.batch_size)
+            .field("chunk_timesteps", &self.chunk_timesteps)
+            .finish()
+    }
+}
+
+/// One chunk of a streamed recording: whole sequences, in corpus order.
+#[derive(Debug, Clone)]
+pub struct RecordedChunk {
+    /// The corpus sequences this chunk holds (`start..end`).
+    pub sequences: std::ops::Range<usize>,
+    /// One entry per requested layer, in request order.
+    pub layers: Vec<Activations>,
+}
+
+/// An ONNX model with its card, ready to record.
+pub struct Model {
+    card: Card,
+    graph: Graph,
+    bytes: Vec<u8>,
+    sessions: Mutex<BTreeMap<Vec<String>, Arc<OrtSession>>>,
+    layouts: Mutex<BTreeMap<String, LayerLayout>>,
+}
+
+impl std::fmt::Debug for Model {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Model")
+            .field("card", &self.card.path)
+            .field("model", &self.card.model_path)
+            .finish()
+    }
+}
+
+/// A requested layer, resolved.
+#[derive(Debug, Clone)]
+pub(crate) struct ResolvedLayer {
+    pub(crate) name: String,
+    pub(crate) tensor: String,
+}
+
+impl Model {
+    /// Loads a model from its card (`*.luigi.yaml`) or from the `.onnx` file
+    /// (the card is then `<model>.luigi.yaml` beside it), and checks the card
+    /// against the graph.
+    pub fn load(path: impl AsRef<Path>) -> Result<Model> {
+        let card = Card::load(path)?;
+        Model::from_card(card)
+    }
+
+    /// Loads the model a card describes.
+    pub fn from_card(card: Card) -> Result<Model> {
+        let bytes = std::fs::read(&card.model_path).map_err(|e| Error::io(&card.model_path, e))?;
+        let graph = Graph::parse(&bytes, &card.model_path)?;
+        check_card(&card, &graph)?;
+        Ok(Model {
+            card,
+            graph,
+            bytes,
+            sessions: Mutex::new(BTreeMap::new()),
+            layouts: Mutex::new(BTreeMap::new()),
+        })
+    }
+
+    /// The untrained twin named by the card (`untrained:`), loaded with the
+    /// same card settings.
+    pub fn untrained(&self) -> Result<Option<Model>> {
+        let Some(p) = &self.card.untrained_path else {
+            return Ok(None);
+        };
+        let twin_card = crate::model::card::card_path_for(p);
+        let card = if twin_card.is_file() {
+            Card::load(&twin_card)?
+        } else {
+            let mut c = self.card.clone();
+            c.model_path = p.clone();
+            c.untrained_path = None;
+            c
+        };
+        Model::from_card(card).map(Some)
+    }
+
+    /// The model card.
+    pub fn card(&self) -> &Card {
+        &self.card
+    }
+
+    /// The decoded graph.
+    pub fn graph(&self) -> &Graph {
+        &self.graph
+    }
+
+    /// The ONNX file.
+    pub fn path(&self) -> &Path {
+        &self.card.model_path
+    }
+
+    /// A short fingerprint of the model bytes and card (for caches and reports).
+    pub fn fingerprint(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let mut h = Sha256::new();
+        h.update(&self.bytes);
+        h.update(format!("{:?}", self.card.file).as_bytes());
+        h.finalize()
+            .iter()
+            .take(8)
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+
+    pub(crate) fn resolve(&self, name: &str) -> Result<ResolvedLayer> {
+        let tensor = self.card.resolve_layer(name).to_string();
+        if self.graph.tensor(&tensor).is_none() {
+            if self.graph.initializers.iter().any(|i| i.name == tensor) {
+                return Err(Error::invalid(
+                    format!("layer `{name}` of {}", self.path().display()),
+                    format!("`{tensor}` is a weight (initializer), not an activation; run `luigi layers {}`", self.path().display()),
+                ));
+            }
+            let mut closest = self.graph.closest(&tensor, 5);
+            let aliases: Vec<&str> = self.card.file.layers.keys().map(String::as_str).collect();
+            for a in closest_names(name, aliases, 2) {
+                closest.insert(0, format!("{a} (alias)"));
+            }
+            return Err(Error::UnknownLayer {
+                model: self.path().to_path_buf(),
+                layer: name.to_string(),
+                closest,
+            });
+        }
+        if let Some((node, idx)) = self.graph.producer(&tensor) {
+            if is_recurrent(&node.op_type) && idx > 0 {
+                let y = node.outputs.first().cloned().unwrap_or_default();
+                return Err(Error::invalid(
+                    format!("layer `{name}` of {}", self.path().display()),
+                    format!("`{tensor}` is output {idx} of {} node `{}`, the last state only (no time axis); record its sequence output `{y}` instead", node.op_type, node.name),
+                ));
+            }
+        }
+        Ok(ResolvedLayer {
+            name: name.to_string(),
+            tensor,
+        })
+    }
+
+    pub(crate) fn session_for(&self, outputs: &[String]) -> Result<Arc<OrtSession>> {
+        let mut key: Vec<String> = outputs.to_vec();
+        key.sort();
+        key.dedup();
+        let mut sessions = self.sessions.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(s) = sessions.get(&key) {
+            return Ok(s.clone());
+        }
+        let extra: Vec<&str> = key
+            .iter()
+            .filter(|n| self.graph.output(n).is_none())
+            .map(String::as_str)
+            .collect();
+        let bytes = if extra.is_empty() {
+            self.bytes.clone()
+        } else {
+            crate::model::graph::with_extra_outputs(&self.bytes, &extra)
+        };
+        let s = Arc::new(OrtSession::new(
+            &bytes,
+            &self.card.model_path.display().to_string(),
+        )?);
+        sessions.insert(key, s.clone());
+        Ok(s)
+    }
+
+    /// The inputs to feed for a batch of `batch` sequences of `time` steps:
+    /// the token input and zero state for every state input.
+    pub(crate) fn feeds(
+        &self,
+        ids: &[Vec<i64>],
+        time: usize,
+        state: Option<&[Vec<f32>]>,
+    ) -> Result<Vec<(String, Feed)>> {
+        let batch = ids.len();
+        let input = &self.card.file.input;
+        let pad = self.card.file.vocabulary.unknown.unwrap_or(0);
+        let v = self.card.vocabulary.len();
+        let at = |b: usize, t: usize| ids[b].get(t).copied().unwrap_or(pad);
+        let feed = match (input.encoding, input.layout) {
+            (Encoding::Ids, Layout::BatchMajor) => {
+                let mut d = Vec::with_capacity(batch * time);
+                for b in 0..batch {
+                    for t in 0..time {
+                        d.push(at(b, t));
+                    }
+                }
+                Feed::I64(vec![batch as i64, time as i64], d)
+            }
+            (Encoding::Ids, Layout::TimeMajor) => {
+                let mut d = Vec::with_capacity(batch * time);
+                for t in 0..time {
+                    for b in 0..batch {
+                        d.push(at(b, t));
+                    }
+                }
+                Feed::I64(vec![time as i64, batch as i64], d)
+            }
+            (Encoding::OneHot, layout) => {
+                let mut d = vec![0f32; batch * time * v];
+                for b in 0..batch {
+                    for t in 0..time {
+                        let id = at(b, t) as usize;
+                        let row = match layout {
+                            Layout::BatchMajor => b * time + t,
+                            Layout::TimeMajor => t * batch + b,
+                        };
+                        if id < v {
+                            d[row * v + id] = 1.0;
+                        }
+                    }
+                }
+                let shape = match layout {
+                    Layout::BatchMajor => vec![batch as i64, time as i64, v as i64],
+                    Layout::TimeMajor => vec![time as i64, batch as i64, v as i64],
+                };
+                Feed::F32(shape, d)
+            }
+        };
+        let mut feeds = vec![(input.name.clone(), feed)];
+        for (i, pair) in self.card.file.state.iter().enumerate() {
+            let shape = self.state_shape(i, batch)?;
+            let n: usize = shape.iter().product::<i64>() as usize;
+            let data = match state {
+                Some(s) => s.get(i).cloned().ok_or_else(|| {
+                    Error::invalid(
+                        "stepwise run",
+                        format!("no value for state `{}`", pair.input),
+                    )
+                })?,
+                None => vec![0f32; n],
+            };
+            if data.len() != n {
+                return Err(Error::invalid(
+                    "stepwise run",
+                    format!(
+                        "state `{}` holds {} values, shape {shape:?} needs {n}",
+                        pair.input,
+                        data.len()
+                    ),
+                ));
+            }
+            feeds.push((pair.input.clone(), Feed::F32(shape, data)));
+        }
+        Ok(feeds)
+    }
+
+    /// Shape of state input `i` for a batch: fixed dims as declared, the one
+    /// symbolic (or unknown) dim is the batch.
+    pub(crate) fn state_shape(&self, i: usize, batch: usize) -> Result<Vec<i64>> {
+        let pair = &self.card.file.state[i];
+        let info = self.graph.input(&pair.input).ok_or_else(|| {
+            self.card_err(
+                &format!("state[{i}].input"),
+                format!("`{}` is not a graph input", pair.input),
+            )
+        })?;
+        let shape = info.shape.as_ref().ok_or_else(|| {
+            self.card_err(
+                &format!("state[{i}].input"),
+                format!(
+                    "graph input `{}` declares no shape; Luigi needs it to build a zero state",
+                    pair.input
+                ),
+            )
+        })?;
+        let free = shape.iter().filter(|d| !matches!(d, Dim::Fixed(_))).count();
+        if free > 1 {
+            return Err(self.card_err(&format!("state[{i}].input"), format!("graph input `{}` has {free} symbolic dims; Luigi expects only the batch dim to be symbolic", pair.input)));
+        }
+        Ok(shape
+            .iter()
+            .map(|d| match d {
+                Dim::Fixed(n) => *n,
+                _ => batch as i64,
+            })
+            .collect())
+    }
+
+    fn card_err(&self, key: &str, message: String) -> Error {
+        Error::Card {
+            path: self.card.path.clone(),
+            key: key.to_string(),
+            message,
+        }
+    }
+
+    /// Finds how the tensor's axes map to batch, time and units.
+    pub(crate) fn layout(&self, tensor: &str) -> Result<LayerLayout> {
+        if let Some(l) = self
+            .layouts
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(tensor)
+        {
+            return Ok(l.clone());
+        }
+        let layout = self.find_layout(tensor)?;
+        self.layouts
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(tensor.to_string(), layout.clone());
+        Ok(layout)
+    }
+
+    fn find_layout(&self, tensor: &str) -> Result<LayerLayout> {
+        let ctx = || format!("layer `{tensor}` of {}", self.path().display());
+        let session = self.session_for(&[tensor.to_string()])?;
+        let (b, t) = (2usize, 3usize);
+        let pad = self.card.file.vocabulary.unknown.unwrap_or(0);
+        let ids = vec![vec![pad; t]; b];
+        let feeds = self.feeds(&ids, t, None)?;
+        let out = session.run(&feeds, &[tensor.to_string()])?;
+        let shape = out
+            .first()
+            .map(|f| f.shape.clone())
+            .ok_or_else(|| Error::invalid(ctx(), "no output"))?;
+        let recurrent = self
+            .graph
+            .producer(tensor)
+            .filter(|(n, idx)| is_recurrent(&n.op_type) && *idx == 0)
+            .map(|(n, _)| n.attributes.get("layout").cloned());
+        let (time_axis, batch_axis) = if let Some(layout_attr) = recurrent.clone() {
+            let batch_first = matches!(layout_attr, Some(crate::model::graph::Attr::Int(1)));
+            if shape.len() != 4 {
+                return Err(Error::invalid(
+                    ctx(),
+                    format!("recurrent output has shape {shape:?}, expected rank 4"),
+                ));
+            }
+            if batch_first {
+                (1, 0)
+            } else {
+                (0, 2)
+            }
+        } else {
+            if shape.len() < 3 {
+                return Err(Error::invalid(
+                    ctx(),
+                    format!("tensor has shape {shape:?} for a batch of {b} sequences of {t} steps; Luigi records tensors with a batch axis, a time axis and at least one unit axis"),
+                ));
+            }
+            let ta: Vec<usize> = (0..shape.len()).filter(|a| shape[*a] == t).collect();
+            let ba: Vec<usize> = (0..shape.len()).filter(|a| shape[*a] == b).collect();
+            match (ta.first(), ba.first()) {
+                (Some(&ta0), Some(&ba0)) if ta0 < 2 && ba0 < 2 => (ta0, ba0),
+                _ => {
+                    return Err(Error::invalid(
+                        ctx(),
+                        format!("cannot find the batch and time axes: for a batch of {b} sequences of {t} steps the tensor's shape is {shape:?}; Luigi expects them to be the first two axes"),
+                    ))
+                }
+            }
+        };
+        if shape[time_axis] != t || shape[batch_axis] != b {
+            return Err(Error::invalid(ctx(), format!("shape {shape:?} does not have the batch ({b}) and time ({t}) axes where expected")));
+        }
+        let unit_axes: Vec<usize> = (0..shape.len())
+            .filter(|a| *a != time_axis && *a != batch_axis)
+            .collect();
+        let unit_dims: Vec<usize> = unit_axes.iter().map(|a| shape[*a]).collect();
+        let n: usize = unit_dims.iter().product();
+        if n == 0 {
+            return Err(Error::invalid(
+                ctx(),
+                format!("tensor has no units (shape {shape:?})"),
+            ));
+        }
+        let units: Vec<String> = if recurrent.is_some() {
+            let (d, h) = (unit_dims[0], unit_dims[1]);
+            (0..d)
+                .flat_map(|di| {
+                    (0..h).map(move |hi| match (d, di) {
+                        (1, _) => hi.to_string(),
+                        (2, 0) => format!("fwd.{hi}"),
+                        (2, _) => format!("bwd.{hi}"),
+                        _ => format!("{di}.{hi}"),
+                    })
+                })
+                .collect()
+        } else {
+            let mut names = Vec::with_capacity(n);
+            let mut idx = vec![0usize; unit_dims.len()];
+            for _ in 0..n {
+                names.push(
+                    idx.iter()
+                        .map(|i| i.to_string())
+                        .collect::<Vec<_>>()
+                        .join("."),
+                );
+                for k in (0..idx.len()).rev() {
+                    idx[k] += 1;
+                    if idx[k] < unit_dims[k] {
+                        break;
+                    }
+                    idx[k] = 0;
+                }
+            }
+            names
+        };
+        Ok(LayerLayout {
+            tensor: tensor.to_string(),
+            rank: shape.len(),
+            time_axis,
+            batch_axis,
+            units,
+            unit_dims,
+        })
+    }
+
+    /// Unit names of a layer (by alias or tensor name).
+    pub fn units(&self, layer: &str) -> Result<Vec<String>> {
+        let r = self.resolve(layer)?;
+        Ok(self.layout(&r.tensor)?.units)
+    }
+
+    /// Runs the whole corpus and returns each requested layer's activations
+    /// (in memory; see [`Model::record_with`] to stream).
+    pub fn record(&self, corpus: &Corpus, layers: &[&str]) -> Result<Vec<Activations>> {
+        let mut all: Option<Vec<Activations>> = None;
+        self.record_with(corpus, layers, &RecordOptions::default(), |chunk| {
+            match &mut all {
+                None => all = Some(chunk.layers),
+                Some(acc) => {
+                    for (a, c) in acc.iter_mut().zip(&chunk.layers) {
+                        a.append(c)?;
+                    }
+                }
+            }
+            Ok(())
+        })?;
+        all.ok_or_else(|| Error::Corpus {
+            source_name: corpus.name().to_string(),
+            message: "recorded nothing".to_string(),
+        })
+    }
+
+    /// Runs the corpus and hands the activations over chunk by chunk, so
+    /// memory does not grow with the corpus. Several layers are recorded in
+    /// one pass.
+    pub fn record_with<F>(
+        &self,
+        corpus: &Corpus,
+        layers: &[&str],
+        opts: &RecordOptions,
+        mut on_chunk: F,
+    ) -> Result<()>
+    where
+        F: FnMut(RecordedChunk) -> Result<()>,
+    {
+        if layers.is_empty() {
+            return Err(Error::invalid(
+                "Model::record",
+                "no layer requested: name at least one (run `luigi layers` to list them)",
+            ));
+        }
+        if opts.batch_size == 0 {
+            return Err(Error::invalid(
+                "Model::record",
+                "batch_size is 0: use at least 1",
+            ));
+        }
+        let resolved: Vec<ResolvedLayer> = layers
+            .iter()
+            .map(|l| self.resolve(l))
+            .collect::<Result<_>>()?;
+        let layouts: Vec<LayerLayout> = resolved
+            .iter()
+            .map(|r| self.layout(&r.tensor))
+            .collect::<Result<_>>()?;
+        let tensors: Vec<String> = resolved.iter().map(|r| r.tensor.clone()).collect();
+        let session = self.session_for(&tensors)?;
+        let seqs = corpus.sequences();
+        let total = corpus.timesteps();
+        let causal = self.card.file.input.causal;
+        let window = opts.batch_size.saturating_mul(4).max(1);
+        let mut done = 0usize;
+
+        let new_chunk = |start: usize| -> (usize, Vec<Vec<f32>>, RowIndex) {
+            (start, vec![Vec::new(); layouts.len()], RowIndex::default())
+        };
+        let (mut chunk_start, mut bufs, mut rows) = new_chunk(0);
+
+        let mut wstart = 0;
+        while wstart < seqs.len() {
+            let wend = (wstart + window).min(seqs.len());
+            let mut encoded: Vec<Vec<i64>> = Vec::with_capacity(wend - wstart);
+            for (i, s) in seqs[wstart..wend].iter().enumerate() {
+                encoded.push(self.card.encode(s.chars(), corpus.name(), wstart + i)?);
+            }
+            let mut order: Vec<usize> = (0..encoded.len()).collect();
+            order.sort_by_key(|&i| (encoded[i].len(), i));
+            let mut batches: Vec<Vec<usize>> = Vec::new();
+            for &i in &order {
+                let fits = batches.last().is_some_and(|b: &Vec<usize>| {
+                    b.len() < opts.batch_size && (causal || encoded[b[0]].len() == encoded[i].len())
+                });
+                if fits {
+                    if let Some(b) = batches.last_mut() {
+                        b.push(i);
+                    }
+                } else {
+                    batches.push(vec![i]);
+                }
+            }
+            // per sequence of the window, per layer: len × units values
+            let mut results: Vec<Vec<Vec<f32>>> = vec![Vec::new(); encoded.len()];
+            for batch in &batches {
+                let ids: Vec<Vec<i64>> = batch.iter().map(|&i| encoded[i].clone()).collect();
+                let time = ids.iter().map(Vec::len).max().unwrap_or(0);
+                let feeds = self.feeds(&ids, time, None)?;
+                let out = session.run(&feeds, &tensors)?;
+                for (li, (fetched, layout)) in out.iter().zip(&layouts).enumerate() {
+                    let (offsets, sb, st) = layout.offsets(&fetched.shape)?;
+                    check_batch_time(fetched, layout, batch.len(), time)?;
+                    for (bi, &si) in batch.iter().enumerate() {
+                        let len = encoded[si].len();
+                        let mut v = Vec::with_capacity(len * offsets.len());
+                        for t in 0..len {
+                            let base = bi * sb + t * st;
+                            v.extend(offsets.iter().map(|o| fetched.data[base + o]));
+                        }
+                        if results[si].len() <= li {
+                            results[si].resize(li + 1, Vec::new());
+                        }
+                        results[si][li] = v;
+                    }
+                }
+                done += ids.iter().map(Vec::len).sum::<usize>();
+                if let Some(p) = &opts.progress {
+                    p(done, total);
+                }
+            }
+            for (i, per_layer) in results.into_iter().enumerate() {
+                let si = wstart + i;
+                let ids = &encoded[i];
+                for (li, v) in per_layer.into_iter().enumerate() {
+                    bufs[li].extend(v);
+                }
+                rows.sequence
+                    .extend(std::iter::repeat_n(si as u32, ids.len()));
+                rows.position.extend(0..ids.len() as u32);
+                rows.token.extend_from_slice(ids);
+                if rows.len() >= opts.chunk_timesteps {
+                    let chunk = make_chunk(
+                        chunk_start..si + 1,
+                        &resolved,
+                        &layouts,
+                        std::mem::take(&mut bufs),
+                        std::mem::take(&mut rows),
+                    )?;
+                    on_chunk(chunk)?;
+                    (chunk_start, bufs, rows) = new_chunk(si + 1);
+                }
+            }
+            wstart = wend;
+        }
+        if !rows.is_empty() {
+            let chunk = make_chunk(chunk_start..seqs.len(), &resolved, &layouts, bufs, rows)?;
+            on_chunk(chunk)?;
+        }
+        Ok(())
+    }
+}
+
+fn check_batch_time(f: &Fetched, layout: &LayerLayout, batch: usize, time: usize) -> Result<()> {
+    if f.shape.get(layout.batch_axis) != Some(&batch)
+        || f.shape.get(layout.time_axis) != Some(&time)
+    {
+        return Err(Error::invalid(
+            format!("recording `{}`", layout.tensor),
+            format!(
+                "for a batch of {batch} sequences of {time} steps the tensor has shape {:?}",
+                f.shape
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn make_chunk(
+    range: std::ops::Range<usize>,
+    resolved: &[ResolvedLayer],
+    layouts: &[LayerLayout],
+    bufs: Vec<Vec<f32>>,
+    rows: RowIndex,
+) -> Result<RecordedChunk> {
+    let n = rows.len();
+    let mut layers = Vec::with_capacity(layouts.len());
+    for ((r, l), buf) in resolved.iter().zip(layouts).zip(bufs) {
+        let values = Array2::from_shape_vec((n, l.units.len()), buf)
+            .map_err(|e| Error::invalid("recording", e.to_string()))?;
+        layers.push(Activations {
+            layer: r.name.clone(),
+            tensor: r.tensor.clone(),
+            units: l.units.clone(),
+            values,
+            rows: rows.clone(),
+        });
+    }
+    Ok(RecordedChunk {
+        sequences: range,
+        layers,
+    })
+}
+
+fn is_recurrent(op: &str) -> bool {
+    matches!(op, "LSTM" | "GRU" | "RNN")
+}
+
+/// Checks the card against the graph; every mismatch names the card key.
+fn check_card(card: &Card, graph: &Graph) -> Result<()> {
+    let err = |key: String, message: String| Error::Card {
+        path: card.path.clone(),
+        key,
+        message,
+    };
+    let input_names: Vec<&str> = graph.inputs.iter().map(|i| i.name.as_str()).collect();
+    let init: std::collections::BTreeSet<&str> =
+        graph.initializers.iter().map(|i| i.name.as_str()).collect();
+    let input = &card.file.input;
+    let Some(info) = graph.input(&input.name) else {
+        let close = closest_names(&input.name, input_names.iter().copied(), 3);
+        return Err(err(
+            "input.name".into(),
+            format!(
+                "`{}` is not an input of {}; its inputs are: {}{}",
+                input.name,
+                card.model_path.display(),
+                input_names.join(", "),
+                suggest(&close)
+            ),
+        ));
+    };
+    let (want_type, want_rank) = match input.encoding {
+        Encoding::Ids => (ElemType::Int64, 2),
+        Encoding::OneHot => (ElemType::Float, 3),
+    };
+    if let Some(t) = &info.dtype {
+        if *t != want_type {
+            return Err(err(
+                "input.encoding".into(),
+                format!(
+                    "encoding {:?} feeds {want_type}, but input `{}` is {t}; use `encoding: {}`",
+                    input.encoding,
+                    input.name,
+                    if *t == ElemType::Float {
+                        "one-hot"
+                    } else {
+                        "ids"
+                    }
+                ),
+            ));
+        }
+    }
+    if let Some(shape) = &info.shape {
+        if shape.len() != want_rank {
+            return Err(err("input.encoding".into(), format!("encoding {:?} feeds a rank-{want_rank} tensor, but input `{}` has rank {} ({})", input.encoding, input.name, shape.len(), shape.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(", "))));
+        }
+        if input.encoding == Encoding::OneHot {
+            if let Some(Dim::Fixed(v)) = shape.last() {
+                if *v as usize != card.vocabulary.len() {
+                    return Err(err(
+                        "vocabulary".into(),
+                        format!(
+                            "has {} characters but input `{}` takes one-hot vectors of {v}",
+                            card.vocabulary.len(),
+                            input.name
+                        ),
+                    ));
+                }
+            }
+        }
+    }
+    let tensor_exists = |name: &str| graph.tensor(name).is_some();
+    for (i, pair) in card.file.state.iter().enumerate() {
+        if graph.input(&pair.input).is_none() {
+            let close = closest_names(&pair.input, input_names.iter().copied(), 3);
+            return Err(err(
+                format!("state[{i}].input"),
+                format!("`{}` is not a graph input{}", pair.input, suggest(&close)),
+            ));
+        }
+        if !tensor_exists(&pair.output) {
+            return Err(err(
+                format!("state[{i}].output"),
+                format!(
+                    "`{}` is not a tensor of the graph{}",
+                    pair.output,
+                    suggest(&graph.closest(&pair.output, 3))
+                ),
+            ));
+        }
+    }
+    for name in &input_names {
+        let fed = *name == input.name || card.file.state.iter().any(|p| p.input == *name);
+        if !fed && !init.contains(name) {
+            return Err(err("state".into(), format!("graph input `{name}` is not fed by the card: name it under `input:` or as a `state:` pair (Luigi feeds zeros to state inputs)")));
+        }
+    }
+    if let Some(l) = &card.file.logits {
+        if !tensor_exists(l) {
+            return Err(err(
+                "logits".into(),
+                format!(
+                    "`{l}` is not a tensor of the graph{}",
+                    suggest(&graph.closest(l, 3))
+                ),
+            ));
+        }
+    }
+    for (alias, tensor) in &card.file.layers {
+        if !tensor_exists(tensor) {
+            return Err(err(
+                format!("layers.{alias}"),
+                format!(
+                    "`{tensor}` is not a tensor of the graph{}",
+                    suggest(&graph.closest(tensor, 3))
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn suggest(close: &[String]) -> String {
+    if close.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "; did you mean {}?",
+            close
+                .iter()
+                .map(|c| format!("`{c}`"))
+                .collect::<Vec<_>>()
+                .join(" or ")
+        )
+    }
+}

@@ -1,1 +1,110 @@
-//! (placeholder: being written)
+//! Thin layer over ONNX Runtime sessions: the only place (with `runtime`)
+//! that names `ort`. Everything it returns is Luigi's own types.
+
+use std::sync::Mutex;
+
+use ort::session::{builder::GraphOptimizationLevel, RunOptions, Session};
+use ort::value::Tensor;
+
+use crate::error::{Error, Result};
+use crate::runtime;
+
+/// One input tensor, owned.
+#[derive(Debug, Clone)]
+pub(crate) enum Feed {
+    /// int64 data with its shape.
+    I64(Vec<i64>, Vec<i64>),
+    /// float32 data with its shape.
+    F32(Vec<i64>, Vec<f32>),
+}
+
+/// One output tensor, copied out as float32.
+#[derive(Debug, Clone)]
+pub(crate) struct Fetched {
+    pub(crate) shape: Vec<usize>,
+    pub(crate) data: Vec<f32>,
+}
+
+/// An ONNX Runtime session behind a lock (`Session::run` needs `&mut`).
+pub(crate) struct OrtSession {
+    inner: Mutex<Session>,
+}
+
+/// Number of ONNX Runtime intra-op threads: `LUIGI_ORT_THREADS`, else ORT's default.
+fn intra_threads() -> Option<usize> {
+    std::env::var("LUIGI_ORT_THREADS")
+        .ok()
+        .and_then(|v| v.trim().parse::<usize>().ok())
+        .filter(|n| *n > 0)
+}
+
+impl OrtSession {
+    /// Creates a session from model bytes. `what` names the model in errors.
+    pub(crate) fn new(bytes: &[u8], what: &str) -> Result<OrtSession> {
+        let rt = runtime::runtime()?;
+        let ctx = || format!("creating a session for {what}");
+        let mut builder = Session::builder(&rt.env).map_err(|e| Error::ort(ctx(), e))?;
+        builder = builder
+            .with_optimization_level(GraphOptimizationLevel::Level3)
+            .map_err(|e| Error::ort(ctx(), e))?;
+        if let Some(n) = intra_threads() {
+            builder = builder
+                .with_intra_threads(n)
+                .map_err(|e| Error::ort(ctx(), e))?;
+        }
+        let session = builder
+            .commit_from_memory(bytes)
+            .map_err(|e| Error::ort(format!("loading {what}"), e))?;
+        Ok(OrtSession {
+            inner: Mutex::new(session),
+        })
+    }
+
+    /// Runs the session on `inputs` and returns the named outputs, in order.
+    pub(crate) fn run(
+        &self,
+        inputs: &[(String, Feed)],
+        outputs: &[String],
+    ) -> Result<Vec<Fetched>> {
+        let mut values: Vec<(String, ort::value::DynValue)> = Vec::with_capacity(inputs.len());
+        for (name, feed) in inputs {
+            let v = match feed {
+                Feed::I64(shape, data) => Tensor::from_array((shape.clone(), data.clone()))
+                    .map(|t| t.into_dyn())
+                    .map_err(|e| Error::ort(format!("building input `{name}`"), e))?,
+                Feed::F32(shape, data) => Tensor::from_array((shape.clone(), data.clone()))
+                    .map(|t| t.into_dyn())
+                    .map_err(|e| Error::ort(format!("building input `{name}`"), e))?,
+            };
+            values.push((name.clone(), v));
+        }
+        let mut selector = ort::session::OutputSelector::no_default();
+        for o in outputs {
+            selector = selector.with(o.clone());
+        }
+        let options = RunOptions::new()
+            .map_err(|e| Error::ort("creating run options", e))?
+            .with_outputs(selector);
+        let mut session = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        let result = session
+            .run_with_options(values, &options)
+            .map_err(|e| Error::ort("running the model", e))?;
+        let mut fetched = Vec::with_capacity(outputs.len());
+        for o in outputs {
+            let value = result.get(o.as_str()).ok_or_else(|| Error::Ort {
+                context: "reading outputs".to_string(),
+                message: format!("ONNX Runtime returned no tensor `{o}`"),
+            })?;
+            let (shape, data) = value.try_extract_tensor::<f32>().map_err(|e| Error::Ort {
+                context: format!("reading tensor `{o}`"),
+                message: format!("{e} (Luigi records float32 tensors only)"),
+            })?;
+            let shape: Vec<usize> = shape.iter().map(|d| (*d).max(0) as usize).collect();
+            fetched.push(Fetched {
+                shape,
+                data: data.to_vec(),
+            });
+        }
+        Ok(fetched)
+    }
+}

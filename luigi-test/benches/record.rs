@@ -1,0 +1,87 @@
+//! Recording speed against Python `onnxruntime` on the same model, corpus and
+//! batch size, in one run. `cargo bench -p luigi-test --bench record`
+//! (set LUIGI_BENCH_BATCHES=1,32,256 to choose batch sizes).
+//!
+//! The model is a 128-unit LSTM over a one-hot vocabulary of 100 (random
+//! weights), the corpus 800 sequences of 256 characters (204,800 timesteps).
+//! Both sides encode the characters, run the model and keep every
+//! timestep's 128 units; each reports the best of 3 runs.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::Instant;
+
+use luigi_test::model::{Model, RecordOptions};
+use luigi_test::{Corpus, CorpusFormat};
+
+fn python(args: &[&str]) -> String {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/record_bench.py");
+    let out = Command::new("python3")
+        .arg(&script)
+        .args(args)
+        .output()
+        .expect("python3 runs");
+    assert!(
+        out.status.success(),
+        "python3 {script:?} {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
+
+fn main() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let d = dir.path().to_str().expect("utf-8 temp path");
+    python(&["make", d]);
+    let model = Model::load(dir.path().join("bench.luigi.yaml")).expect("bench model loads");
+    let corpus = Corpus::load(dir.path().join("corpus.txt"), CorpusFormat::Lines).expect("corpus");
+    let batches: Vec<usize> = std::env::var("LUIGI_BENCH_BATCHES")
+        .unwrap_or_else(|_| "1,32,256".to_string())
+        .split(',')
+        .filter_map(|s| s.trim().parse().ok())
+        .collect();
+    println!(
+        "recording a 128-unit LSTM (one-hot vocabulary of 100), {} timesteps",
+        corpus.timesteps()
+    );
+    println!(
+        "{:>6} {:>16} {:>16} {:>8}",
+        "batch", "luigi ts/s", "python ts/s", "ratio"
+    );
+    for &batch in &batches {
+        let opts = RecordOptions {
+            batch_size: batch,
+            ..RecordOptions::default()
+        };
+        // warm-up creates the session
+        model
+            .record_with(&corpus, &["lstm"], &opts, |_| Ok(()))
+            .expect("records");
+        let mut best = f64::INFINITY;
+        for _ in 0..3 {
+            let t0 = Instant::now();
+            let mut rows = 0usize;
+            model
+                .record_with(&corpus, &["lstm"], &opts, |c| {
+                    rows += c.layers[0].n_rows();
+                    Ok(())
+                })
+                .expect("records");
+            best = best.min(t0.elapsed().as_secs_f64());
+            assert_eq!(rows, corpus.timesteps());
+        }
+        let rust = corpus.timesteps() as f64 / best;
+        let py_out = python(&["time", d, &batch.to_string()]);
+        let mut it = py_out.split_whitespace();
+        let total: f64 = it
+            .next()
+            .and_then(|s| s.parse().ok())
+            .expect("python total");
+        let secs: f64 = it
+            .next()
+            .and_then(|s| s.parse().ok())
+            .expect("python seconds");
+        let py = total / secs;
+        println!("{batch:>6} {rust:>16.0} {py:>16.0} {:>8.2}", rust / py);
+    }
+}

@@ -1,0 +1,19 @@
+//! Integration tests of the `luigi-test` library (one binary, many modules).
+
+mod bad_input;
+mod record;
+
+use std::path::PathBuf;
+
+/// The repository root.
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("crate has a parent folder")
+        .to_path_buf()
+}
+
+/// A fixture file under `tests/fixtures/`.
+pub fn fixture(name: &str) -> PathBuf {
+    root().join("tests").join("fixtures").join(name)
+}

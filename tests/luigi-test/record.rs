@@ -1,0 +1,169 @@
+//! Recording against independent references: the fixtures' expected
+//! activations were computed by a numpy LSTM (tests/fixtures/make_fixtures.py),
+//! not by ONNX Runtime.
+
+use luigi_test::model::{Model, RecordOptions};
+use luigi_test::npy;
+use luigi_test::{Activations, Corpus, CorpusFormat};
+
+use crate::fixture;
+
+fn expected(name: &str) -> (Vec<usize>, Vec<f32>, Vec<i64>) {
+    let (shape, data) = npy::read::<f32>(&fixture(&format!("{name}.expected.npy"))).unwrap();
+    let (_, rows) = npy::read::<i64>(&fixture(&format!("{name}.expected_rows.npy"))).unwrap();
+    (shape, data, rows)
+}
+
+fn max_diff(a: &Activations, want: &[f32]) -> f32 {
+    assert_eq!(a.values.len(), want.len(), "row/unit count differs");
+    a.values
+        .iter()
+        .zip(want)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
+}
+
+fn corpus() -> Corpus {
+    Corpus::load(fixture("corpus.txt"), CorpusFormat::Lines).unwrap()
+}
+
+fn record_with_batch(
+    m: &Model,
+    c: &Corpus,
+    layer: &str,
+    batch: usize,
+    chunk: usize,
+) -> Activations {
+    let mut all: Option<Activations> = None;
+    let opts = RecordOptions {
+        batch_size: batch,
+        chunk_timesteps: chunk,
+        ..RecordOptions::default()
+    };
+    let mut last_end = 0;
+    m.record_with(c, &[layer], &opts, |ch| {
+        assert_eq!(
+            ch.sequences.start, last_end,
+            "chunks must be contiguous in corpus order"
+        );
+        last_end = ch.sequences.end;
+        let a = ch.layers.into_iter().next().unwrap();
+        match &mut all {
+            None => all = Some(a),
+            Some(acc) => acc.append(&a).unwrap(),
+        }
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(last_end, c.len());
+    all.unwrap()
+}
+
+#[test]
+fn ids_model_matches_numpy_reference_for_any_batch_and_chunk_size() {
+    let m = Model::load(fixture("lstm_ids.luigi.yaml")).unwrap();
+    let c = corpus();
+    let (shape, want, rows) = expected("lstm_ids");
+    for (batch, chunk) in [(1, 1), (3, 50), (32, 65_536), (500, 7)] {
+        let a = record_with_batch(&m, &c, "lstm", batch, chunk);
+        assert_eq!(a.values.dim(), (shape[0], shape[1]));
+        let d = max_diff(&a, &want);
+        assert!(d <= 1e-5, "batch {batch} chunk {chunk}: max abs diff {d}");
+        for (i, r) in rows.chunks(2).enumerate() {
+            assert_eq!(i64::from(a.rows.sequence[i]), r[0]);
+            assert_eq!(i64::from(a.rows.position[i]), r[1]);
+        }
+    }
+}
+
+#[test]
+fn batch_major_alias_of_the_same_values_is_found_by_its_axes() {
+    // `hidden` is the transposed [batch, time, 8] copy of the LSTM's Y.
+    let m = Model::load(fixture("lstm_ids.luigi.yaml")).unwrap();
+    let c = corpus();
+    let both = m.record(&c, &["lstm", "hidden"]).unwrap();
+    assert_eq!(both[0].values, both[1].values);
+    assert_eq!(
+        both[0].units,
+        (0..8).map(|i| i.to_string()).collect::<Vec<_>>()
+    );
+    assert_eq!(both[1].layer, "hidden");
+}
+
+#[test]
+fn one_hot_time_major_model_matches_numpy_reference() {
+    let m = Model::load(fixture("onehot_tm.luigi.yaml")).unwrap();
+    let (_, want, _) = expected("onehot_tm");
+    let a = m.record(&corpus(), &["lstm"]).unwrap().remove(0);
+    let d = max_diff(&a, &want);
+    assert!(d <= 1e-5, "max abs diff {d}");
+}
+
+#[test]
+fn bidirectional_units_are_named_by_direction_and_padding_never_leaks() {
+    let m = Model::load(fixture("bilstm.luigi.yaml")).unwrap();
+    let (_, want, _) = expected("bilstm");
+    let a = record_with_batch(&m, &corpus(), "lstm", 16, 65_536);
+    assert_eq!(a.units[0], "fwd.0");
+    assert_eq!(a.units[8], "bwd.0");
+    assert_eq!(a.units.len(), 16);
+    // The reference runs each sequence alone: any padding reaching the
+    // backward direction (its unit bwd.2 counts characters to the end) shows.
+    let d = max_diff(&a, &want);
+    assert!(d <= 1e-5, "max abs diff {d}");
+}
+
+#[test]
+fn stepwise_run_reproduces_full_sequence_activations() {
+    let m = Model::load(fixture("lstm_ids.luigi.yaml")).unwrap();
+    let c = corpus();
+    let full = m.record(&c, &["lstm"]).unwrap().remove(0);
+    let mut stepper = m.stepper(&["lstm"]).unwrap();
+    let mut row = 0;
+    let mut worst = 0f32;
+    for s in c.sequences() {
+        stepper.reset().unwrap();
+        let a = stepper.run(s.chars(), |_, _| {}).unwrap().remove(0);
+        for r in 0..a.n_rows() {
+            for u in 0..a.n_units() {
+                worst = worst.max((a.values[[r, u]] - full.values[[row + r, u]]).abs());
+            }
+        }
+        row += a.n_rows();
+    }
+    assert_eq!(row, full.n_rows());
+    assert!(worst <= 1e-5, "stepwise vs full: max abs diff {worst}");
+}
+
+#[test]
+fn hook_can_force_a_unit_between_steps() {
+    let m = Model::load(fixture("lstm_ids.luigi.yaml")).unwrap();
+    let mut stepper = m.stepper(&["lstm"]).unwrap();
+    let seq: Vec<char> = "((a".chars().collect();
+    let plain = stepper.run(&seq, |_, _| {}).unwrap().remove(0);
+    stepper.reset().unwrap();
+    // Unit 0 counts '(' depth in its cell: zeroing the cell (state 1 = c)
+    // before the last step must change unit 0 there, and nothing before it.
+    let forced = stepper
+        .run(&seq, |t, state| {
+            if t == 2 {
+                state[1].values[0] = 0.0;
+            }
+        })
+        .unwrap()
+        .remove(0);
+    assert_eq!(plain.values.row(0), forced.values.row(0));
+    assert_eq!(plain.values.row(1), forced.values.row(1));
+    assert!((plain.values[[2, 0]] - forced.values[[2, 0]]).abs() > 0.05);
+}
+
+#[test]
+fn several_layers_in_one_pass_and_in_memory_equals_streamed() {
+    let m = Model::load(fixture("lstm_ids.luigi.yaml")).unwrap();
+    let c = Corpus::load(fixture("corpus_windows.txt"), CorpusFormat::Windows(40)).unwrap();
+    let mem = m.record(&c, &["lstm", "hidden"]).unwrap();
+    let streamed = record_with_batch(&m, &c, "lstm", 4, 30);
+    assert_eq!(mem[0].values, streamed.values);
+    assert_eq!(mem[0].rows, streamed.rows);
+    assert_eq!(mem[1].n_rows(), c.timesteps());
+}
