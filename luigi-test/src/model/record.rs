@@ -7,16 +7,19 @@
 //!   hidden]` when the node's `layout` attribute is 1). Units are
 //!   `directions × hidden`, named `0…H-1` for one direction and `fwd.i` /
 //!   `bwd.i` for a bidirectional layer.
-//! - Any other tensor must have a batch axis and a time axis. Luigi finds them
-//!   once per tensor with a probe run of batch 2 and length 3 (so the two axes
-//!   cannot be confused); every remaining axis is flattened, in order, into
-//!   units named `i` (rank 3) or `i.j…` (higher ranks).
+//! - Any other tensor must have a batch axis and a time axis, as its first
+//!   two axes in either order. Luigi finds them once per tensor with a probe
+//!   run of batch 2 and length 3 (so the two axes cannot be confused); every
+//!   remaining axis is flattened, in order, into units named `i` (rank 3) or
+//!   `i.j…` (higher ranks); a rank-2 tensor (e.g. a per-step probability
+//!   `[batch, time]`) is one unit named `0`.
 //! - The last-state outputs `Y_h`/`Y_c` have no time axis and are refused with
 //!   a pointer to `Y`.
 //!
 //! ## Batching and padding
-//! Sequences are taken in windows of `4 × batch_size` in corpus order, sorted
-//! by length inside the window, and batched. A model whose card says
+//! Sequences are taken in windows of consecutive sequences holding about
+//! `chunk_timesteps` timesteps (one window is one emitted chunk), sorted by
+//! length inside the window, and batched. A model whose card says
 //! `input.causal: true` gets right-padded batches (padding cannot change
 //! earlier timesteps, and padded positions are dropped); any other model is
 //! only batched with sequences of exactly the same length, so padding never
@@ -33,7 +36,7 @@ use crate::corpus::Corpus;
 use crate::error::{closest_names, Error, Result};
 use crate::model::card::{Card, Encoding, Layout};
 use crate::model::graph::{Dim, ElemType, Graph};
-use crate::model::session::{Feed, Fetched, OrtSession};
+use crate::model::session::{Feed, OrtSession};
 
 /// Where the batch and time axes of a recorded tensor are, and how its other
 /// axes become units.
@@ -109,8 +112,9 @@ impl LayerLayout {
 pub struct RecordOptions {
     /// Sequences per ONNX Runtime call (default 32).
     pub batch_size: usize,
-    /// Rows per emitted chunk, at least (chunks end at sequence boundaries;
-    /// default 65,536).
+    /// Rows per emitted chunk: a chunk holds whole consecutive sequences and
+    /// ends at the first sequence boundary at or past this many rows
+    /// (default 65,536). Memory use is about one chunk.
     pub chunk_timesteps: usize,
     /// Called after each batch with (timesteps done, timesteps in all).
     pub progress: Option<Box<dyn Fn(usize, usize) + Send + Sync>>,
@@ -303,7 +307,7 @@ impl Model {
     /// the token input and zero state for every state input.
     pub(crate) fn feeds(
         &self,
-        ids: &[Vec<i64>],
+        ids: &[&[i64]],
         time: usize,
         state: Option<&[Vec<f32>]>,
     ) -> Result<Vec<(String, Feed)>> {
@@ -443,9 +447,10 @@ impl Model {
         let session = self.session_for(&[tensor.to_string()])?;
         let (b, t) = (2usize, 3usize);
         let pad = self.card.file.vocabulary.unknown.unwrap_or(0);
-        let ids = vec![vec![pad; t]; b];
+        let row = vec![pad; t];
+        let ids: Vec<&[i64]> = vec![row.as_slice(); b];
         let feeds = self.feeds(&ids, t, None)?;
-        let out = session.run(&feeds, &[tensor.to_string()])?;
+        let out = session.run(feeds, &[tensor.to_string()])?;
         let shape = out
             .first()
             .map(|f| f.shape.clone())
@@ -469,10 +474,10 @@ impl Model {
                 (0, 2)
             }
         } else {
-            if shape.len() < 3 {
+            if shape.len() < 2 {
                 return Err(Error::invalid(
                     ctx(),
-                    format!("tensor has shape {shape:?} for a batch of {b} sequences of {t} steps; Luigi records tensors with a batch axis, a time axis and at least one unit axis"),
+                    format!("tensor has shape {shape:?} for a batch of {b} sequences of {t} steps; Luigi records tensors with a batch axis and a time axis"),
                 ));
             }
             let ta: Vec<usize> = (0..shape.len()).filter(|a| shape[*a] == t).collect();
@@ -501,7 +506,9 @@ impl Model {
                 format!("tensor has no units (shape {shape:?})"),
             ));
         }
-        let units: Vec<String> = if recurrent.is_some() {
+        let units: Vec<String> = if unit_dims.is_empty() {
+            vec!["0".to_string()]
+        } else if recurrent.is_some() {
             let (d, h) = (unit_dims[0], unit_dims[1]);
             (0..d)
                 .flat_map(|di| {
@@ -608,21 +615,38 @@ impl Model {
         let seqs = corpus.sequences();
         let total = corpus.timesteps();
         let causal = self.card.file.input.causal;
-        let window = opts.batch_size.saturating_mul(4).max(1);
+        let chunk_target = opts.chunk_timesteps.max(1);
         let mut done = 0usize;
-
-        let new_chunk = |start: usize| -> (usize, Vec<Vec<f32>>, RowIndex) {
-            (start, vec![Vec::new(); layouts.len()], RowIndex::default())
-        };
-        let (mut chunk_start, mut bufs, mut rows) = new_chunk(0);
 
         let mut wstart = 0;
         while wstart < seqs.len() {
-            let wend = (wstart + window).min(seqs.len());
+            // A window: consecutive sequences up to the chunk size (at least one).
+            let mut wend = wstart;
+            let mut rows_in_window = 0usize;
+            while wend < seqs.len() && (wend == wstart || rows_in_window < chunk_target) {
+                rows_in_window += seqs[wend].len();
+                wend += 1;
+            }
             let mut encoded: Vec<Vec<i64>> = Vec::with_capacity(wend - wstart);
             for (i, s) in seqs[wstart..wend].iter().enumerate() {
                 encoded.push(self.card.encode(s.chars(), corpus.name(), wstart + i)?);
             }
+            // Row offset of each sequence of the window, in corpus order.
+            let mut row_of = Vec::with_capacity(encoded.len());
+            let mut rows = RowIndex::default();
+            for (i, ids) in encoded.iter().enumerate() {
+                row_of.push(rows.len());
+                rows.sequence
+                    .extend(std::iter::repeat_n((wstart + i) as u32, ids.len()));
+                rows.position.extend(0..ids.len() as u32);
+                rows.token.extend_from_slice(ids);
+            }
+            let n_rows = rows.len();
+            let mut bufs: Vec<Vec<f32>> = layouts
+                .iter()
+                .map(|l| vec![0f32; n_rows * l.units.len()])
+                .collect();
+
             let mut order: Vec<usize> = (0..encoded.len()).collect();
             order.sort_by_key(|&i| (encoded[i].len(), i));
             let mut batches: Vec<Vec<usize>> = Vec::new();
@@ -630,83 +654,60 @@ impl Model {
                 let fits = batches.last().is_some_and(|b: &Vec<usize>| {
                     b.len() < opts.batch_size && (causal || encoded[b[0]].len() == encoded[i].len())
                 });
-                if fits {
-                    if let Some(b) = batches.last_mut() {
-                        b.push(i);
-                    }
-                } else {
-                    batches.push(vec![i]);
+                match batches.last_mut() {
+                    Some(b) if fits => b.push(i),
+                    _ => batches.push(vec![i]),
                 }
             }
-            // per sequence of the window, per layer: len × units values
-            let mut results: Vec<Vec<Vec<f32>>> = vec![Vec::new(); encoded.len()];
             for batch in &batches {
-                let ids: Vec<Vec<i64>> = batch.iter().map(|&i| encoded[i].clone()).collect();
-                let time = ids.iter().map(Vec::len).max().unwrap_or(0);
+                let ids: Vec<&[i64]> = batch.iter().map(|&i| encoded[i].as_slice()).collect();
+                let time = ids.iter().map(|s| s.len()).max().unwrap_or(0);
                 let feeds = self.feeds(&ids, time, None)?;
-                let out = session.run(&feeds, &tensors)?;
-                for (li, (fetched, layout)) in out.iter().zip(&layouts).enumerate() {
-                    let (offsets, sb, st) = layout.offsets(&fetched.shape)?;
-                    check_batch_time(fetched, layout, batch.len(), time)?;
+                session.run_with(feeds, &tensors, |li, shape, data| {
+                    let layout = &layouts[li];
+                    let (offsets, sb, st) = layout.offsets(shape)?;
+                    check_batch_time(shape, layout, batch.len(), time)?;
+                    let u = offsets.len();
+                    let contiguous = offsets.iter().enumerate().all(|(k, o)| *o == k);
+                    let buf = &mut bufs[li];
                     for (bi, &si) in batch.iter().enumerate() {
-                        let len = encoded[si].len();
-                        let mut v = Vec::with_capacity(len * offsets.len());
-                        for t in 0..len {
+                        for t in 0..encoded[si].len() {
                             let base = bi * sb + t * st;
-                            v.extend(offsets.iter().map(|o| fetched.data[base + o]));
+                            let dst = &mut buf[(row_of[si] + t) * u..(row_of[si] + t + 1) * u];
+                            if contiguous {
+                                dst.copy_from_slice(&data[base..base + u]);
+                            } else {
+                                for (d, o) in dst.iter_mut().zip(&offsets) {
+                                    *d = data[base + o];
+                                }
+                            }
                         }
-                        if results[si].len() <= li {
-                            results[si].resize(li + 1, Vec::new());
-                        }
-                        results[si][li] = v;
                     }
-                }
-                done += ids.iter().map(Vec::len).sum::<usize>();
+                    Ok(())
+                })?;
+                done += ids.iter().map(|s| s.len()).sum::<usize>();
                 if let Some(p) = &opts.progress {
                     p(done, total);
                 }
             }
-            for (i, per_layer) in results.into_iter().enumerate() {
-                let si = wstart + i;
-                let ids = &encoded[i];
-                for (li, v) in per_layer.into_iter().enumerate() {
-                    bufs[li].extend(v);
-                }
-                rows.sequence
-                    .extend(std::iter::repeat_n(si as u32, ids.len()));
-                rows.position.extend(0..ids.len() as u32);
-                rows.token.extend_from_slice(ids);
-                if rows.len() >= opts.chunk_timesteps {
-                    let chunk = make_chunk(
-                        chunk_start..si + 1,
-                        &resolved,
-                        &layouts,
-                        std::mem::take(&mut bufs),
-                        std::mem::take(&mut rows),
-                    )?;
-                    on_chunk(chunk)?;
-                    (chunk_start, bufs, rows) = new_chunk(si + 1);
-                }
-            }
+            on_chunk(make_chunk(wstart..wend, &resolved, &layouts, bufs, rows)?)?;
             wstart = wend;
-        }
-        if !rows.is_empty() {
-            let chunk = make_chunk(chunk_start..seqs.len(), &resolved, &layouts, bufs, rows)?;
-            on_chunk(chunk)?;
         }
         Ok(())
     }
 }
 
-fn check_batch_time(f: &Fetched, layout: &LayerLayout, batch: usize, time: usize) -> Result<()> {
-    if f.shape.get(layout.batch_axis) != Some(&batch)
-        || f.shape.get(layout.time_axis) != Some(&time)
-    {
+fn check_batch_time(
+    shape: &[usize],
+    layout: &LayerLayout,
+    batch: usize,
+    time: usize,
+) -> Result<()> {
+    if shape.get(layout.batch_axis) != Some(&batch) || shape.get(layout.time_axis) != Some(&time) {
         return Err(Error::invalid(
             format!("recording `{}`", layout.tensor),
             format!(
-                "for a batch of {batch} sequences of {time} steps the tensor has shape {:?}",
-                f.shape
+                "for a batch of {batch} sequences of {time} steps the tensor has shape {shape:?}"
             ),
         ));
     }

@@ -60,23 +60,46 @@ impl OrtSession {
         })
     }
 
-    /// Runs the session on `inputs` and returns the named outputs, in order.
+    /// Runs the session on `inputs` and returns copies of the named outputs, in order.
     pub(crate) fn run(
         &self,
-        inputs: &[(String, Feed)],
+        inputs: Vec<(String, Feed)>,
         outputs: &[String],
     ) -> Result<Vec<Fetched>> {
+        let mut fetched = Vec::with_capacity(outputs.len());
+        self.run_with(inputs, outputs, |_, shape, data| {
+            fetched.push(Fetched {
+                shape: shape.to_vec(),
+                data: data.to_vec(),
+            });
+            Ok(())
+        })?;
+        Ok(fetched)
+    }
+
+    /// Runs the session on `inputs` and hands each named output, in order,
+    /// to `read(index, shape, data)` without copying it.
+    pub(crate) fn run_with<F>(
+        &self,
+        inputs: Vec<(String, Feed)>,
+        outputs: &[String],
+        mut read: F,
+    ) -> Result<()>
+    where
+        F: FnMut(usize, &[usize], &[f32]) -> Result<()>,
+    {
         let mut values: Vec<(String, ort::value::DynValue)> = Vec::with_capacity(inputs.len());
         for (name, feed) in inputs {
-            let v = match feed {
-                Feed::I64(shape, data) => Tensor::from_array((shape.clone(), data.clone()))
-                    .map(|t| t.into_dyn())
-                    .map_err(|e| Error::ort(format!("building input `{name}`"), e))?,
-                Feed::F32(shape, data) => Tensor::from_array((shape.clone(), data.clone()))
-                    .map(|t| t.into_dyn())
-                    .map_err(|e| Error::ort(format!("building input `{name}`"), e))?,
-            };
-            values.push((name.clone(), v));
+            let v =
+                match feed {
+                    Feed::I64(shape, data) => Tensor::from_array((shape, data))
+                        .map(|t| t.into_dyn())
+                        .map_err(|e| Error::ort(format!("building input `{name}`"), e))?,
+                    Feed::F32(shape, data) => Tensor::from_array((shape, data))
+                        .map(|t| t.into_dyn())
+                        .map_err(|e| Error::ort(format!("building input `{name}`"), e))?,
+                };
+            values.push((name, v));
         }
         let mut selector = ort::session::OutputSelector::no_default();
         for o in outputs {
@@ -89,8 +112,7 @@ impl OrtSession {
         let result = session
             .run_with_options(values, &options)
             .map_err(|e| Error::ort("running the model", e))?;
-        let mut fetched = Vec::with_capacity(outputs.len());
-        for o in outputs {
+        for (i, o) in outputs.iter().enumerate() {
             let value = result.get(o.as_str()).ok_or_else(|| Error::Ort {
                 context: "reading outputs".to_string(),
                 message: format!("ONNX Runtime returned no tensor `{o}`"),
@@ -100,11 +122,8 @@ impl OrtSession {
                 message: format!("{e} (Luigi records float32 tensors only)"),
             })?;
             let shape: Vec<usize> = shape.iter().map(|d| (*d).max(0) as usize).collect();
-            fetched.push(Fetched {
-                shape,
-                data: data.to_vec(),
-            });
+            read(i, &shape, data)?;
         }
-        Ok(fetched)
+        Ok(())
     }
 }

@@ -145,8 +145,9 @@ impl Stepper<'_> {
             ));
         }
         let values: Vec<Vec<f32>> = self.state.iter().map(|s| s.values.clone()).collect();
-        let feeds = self.model.feeds(&[vec![id]], 1, Some(&values))?;
-        let out = self.session.run(&feeds, &self.outputs)?;
+        let one = [id];
+        let feeds = self.model.feeds(&[&one[..]], 1, Some(&values))?;
+        let out = self.session.run(feeds, &self.outputs)?;
         let mut layers = Vec::with_capacity(self.layers.len());
         for ((_, layout), f) in self.layers.iter().zip(&out) {
             let (offsets, _, _) = layout.offsets(&f.shape)?;

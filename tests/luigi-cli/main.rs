@@ -1,0 +1,145 @@
+//! Tests of the `luigi` command-line tool, run as a user would.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("crate has a parent")
+        .to_path_buf()
+}
+
+fn fixture(name: &str) -> PathBuf {
+    root().join("tests/fixtures").join(name)
+}
+
+fn luigi(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_luigi"))
+        .args(args)
+        .output()
+        .expect("luigi runs")
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+#[test]
+fn layers_lists_tensors_and_marks_hidden_states() {
+    let o = luigi(&["layers", fixture("lstm_ids.onnx").to_str().unwrap()]);
+    let t = text(&o);
+    assert!(o.status.success(), "{t}");
+    let line = t
+        .lines()
+        .find(|l| l.starts_with("/lstm/LSTM_output_0"))
+        .unwrap_or_else(|| panic!("no LSTM row in\n{t}"));
+    assert!(
+        line.contains("LSTM") && line.contains("hidden-state"),
+        "{line}"
+    );
+    assert!(t.contains("initializers"), "{t}");
+}
+
+#[test]
+fn record_writes_npy_that_matches_the_reference() {
+    let out = tempfile::tempdir().unwrap();
+    let o = luigi(&[
+        "record",
+        fixture("lstm_ids.luigi.yaml").to_str().unwrap(),
+        "--corpus",
+        fixture("corpus.txt").to_str().unwrap(),
+        "--layer",
+        "lstm,hidden",
+        "--batch-size",
+        "5",
+        "--out",
+        out.path().to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let (shape, got) = luigi_test::npy::read::<f32>(&out.path().join("lstm.npy")).unwrap();
+    let (wshape, want) = luigi_test::npy::read::<f32>(&fixture("lstm_ids.expected.npy")).unwrap();
+    assert_eq!(shape, wshape);
+    let worst = got
+        .iter()
+        .zip(&want)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0, f32::max);
+    assert!(worst <= 1e-5, "max abs diff {worst}");
+    let (rshape, rows) = luigi_test::npy::read::<i64>(&out.path().join("rows.npy")).unwrap();
+    assert_eq!(rshape, vec![shape[0], 3]);
+    assert_eq!(
+        &rows[..3],
+        &[0, 0, 9],
+        "first row: sequence 0, position 0, token of 'a'"
+    );
+    let meta: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.path().join("recording.json")).unwrap())
+            .unwrap();
+    assert_eq!(meta["layers"]["lstm"]["tensor"], "/lstm/LSTM_output_0");
+}
+
+#[test]
+fn setup_errors_exit_2_with_the_fix() {
+    let o = luigi(&[
+        "record",
+        fixture("lstm_ids.luigi.yaml").to_str().unwrap(),
+        "--corpus",
+        fixture("corpus.txt").to_str().unwrap(),
+        "--layer",
+        "lstn",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    let t = text(&o);
+    assert!(
+        t.contains("unknown layer `lstn`") && t.contains("luigi layers"),
+        "{t}"
+    );
+
+    let d = tempfile::tempdir().unwrap();
+    let bad = d.path().join("bad.onnx");
+    std::fs::write(&bad, b"\x0a").unwrap();
+    let o = luigi(&["layers", bad.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).contains("bad.onnx"), "{}", text(&o));
+}
+
+#[test]
+fn wrong_ort_dylib_path_is_a_clear_error() {
+    let o = Command::new(env!("CARGO_BIN_EXE_luigi"))
+        .arg("runtime")
+        .env("ORT_DYLIB_PATH", "/definitely/not/here.so")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let t = text(&o);
+    assert!(
+        t.contains("/definitely/not/here.so") && t.contains("fix:"),
+        "{t}"
+    );
+}
+
+#[test]
+fn no_runtime_and_no_provisioning_says_what_was_tried() {
+    let cache = tempfile::tempdir().unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_luigi"))
+        .arg("runtime")
+        .env_remove("ORT_DYLIB_PATH")
+        .env("LUIGI_CACHE_DIR", cache.path())
+        .env("LUIGI_PYTHON", "/nonexistent/python3")
+        .env("LUIGI_NO_PROVISION", "1")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let t = text(&o);
+    assert!(
+        t.contains("tried cache")
+            && t.contains("LUIGI_NO_PROVISION")
+            && t.contains("pip install onnxruntime==1.32.0"),
+        "{t}"
+    );
+}
