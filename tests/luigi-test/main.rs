@@ -1,6 +1,7 @@
 //! Integration tests of the `luigi-test` library (one binary, many modules).
 
 mod bad_input;
+mod example_models;
 mod record;
 
 use std::path::PathBuf;
