@@ -7,7 +7,7 @@ onnxruntime can only fetch graph outputs), and a corpus DIR/corpus.txt.
 
 `time DIR BATCH`: times Python onnxruntime recording the hidden sequence of
 every corpus line at that batch size (encoding included, as Luigi does it),
-best of 3, and prints `timesteps seconds`.
+best of 2, and prints `timesteps seconds`.
 """
 import sys
 import time
@@ -75,7 +75,7 @@ def time_python(out, batch):
     total = sum(len(s) for s in seqs)
     eye = np.eye(len(VOCAB), dtype=np.float32)
     best = float("inf")
-    for _ in range(3):
+    for _ in range(2):
         t0 = time.perf_counter()
         kept = []
         for i in range(0, len(seqs), batch):
