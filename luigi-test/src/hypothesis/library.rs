@@ -287,10 +287,7 @@ impl CharSet {
         }
         for &a in &self.classes {
             for &b in &other.classes {
-                let w = (0..=0x10FFFFu32)
-                    .filter_map(char::from_u32)
-                    .find(|&c| a.contains(c) && b.contains(c));
-                if let Some(c) = w {
+                if let Some(c) = class_witness(a, b) {
                     if best.is_none_or(|x| c < x) {
                         best = Some(c);
                     }
@@ -316,6 +313,24 @@ impl CharSet {
             }
         }
     }
+}
+
+/// The smallest character in both classes, computed on first use of a pair
+/// by scanning every Unicode scalar value, then cached.
+fn class_witness(a: CharClass, b: CharClass) -> Option<char> {
+    use std::sync::OnceLock;
+    const N: usize = CharClass::ALL.len();
+    static CACHE: [OnceLock<Option<char>>; N * N] = [const { OnceLock::new() }; N * N];
+    let (i, j) = if (a as usize) <= (b as usize) {
+        (a as usize, b as usize)
+    } else {
+        (b as usize, a as usize)
+    };
+    *CACHE[i * N + j].get_or_init(|| {
+        (0..=0x10FFFFu32)
+            .filter_map(char::from_u32)
+            .find(|&c| a.contains(c) && b.contains(c))
+    })
 }
 
 /// Whether `c` can be part of an identifier: alphanumeric (Unicode) or `_`.
