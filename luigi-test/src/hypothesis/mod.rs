@@ -115,3 +115,6 @@ where
 pub mod families;
 pub mod fsm;
 pub mod library;
+pub mod set;
+
+pub use set::HypothesisSet;
