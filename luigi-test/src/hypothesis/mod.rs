@@ -31,6 +31,15 @@ pub trait Hypothesis: Send + Sync {
     fn evaluate(&self, seq: &[char], out: &mut Vec<f32>);
 }
 
+impl std::fmt::Debug for dyn Hypothesis + '_ {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Hypothesis")
+            .field("name", &self.name())
+            .field("kind", &self.kind())
+            .finish()
+    }
+}
+
 /// Evaluates `h` on `seq` and checks the result: right length, finite values,
 /// binary values 0/1, categorical values in range.
 pub fn evaluate_checked(h: &dyn Hypothesis, seq: &[char]) -> Result<Vec<f32>> {
