@@ -121,9 +121,11 @@ where
     }
 }
 
+pub mod check;
 pub mod families;
 pub mod fsm;
 pub mod library;
 pub mod set;
 
+pub use check::{check, HypothesisIssue};
 pub use set::HypothesisSet;
