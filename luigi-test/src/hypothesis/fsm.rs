@@ -118,8 +118,7 @@ impl<'de> Deserialize<'de> for Fallback {
 }
 
 /// One or more states as written in `from:`.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(untagged)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StateRef {
     /// One state.
     One(String),
@@ -133,6 +132,34 @@ impl StateRef {
             StateRef::One(s) => vec![s.as_str()],
             StateRef::Many(v) => v.iter().map(String::as_str).collect(),
         }
+    }
+}
+
+impl<'de> Deserialize<'de> for StateRef {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = StateRef;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str(
+                    "a state name or a list of state names, e.g. `from: a` or `from: [a, b]`",
+                )
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> std::result::Result<StateRef, E> {
+                Ok(StateRef::One(v.to_string()))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> std::result::Result<StateRef, A::Error> {
+                let mut v = Vec::new();
+                while let Some(s) = seq.next_element::<String>()? {
+                    v.push(s);
+                }
+                Ok(StateRef::Many(v))
+            }
+        }
+        d.deserialize_any(V)
     }
 }
 
@@ -662,7 +689,9 @@ pub(crate) fn yaml_error(path: &Path, prefix: &str, e: &serde_yaml::Error) -> Er
     }
     // serde_yaml prefixes messages with the key path, e.g. `[2].regex: ...`.
     let (key, message) = match text.split_once(": ") {
-        Some((k, m)) if looks_like_path(k) => (k.to_string(), m.to_string()),
+        Some((k, m)) if looks_like_path(k) => {
+            (k.trim_start_matches('.').to_string(), m.to_string())
+        }
         _ => (String::new(), text),
     };
     let key = match (prefix.is_empty(), key.is_empty()) {

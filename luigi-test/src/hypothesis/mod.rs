@@ -125,6 +125,7 @@ pub mod check;
 pub mod families;
 pub mod fsm;
 pub mod library;
+pub mod list;
 pub mod set;
 
 pub use check::{check, HypothesisIssue};

@@ -105,6 +105,11 @@ impl HypothesisSet {
         self.extend(other.items)
     }
 
+    /// The hypotheses, in column order, taken out of the set.
+    pub fn into_boxed(self) -> Vec<Box<dyn Hypothesis>> {
+        self.items
+    }
+
     /// Number of hypotheses.
     pub fn len(&self) -> usize {
         self.items.len()
