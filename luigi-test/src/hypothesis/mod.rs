@@ -121,6 +121,7 @@ where
     }
 }
 
+pub mod boolean;
 pub mod check;
 pub mod families;
 pub mod fsm;
