@@ -18,7 +18,7 @@
 
 use std::fmt;
 
-use ndarray::{Array2, Axis};
+use ndarray::{Array2, Axis, Slice};
 use rayon::prelude::*;
 
 use super::{HypothesisKind, HypothesisSet};
@@ -163,7 +163,7 @@ pub fn check_values(
             ),
         ));
     }
-    // Position within the sequence, centred.
+    // Position within the sequence, centred on its mean.
     let mut position = Vec::with_capacity(rows);
     for s in seqs {
         position.extend((0..s.len()).map(|t| t as f64));
@@ -174,63 +174,76 @@ pub fn check_values(
     }
     let var_p: f64 = position.iter().map(|p| p * p).sum();
 
-    const CHUNK: usize = 64;
-    let per_chunk: Vec<Vec<ColumnStats>> = values
-        .axis_chunks_iter(Axis(1), CHUNK)
-        .collect::<Vec<_>>()
-        .into_par_iter()
-        .map(|view| {
-            let k = view.ncols();
-            // Pass 1: sums and Boyer–Moore majority candidates.
-            let mut sum = vec![0.0f64; k];
-            let mut cand = vec![0.0f32; k];
-            let mut votes = vec![0usize; k];
-            for row in view.rows() {
-                for (j, &v) in row.iter().enumerate() {
-                    sum[j] += f64::from(v);
-                    if votes[j] == 0 {
-                        cand[j] = v;
-                        votes[j] = 1;
-                    } else if cand[j] == v {
-                        votes[j] += 1;
-                    } else {
-                        votes[j] -= 1;
-                    }
+    // Streams the matrix row by row (contiguous) in fixed blocks of rows,
+    // in parallel; partial results are merged in block order, so the
+    // outcome does not depend on the number of threads.
+    let k = values.ncols();
+    let shift: Vec<f64> = values.row(0).iter().map(|&v| f64::from(v)).collect();
+    let blocks: Vec<(usize, usize)> = (0..rows)
+        .step_by(CHECK_BLOCK)
+        .map(|a| (a, (a + CHECK_BLOCK).min(rows)))
+        .collect();
+    // Pass 1: shifted sums, squares, cross-products with position, and a
+    // Boyer–Moore majority summary per column.
+    let partials: Vec<Moments> = blocks
+        .par_iter()
+        .map(|&(a, b)| {
+            let mut m = Moments::new(k);
+            for (row, p) in values
+                .slice_axis(Axis(0), Slice::from(a..b))
+                .rows()
+                .into_iter()
+                .zip(&position[a..b])
+            {
+                m.add_row(row.iter().copied(), &shift, *p);
+            }
+            m
+        })
+        .collect();
+    let mut total = Moments::new(k);
+    for p in &partials {
+        total.merge(p);
+    }
+    // Pass 2: exact count of each column's majority candidate.
+    let counts: Vec<Vec<usize>> = blocks
+        .par_iter()
+        .map(|&(a, b)| {
+            let mut c = vec![0usize; k];
+            for row in values.slice_axis(Axis(0), Slice::from(a..b)).rows() {
+                for ((n, &v), &cand) in c.iter_mut().zip(row.iter()).zip(&total.cand) {
+                    *n += usize::from(v == cand);
                 }
             }
-            let mean: Vec<f64> = sum.iter().map(|s| s / rows as f64).collect();
-            // Pass 2: candidate counts and centred moments.
-            let mut count = vec![0usize; k];
-            let mut var = vec![0.0f64; k];
-            let mut cov = vec![0.0f64; k];
-            for (row, p) in view.rows().into_iter().zip(&position) {
-                for (j, &v) in row.iter().enumerate() {
-                    if v == cand[j] {
-                        count[j] += 1;
-                    }
-                    let d = f64::from(v) - mean[j];
-                    var[j] += d * d;
-                    cov[j] += d * p;
-                }
+            c
+        })
+        .collect();
+    let mut mode_count = vec![0usize; k];
+    for c in &counts {
+        for (m, n) in mode_count.iter_mut().zip(c) {
+            *m += n;
+        }
+    }
+    let n = rows as f64;
+    let per_column: Vec<ColumnStats> = (0..k)
+        .map(|j| {
+            let (sx, sxx, sxp) = (total.sum[j], total.sq[j], total.cross[j]);
+            ColumnStats {
+                any_nonzero: total.nonzero[j],
+                mode: total.cand[j],
+                mode_count: mode_count[j],
+                // Position is centred (its sum is 0), so cov = Σxp.
+                var: (sxx - sx * sx / n).max(0.0),
+                cov: sxp,
             }
-            (0..k)
-                .map(|j| ColumnStats {
-                    sum: sum[j],
-                    mode: cand[j],
-                    mode_count: count[j],
-                    var: var[j],
-                    cov: cov[j],
-                })
-                .collect()
         })
         .collect();
 
     let kinds = set.kinds();
     let names = set.names();
     let mut issues = Vec::new();
-    for (index, st) in per_chunk.into_iter().flatten().enumerate() {
+    for (index, st) in per_column.into_iter().enumerate() {
         let name = names[index].to_string();
-        if kinds[index] == HypothesisKind::Binary && st.sum == 0.0 {
+        if kinds[index] == HypothesisKind::Binary && !st.any_nonzero {
             issues.push(HypothesisIssue {
                 name,
                 index,
@@ -264,12 +277,76 @@ pub fn check_values(
     Ok(issues)
 }
 
+/// Rows per block of the check's passes.
+const CHECK_BLOCK: usize = 4096;
+
 struct ColumnStats {
-    sum: f64,
+    any_nonzero: bool,
     mode: f32,
     mode_count: usize,
     var: f64,
     cov: f64,
+}
+
+/// Per-column partial sums over a block of rows (values shifted by the
+/// column's first value to keep the sums small), plus a Boyer–Moore
+/// majority summary (candidate, votes), which merges exactly: a value held
+/// by more than half of all rows survives any merge order.
+struct Moments {
+    sum: Vec<f64>,
+    sq: Vec<f64>,
+    cross: Vec<f64>,
+    nonzero: Vec<bool>,
+    cand: Vec<f32>,
+    votes: Vec<usize>,
+}
+
+impl Moments {
+    fn new(k: usize) -> Self {
+        Moments {
+            sum: vec![0.0; k],
+            sq: vec![0.0; k],
+            cross: vec![0.0; k],
+            nonzero: vec![false; k],
+            cand: vec![0.0; k],
+            votes: vec![0; k],
+        }
+    }
+
+    fn add_row(&mut self, row: impl Iterator<Item = f32>, shift: &[f64], p: f64) {
+        for (j, v) in row.enumerate() {
+            let x = f64::from(v) - shift[j];
+            self.sum[j] += x;
+            self.sq[j] += x * x;
+            self.cross[j] += x * p;
+            self.nonzero[j] |= v != 0.0;
+            if self.votes[j] == 0 {
+                self.cand[j] = v;
+                self.votes[j] = 1;
+            } else if self.cand[j] == v {
+                self.votes[j] += 1;
+            } else {
+                self.votes[j] -= 1;
+            }
+        }
+    }
+
+    fn merge(&mut self, o: &Moments) {
+        for j in 0..self.sum.len() {
+            self.sum[j] += o.sum[j];
+            self.sq[j] += o.sq[j];
+            self.cross[j] += o.cross[j];
+            self.nonzero[j] |= o.nonzero[j];
+            if self.cand[j] == o.cand[j] {
+                self.votes[j] += o.votes[j];
+            } else if o.votes[j] > self.votes[j] {
+                self.cand[j] = o.cand[j];
+                self.votes[j] = o.votes[j] - self.votes[j];
+            } else {
+                self.votes[j] -= o.votes[j];
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -383,6 +460,43 @@ mod tests {
             ..CheckOptions::default()
         };
         assert!(check_with(&set, &corpus, &loose).unwrap().is_empty());
+    }
+
+    #[test]
+    fn statistics_merge_across_row_blocks() {
+        // 12,000 rows = 3 blocks; the majority value of `char(b)` (1) is
+        // absent from the first block.
+        let text = format!("{}{}", "a".repeat(4096), "b".repeat(7904));
+        let corpus = Corpus::from_strings("t", [text.clone(), "ab".repeat(500)]).unwrap();
+        let mut set = HypothesisSet::new();
+        set.add(CharIs::new('b')).unwrap();
+        set.add(from_fn("sqrt", HypothesisKind::Numeric, |s| {
+            (0..s.len()).map(|t| (t as f32).sqrt()).collect()
+        }))
+        .unwrap();
+        let opts = CheckOptions {
+            constant_fraction: 0.6,
+            position_correlation: 0.9,
+        };
+        let issues = check_with(&set, &corpus, &opts).unwrap();
+        assert_eq!(
+            issues[0].kind,
+            IssueKind::NearlyConstant {
+                value: 1.0,
+                fraction: (7904.0 + 500.0) / 13000.0,
+                timesteps: 13000
+            }
+        );
+        let pos: Vec<f64> = (0..12000).chain(0..1000).map(f64::from).collect();
+        let sq: Vec<f64> = pos.iter().map(|&t| f64::from((t as f32).sqrt())).collect();
+        let r = pearson(&pos, &sq);
+        match &issues[1].kind {
+            IssueKind::CollinearWithPosition { r: got } => {
+                assert!((got - r).abs() < 1e-9, "{got} vs {r}")
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(issues.len(), 2, "{issues:#?}");
     }
 
     #[test]

@@ -16,9 +16,10 @@
 //!   character at `t` belongs to a span of the text (a comment, a keyword
 //!   occurrence, …), delimiters included. Deciding that may look ahead: the
 //!   first `/` of `//` is already part of the comment, and every character of
-//!   `return` fires only when the whole word is delimited. Variants that fire
-//!   at one point only ([`Keyword::end`], [`NGram`]) fire at the span's last
-//!   character, so they are causal.
+//!   `return` fires only when the whole word is delimited. Point variants
+//!   fire at the last character of an occurrence: [`NGram`] is causal;
+//!   [`Keyword::end`] still looks one character ahead (to know the word
+//!   ends there).
 //!
 //! # Names
 //!
@@ -993,10 +994,9 @@ impl Hypothesis for Identifier {
 /// Rule: an occurrence is an identifier ([`identifier_spans`]) equal to `w`,
 /// so `return` does not fire inside `returned`, `_return` or `xreturn`.
 /// [`Keyword::new`] (span rule) fires on all characters of the occurrence;
-/// [`Keyword::end`] fires on its last character only (causal: at that point
-/// the word is complete, though whether the *next* character extends it is
-/// not yet known—the detector uses the whole sequence to decide). Comments
-/// and strings are not excluded: `return` in a comment fires too.
+/// [`Keyword::end`] fires on its last character only (it looks one
+/// character ahead: `return` in `returned` does not fire). Comments and
+/// strings are not excluded: `return` in a comment fires too.
 #[derive(Debug, Clone)]
 pub struct Keyword {
     word: Vec<char>,

@@ -2,6 +2,18 @@
 //!
 //! The value at position `t` describes the sequence *after* reading the
 //! character at `t` (the same moment the model's hidden state at `t` describes).
+//!
+//! - [`library`]: built-in hypotheses (characters and classes, position,
+//!   column, line, indentation, bracket depth, comments and literals,
+//!   identifiers and keywords, n-grams, regular expressions, counters);
+//! - [`fsm`]: finite-state machines from a Rust builder or YAML;
+//! - [`families`]: hypotheses generated from a corpus (frequent
+//!   characters, n-grams, words, …);
+//! - [`list`]: the YAML hypothesis-list format ([`HypothesisSet::load`]);
+//! - [`set`]: [`HypothesisSet`], evaluated into a `timesteps × hypotheses` matrix;
+//! - [`check`](mod@check): flags constant, never-firing and position-like hypotheses
+//!   before scoring;
+//! - [`boolean`]: the paper's boolean toy task and its candidate automata.
 
 use crate::error::{Error, Result};
 

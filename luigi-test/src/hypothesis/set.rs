@@ -11,10 +11,12 @@ use super::{evaluate_checked, Hypothesis, HypothesisKind};
 use crate::corpus::Sequence;
 use crate::error::{Error, Result};
 
-/// Hypotheses per parallel task in [`HypothesisSet::evaluate`]. Fixed, so
-/// the work split (and the reported error, if any) never depends on the
+/// Minimum timesteps per tile of [`HypothesisSet::evaluate`] (whole sequences).
+const ROW_BLOCK: usize = 4096;
+/// Hypotheses per tile of [`HypothesisSet::evaluate`]. Tile sizes are fixed,
+/// so the work split (and the reported error, if any) never depends on the
 /// number of threads.
-const GROUP: usize = 16;
+const COL_BLOCK: usize = 64;
 
 /// An ordered collection of hypotheses with unique names.
 ///
@@ -145,36 +147,59 @@ impl HypothesisSet {
 
     /// Evaluates every hypothesis on every sequence.
     ///
-    /// Returns a `timesteps × hypotheses` matrix: rows are the timesteps of
-    /// `seqs` concatenated in order (sequence 0 position 0, 1, …, then
-    /// sequence 1, …, as in [`crate::Activations`]), columns the hypotheses in
-    /// set order. Every value is checked by [`evaluate_checked`] (length,
-    /// finiteness, binary 0/1, categorical range); the first failure in
-    /// (hypothesis group, sequence, hypothesis) order is returned.
+    /// Returns a `timesteps × hypotheses` matrix in standard (row-major)
+    /// layout: rows are the timesteps of `seqs` concatenated in order
+    /// (sequence 0 position 0, 1, …, then sequence 1, …, as in
+    /// [`crate::Activations`]), columns the hypotheses in set order. Every
+    /// value is checked by [`evaluate_checked`] (length, finiteness, binary
+    /// 0/1, categorical range); the first failure in (row block, column
+    /// block, sequence, hypothesis) order is returned.
     ///
-    /// Hypotheses are evaluated in parallel (rayon) in fixed groups of 16
-    /// columns; every value is computed by exactly one call, so the result
-    /// is identical for any number of threads.
+    /// The work is split into fixed tiles — runs of whole sequences of at
+    /// least 4,096 timesteps × 64 hypotheses — evaluated in parallel
+    /// (rayon). The split depends only on the inputs and every value is
+    /// computed by exactly one call, so the result is identical for any
+    /// number of threads.
     pub fn evaluate(&self, seqs: &[Sequence]) -> Result<Array2<f32>> {
-        let mut offsets = Vec::with_capacity(seqs.len() + 1);
-        let mut total = 0usize;
-        offsets.push(0);
-        for s in seqs {
-            total += s.len();
-            offsets.push(total);
-        }
+        let total: usize = seqs.iter().map(Sequence::len).sum();
         let k = self.items.len();
         let mut out = Array2::<f32>::zeros((total, k));
         if k == 0 || total == 0 {
             return Ok(out);
         }
-        let groups: Vec<_> = out.axis_chunks_iter_mut(Axis(1), GROUP).collect();
-        let results: Vec<Result<()>> = groups
+        // Row blocks: runs of whole sequences with at least ROW_BLOCK timesteps.
+        let mut blocks: Vec<(usize, usize, usize)> = Vec::new(); // (first seq, end seq, rows)
+        let mut start = 0;
+        let mut rows = 0;
+        for (i, s) in seqs.iter().enumerate() {
+            rows += s.len();
+            if rows >= ROW_BLOCK || i + 1 == seqs.len() {
+                blocks.push((start, i + 1, rows));
+                start = i + 1;
+                rows = 0;
+            }
+        }
+        let mut tasks = Vec::new();
+        let mut rest = out.view_mut();
+        for &(first, end, rows) in &blocks {
+            let (block, tail) = rest.split_at(Axis(0), rows);
+            rest = tail;
+            let mut cols = block;
+            let mut c0 = 0;
+            while cols.ncols() > 0 {
+                let w = cols.ncols().min(COL_BLOCK);
+                let (tile, more) = cols.split_at(Axis(1), w);
+                tasks.push((first..end, c0..c0 + w, tile));
+                cols = more;
+                c0 += w;
+            }
+        }
+        let results: Vec<Result<()>> = tasks
             .into_par_iter()
-            .enumerate()
-            .map(|(g, mut view)| {
-                let hs = &self.items[g * GROUP..(g * GROUP + view.ncols())];
-                for (si, seq) in seqs.iter().enumerate() {
+            .map(|(seq_range, col_range, mut tile)| {
+                let hs = &self.items[col_range];
+                let mut rows = tile.rows_mut().into_iter();
+                for seq in &seqs[seq_range] {
                     if seq.is_empty() {
                         continue;
                     }
@@ -182,11 +207,16 @@ impl HypothesisSet {
                         .iter()
                         .map(|h| evaluate_checked(h.as_ref(), seq.chars()))
                         .collect::<Result<_>>()?;
-                    // Row by row, so each write fills one short contiguous run.
+                    // Row by row, so each write fills one contiguous run of the tile.
                     for t in 0..seq.len() {
-                        let mut row = view.row_mut(offsets[si] + t);
-                        for (j, col) in cols.iter().enumerate() {
-                            row[j] = col[t];
+                        let Some(mut row) = rows.next() else {
+                            return Err(Error::invalid(
+                                "HypothesisSet::evaluate",
+                                "internal error: tile has fewer rows than its sequences",
+                            ));
+                        };
+                        for (dst, col) in row.iter_mut().zip(&cols) {
+                            *dst = col[t];
                         }
                     }
                 }
@@ -262,13 +292,19 @@ mod tests {
 
     #[test]
     fn evaluate_is_identical_for_any_thread_count() {
+        // > 64 hypotheses and > 4,096 rows, so several tiles in both directions.
         let mut set = HypothesisSet::new();
-        for c in "abcdefghijklmnopqrstuvwxyz(){}; \n".chars() {
+        for c in "abcdefghijklmnopqrstuvwxyz(){}; \n0123456789".chars() {
             set.add(CharIs::new(c)).unwrap();
+        }
+        for c in "abcdefghijklmnopqrstuvwxyz".chars() {
+            set.add(crate::hypothesis::library::NGram::new(&format!("{c}n")).unwrap())
+                .unwrap();
         }
         set.add(Bracket::depth('{').unwrap()).unwrap();
         set.add(Column).unwrap();
-        let texts: Vec<String> = (0..40)
+        assert!(set.len() > 64);
+        let texts: Vec<String> = (0..300)
             .map(|i| format!("int f{i}() {{ return {i}; }}\n// x{i}\n"))
             .collect();
         let seqs: Vec<Sequence> = texts.iter().map(|t| Sequence::new(t)).collect();
@@ -283,12 +319,15 @@ mod tests {
             .unwrap()
             .install(|| set.evaluate(&seqs).unwrap());
         assert_eq!(one, four);
-        // and each column equals the hypothesis evaluated alone
-        let col = set.index_of("column").unwrap();
-        let mut expect = Vec::new();
-        for s in &seqs {
-            expect.extend(evaluate_checked(&Column, s.chars()).unwrap());
+        assert!(one.nrows() > 4096, "{}", one.nrows());
+        assert!(one.is_standard_layout());
+        // and each column equals its hypothesis evaluated alone
+        for (j, h) in set.iter().enumerate() {
+            let mut expect = Vec::new();
+            for s in &seqs {
+                expect.extend(evaluate_checked(h, s.chars()).unwrap());
+            }
+            assert_eq!(one.column(j).to_vec(), expect, "{}", h.name());
         }
-        assert_eq!(one.column(col).to_vec(), expect);
     }
 }
