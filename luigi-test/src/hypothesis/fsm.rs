@@ -37,9 +37,10 @@
 //!   - {from: [none, or, and], on: '&', to: and}
 //! ```
 //!
-//! YAML needs quotes around `|`, `&`, `*`, `!`, `'`-free special characters
-//! and digits are best quoted too (`on: '0'`), although a bare single digit
-//! is accepted.
+//! In YAML, quote characters that YAML itself gives a meaning (`'|'`,
+//! `'&'`, `'*'`, `'!'`, `'#'`, `':'`, `'['`, `'{'`, …); quoting digits
+//! (`'0'`) is clearer too, although a bare single digit is accepted. Write
+//! a newline as `newline` (or `"\n"` in double quotes).
 //!
 //! Structural problems (a state that is not declared, a missing start
 //! state, nondeterminism) are [`Error::Hypothesis`] errors naming the key
@@ -900,6 +901,32 @@ transitions:
 
     fn last_op_no_accepting() -> Fsm {
         Fsm::builder("x").states(["a"]).start("a").build().unwrap()
+    }
+
+    proptest::proptest! {
+        /// The compiled ASCII table agrees with the rule list for any input,
+        /// ASCII or not, and the run never leaves the state range.
+        #[test]
+        fn compiled_table_matches_rules(text in "[a-c0-9_|&Xé€ \n]{0,40}") {
+            let f = Fsm::builder("mix")
+                .states(["s", "num", "word", "op"])
+                .start("s")
+                .default(Fallback::Error)
+                .transition(["s", "op", "num"], "digit", "num")
+                .transition(["s", "op", "word"], ["letter", "_"], "word")
+                .transition("word", "digit", "word")
+                .transition(["num", "word", "s"], ['|', '&'], "op")
+                .transition(["s", "op"], ["space", "newline"], "s")
+                .build()
+                .unwrap();
+            let seq: Vec<char> = text.chars().collect();
+            let mut s = f.start();
+            for (&c, got) in seq.iter().zip(f.run(&seq)) {
+                s = f.step_slow(s, c);
+                proptest::prop_assert_eq!(s, got);
+                proptest::prop_assert!(got < f.states().len());
+            }
+        }
     }
 
     #[test]

@@ -1450,6 +1450,61 @@ mod tests {
         assert!(Counter::new(CharSet::chars([])).is_err());
     }
 
+    proptest::proptest! {
+        /// Regex coverage maps byte ranges back to the right timesteps,
+        /// checked against a char-by-char reference.
+        #[test]
+        fn regex_coverage_matches_reference(text in "[ab€é ]{0,30}") {
+            let h = RegexMatch::new("r", "a[bé€]+").unwrap();
+            let got = run(&h, &text);
+            let mut want = vec![0.0f32; text.chars().count()];
+            for m in regex::Regex::new("a[bé€]+").unwrap().find_iter(&text) {
+                let first = text[..m.start()].chars().count();
+                let n = m.as_str().chars().count();
+                want[first..first + n].fill(1.0);
+            }
+            proptest::prop_assert_eq!(got, want);
+        }
+
+        /// Depth equals the clamped running balance and is never negative;
+        /// `inside` is depth > 0.
+        #[test]
+        fn depth_is_clamped_balance(text in "[()a]{0,40}") {
+            let d = run(&Bracket::depth('(').unwrap(), &text);
+            let i = run(&Bracket::inside(')').unwrap(), &text);
+            let mut bal = 0i64;
+            for (k, c) in text.chars().enumerate() {
+                bal = match c { '(' => bal + 1, ')' => (bal - 1).max(0), _ => bal };
+                proptest::prop_assert_eq!(d[k] as i64, bal);
+                proptest::prop_assert_eq!(i[k] == 1.0, bal > 0);
+            }
+        }
+
+        /// Every comment or literal run starts with its opener, and a line
+        /// comment never contains a line break.
+        #[test]
+        fn region_runs_start_with_their_opener(text in "[a/*\"'\\\n]{0,40}") {
+            let chars: Vec<char> = text.chars().collect();
+            let r = code_regions(&chars);
+            for k in 0..chars.len() {
+                if r[k] == Region::LineComment {
+                    proptest::prop_assert!(chars[k] != '\n');
+                }
+                if r[k] != Region::Code && (k == 0 || r[k - 1] != r[k]) {
+                    let rest: String = chars[k..].iter().collect();
+                    let ok = match r[k] {
+                        Region::LineComment => rest.starts_with("//"),
+                        Region::BlockComment => rest.starts_with("/*"),
+                        Region::String => rest.starts_with('"'),
+                        Region::CharLiteral => rest.starts_with('\''),
+                        Region::Code => true,
+                    };
+                    proptest::prop_assert!(ok, "{:?} at {} in {:?}", r[k], k, text);
+                }
+            }
+        }
+    }
+
     #[test]
     fn char_sets_parse_and_intersect() {
         assert_eq!(CharSet::parse_item("x").unwrap(), CharSet::char('x'));

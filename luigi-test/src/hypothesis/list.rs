@@ -76,7 +76,7 @@ const BARE: [&str; 11] = [
 ];
 
 /// Items written as a one-key map.
-const KEYED: [&str; 19] = [
+const KEYED: [&str; 16] = [
     "char",
     "chars",
     "class",
@@ -93,16 +93,13 @@ const KEYED: [&str; 19] = [
     "count",
     "fsm",
     "family",
-    "position",
-    "column",
-    "line",
 ];
 
 fn valid_items() -> String {
     format!(
         "bare names: {}; keys: {}",
         BARE.join(", "),
-        KEYED[..16].join(", ")
+        KEYED.join(", ")
     )
 }
 
