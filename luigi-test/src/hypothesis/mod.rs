@@ -2,6 +2,18 @@
 //!
 //! The value at position `t` describes the sequence *after* reading the
 //! character at `t` (the same moment the model's hidden state at `t` describes).
+//!
+//! - [`library`]: built-in hypotheses (characters and classes, position,
+//!   column, line, indentation, bracket depth, comments and literals,
+//!   identifiers and keywords, n-grams, regular expressions, counters);
+//! - [`fsm`]: finite-state machines from a Rust builder or YAML;
+//! - [`families`]: hypotheses generated from a corpus (frequent
+//!   characters, n-grams, words, …);
+//! - [`list`]: the YAML hypothesis-list format ([`HypothesisSet::load`]);
+//! - [`set`]: [`HypothesisSet`], evaluated into a `timesteps × hypotheses` matrix;
+//! - [`check`](mod@check): flags constant, never-firing and position-like hypotheses
+//!   before scoring;
+//! - [`boolean`]: the paper's boolean toy task and its candidate automata.
 
 use crate::error::{Error, Result};
 
@@ -29,6 +41,15 @@ pub trait Hypothesis: Send + Sync {
     /// One value per character of `seq`: `out.len()` must equal `seq.len()`
     /// when it returns. Binary values are 0/1, categorical values state indices.
     fn evaluate(&self, seq: &[char], out: &mut Vec<f32>);
+}
+
+impl std::fmt::Debug for dyn Hypothesis + '_ {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Hypothesis")
+            .field("name", &self.name())
+            .field("kind", &self.kind())
+            .finish()
+    }
 }
 
 /// Evaluates `h` on `seq` and checks the result: right length, finite values,
@@ -112,6 +133,13 @@ where
     }
 }
 
+pub mod boolean;
+pub mod check;
 pub mod families;
 pub mod fsm;
 pub mod library;
+pub mod list;
+pub mod set;
+
+pub use check::{check, HypothesisIssue};
+pub use set::HypothesisSet;
