@@ -13,6 +13,7 @@ pub mod hypothesis;
 pub mod model;
 pub mod npy;
 pub mod probe;
+pub mod ranking;
 pub mod runtime;
 pub mod score;
 

@@ -1,0 +1,462 @@
+//! The streaming first pass: sufficient statistics, block by block.
+
+use std::collections::HashSet;
+
+use ndarray::{Array2, ArrayView2};
+
+use super::bins::MiCounts;
+use super::moments::{Centred, CoMoments, ColumnStats, LagStats};
+use super::scores::{self, FirstPass, Scores};
+use super::{Metric, ScoreConfig};
+use crate::error::{Error, Result};
+use crate::hypothesis::HypothesisKind;
+
+/// How hypotheses map to "design" columns: one column for a numeric or
+/// binary hypothesis (its value), one 0/1 column per state for a
+/// categorical one.
+#[derive(Debug, Clone)]
+pub(crate) struct Layout {
+    pub kinds: Vec<HypothesisKind>,
+    pub offset: Vec<usize>,
+    pub width: Vec<usize>,
+    pub d: usize,
+}
+
+impl Layout {
+    pub fn new(kinds: Vec<HypothesisKind>) -> Self {
+        let mut offset = Vec::with_capacity(kinds.len());
+        let mut width = Vec::with_capacity(kinds.len());
+        let mut d = 0;
+        for k in &kinds {
+            let w = match k {
+                HypothesisKind::Categorical { states } => states.len(),
+                _ => 1,
+            };
+            offset.push(d);
+            width.push(w);
+            d += w;
+        }
+        Layout {
+            kinds,
+            offset,
+            width,
+            d,
+        }
+    }
+
+    /// The design matrix of a block of validated hypothesis values.
+    pub fn design(&self, hyps: ArrayView2<'_, f32>) -> Array2<f32> {
+        let mut out = Array2::zeros((hyps.nrows(), self.d));
+        for (mut orow, hrow) in out.rows_mut().into_iter().zip(hyps.rows()) {
+            for (k, &v) in hrow.iter().enumerate() {
+                match self.kinds[k] {
+                    HypothesisKind::Categorical { .. } => {
+                        orow[self.offset[k] + v as usize] = 1.0;
+                    }
+                    _ => orow[self.offset[k]] = v,
+                }
+            }
+        }
+        out
+    }
+}
+
+/// Checks one chunk: shapes, finite activations, valid hypothesis values.
+/// `first_row` is the global index of the chunk's first row, for messages.
+pub(crate) fn check_chunk(
+    context: &str,
+    units: &[String],
+    hyps: &[(String, HypothesisKind)],
+    acts: ArrayView2<'_, f32>,
+    values: ArrayView2<'_, f32>,
+    seq_ids: &[u32],
+    first_row: u64,
+) -> Result<()> {
+    if acts.ncols() != units.len() {
+        return Err(Error::invalid(
+            context,
+            format!(
+                "activations have {} columns but the engine was created with {} units",
+                acts.ncols(),
+                units.len()
+            ),
+        ));
+    }
+    if values.ncols() != hyps.len() {
+        return Err(Error::invalid(
+            context,
+            format!(
+                "hypothesis values have {} columns but the engine was created with {} hypotheses",
+                values.ncols(),
+                hyps.len()
+            ),
+        ));
+    }
+    if values.nrows() != acts.nrows() || seq_ids.len() != acts.nrows() {
+        return Err(Error::invalid(
+            context,
+            format!(
+                "row counts differ: {} activation rows, {} hypothesis rows, {} sequence ids; \
+                 give one of each per timestep",
+                acts.nrows(),
+                values.nrows(),
+                seq_ids.len()
+            ),
+        ));
+    }
+    for (i, row) in acts.rows().into_iter().enumerate() {
+        if let Some((u, v)) = row.iter().enumerate().find(|(_, v)| !v.is_finite()) {
+            return Err(Error::invalid(
+                context,
+                format!(
+                    "activation of unit `{}` (column {u}) is {v} at row {} (sequence {}): \
+                     activations must be finite; check the model's inputs at that timestep",
+                    units[u],
+                    first_row + i as u64,
+                    seq_ids[i]
+                ),
+            ));
+        }
+    }
+    for (i, row) in values.rows().into_iter().enumerate() {
+        for ((name, kind), &v) in hyps.iter().zip(row.iter()) {
+            let bad = match kind {
+                HypothesisKind::Numeric => !v.is_finite(),
+                HypothesisKind::Binary => v != 0.0 && v != 1.0,
+                HypothesisKind::Categorical { states } => {
+                    !(v.is_finite() && v >= 0.0 && v.fract() == 0.0 && (v as usize) < states.len())
+                }
+            };
+            if bad {
+                let expected = match kind {
+                    HypothesisKind::Numeric => "a finite number".to_string(),
+                    HypothesisKind::Binary => "0 or 1".to_string(),
+                    HypothesisKind::Categorical { states } => {
+                        format!("a state index 0..{}", states.len())
+                    }
+                };
+                return Err(Error::Hypothesis {
+                    name: name.clone(),
+                    message: format!(
+                        "value {v} at row {} (sequence {}) is not {expected}",
+                        first_row + i as u64,
+                        seq_ids[i]
+                    ),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Sequence bookkeeping: contiguity, positions and lengths.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct SeqTracker {
+    current: Option<u32>,
+    pos: u32,
+    started: HashSet<u32>,
+    lengths: Vec<u32>,
+}
+
+impl SeqTracker {
+    /// Checks that `seq_ids` continues the stream with contiguous sequences.
+    pub fn check(&self, context: &str, seq_ids: &[u32], first_row: u64) -> Result<()> {
+        let mut current = self.current;
+        let mut new: HashSet<u32> = HashSet::new();
+        for (i, &s) in seq_ids.iter().enumerate() {
+            if Some(s) != current {
+                if self.started.contains(&s) || new.contains(&s) {
+                    return Err(Error::invalid(
+                        context,
+                        format!(
+                            "sequence {s} reappears at row {} after other sequences: rows of one \
+                             sequence must be contiguous (sort rows by sequence)",
+                            first_row + i as u64
+                        ),
+                    ));
+                }
+                new.insert(s);
+                current = Some(s);
+            }
+        }
+        Ok(())
+    }
+
+    /// Records one row of sequence `s` and returns its position in the sequence.
+    pub fn push(&mut self, s: u32) -> u32 {
+        if self.current != Some(s) {
+            if self.current.is_some() {
+                self.lengths.push(self.pos);
+            }
+            self.started.insert(s);
+            self.current = Some(s);
+            self.pos = 0;
+        }
+        let p = self.pos;
+        self.pos += 1;
+        p
+    }
+
+    /// Lengths of all sequences seen so far, in order, including the open one.
+    pub fn lengths(&self) -> Vec<u32> {
+        let mut l = self.lengths.clone();
+        if self.current.is_some() {
+            l.push(self.pos);
+        }
+        l
+    }
+}
+
+enum MiStage {
+    Calibrating {
+        acts: Vec<Array2<f32>>,
+        hyps: Vec<Array2<f32>>,
+        rows: usize,
+    },
+    Counting(Box<MiCounts>),
+}
+
+/// The streaming score engine (first pass).
+///
+/// Memory is `O(units × hypotheses)` plus one block of rows and, while bin
+/// edges are being estimated, the calibration rows; it does not grow with
+/// the corpus.
+pub struct Engine {
+    units: Vec<String>,
+    hyps: Vec<(String, HypothesisKind)>,
+    cfg: ScoreConfig,
+    layout: Layout,
+    buf_acts: Vec<f32>,
+    buf_hyps: Vec<f32>,
+    buf_seq: Vec<u32>,
+    buf_pos: Vec<f32>,
+    rows: u64,
+    seqs: SeqTracker,
+    unit_stats: ColumnStats,
+    design_stats: ColumnStats,
+    pos_stats: ColumnStats,
+    unit_lag: LagStats,
+    design_lag: LagStats,
+    co: Option<CoMoments>,
+    pos_co: CoMoments,
+    mi: Option<MiStage>,
+}
+
+impl Engine {
+    /// An engine for these units and hypotheses.
+    ///
+    /// Errors: invalid config, duplicate names, or a categorical hypothesis
+    /// without states.
+    pub fn new(
+        units: Vec<String>,
+        hyps: Vec<(String, HypothesisKind)>,
+        cfg: ScoreConfig,
+    ) -> Result<Engine> {
+        cfg.validate()?;
+        if !(cfg.has(Metric::Pearson) || cfg.has(Metric::Eta) || cfg.has(Metric::MutualInfo)) {
+            return Err(Error::invalid(
+                "ScoreConfig.metrics",
+                "the first pass needs Pearson, Eta or MutualInfo to rank by; add one of them",
+            ));
+        }
+        check_unique("unit", units.iter())?;
+        check_unique("hypothesis", hyps.iter().map(|(n, _)| n))?;
+        for (name, kind) in &hyps {
+            if let HypothesisKind::Categorical { states } = kind {
+                if states.is_empty() {
+                    return Err(Error::Hypothesis {
+                        name: name.clone(),
+                        message: "categorical hypothesis with no states: list its states".into(),
+                    });
+                }
+            }
+        }
+        let layout = Layout::new(hyps.iter().map(|(_, k)| k.clone()).collect());
+        let (u, d) = (units.len(), layout.d);
+        let rows = cfg.block_rows;
+        let co = (cfg.has(Metric::Pearson) || cfg.has(Metric::Eta)).then(|| CoMoments::new(u, d));
+        let mi = cfg.has(Metric::MutualInfo).then(|| MiStage::Calibrating {
+            acts: Vec::new(),
+            hyps: Vec::new(),
+            rows: 0,
+        });
+        Ok(Engine {
+            buf_acts: Vec::with_capacity(rows * u),
+            buf_hyps: Vec::with_capacity(rows * hyps.len()),
+            buf_seq: Vec::with_capacity(rows),
+            buf_pos: Vec::with_capacity(rows),
+            rows: 0,
+            seqs: SeqTracker::default(),
+            unit_stats: ColumnStats::new(u),
+            design_stats: ColumnStats::new(d),
+            pos_stats: ColumnStats::new(1),
+            unit_lag: LagStats::new(u),
+            design_lag: LagStats::new(d),
+            co,
+            pos_co: CoMoments::new(1, d),
+            mi,
+            units,
+            hyps,
+            cfg,
+            layout,
+        })
+    }
+
+    /// Rows fed so far.
+    pub fn rows(&self) -> u64 {
+        self.rows
+    }
+
+    /// Feeds one chunk: activations `rows × units`, hypothesis values
+    /// `rows × hypotheses` and each row's sequence id. A chunk with an
+    /// invalid value is rejected whole (nothing of it is counted).
+    pub fn update(
+        &mut self,
+        acts: ArrayView2<'_, f32>,
+        values: ArrayView2<'_, f32>,
+        seq_ids: &[u32],
+    ) -> Result<()> {
+        let ctx = "Engine::update";
+        check_chunk(
+            ctx,
+            &self.units,
+            &self.hyps,
+            acts,
+            values,
+            seq_ids,
+            self.rows,
+        )?;
+        self.seqs.check(ctx, seq_ids, self.rows)?;
+        let cap = self.cfg.block_rows;
+        for ((arow, hrow), &s) in acts.rows().into_iter().zip(values.rows()).zip(seq_ids) {
+            let pos = self.seqs.push(s);
+            self.buf_acts.extend(arow.iter().copied());
+            self.buf_hyps.extend(hrow.iter().copied());
+            self.buf_seq.push(s);
+            self.buf_pos.push(pos as f32);
+            if self.buf_seq.len() == cap {
+                self.process_block()?;
+            }
+        }
+        self.rows += seq_ids.len() as u64;
+        Ok(())
+    }
+
+    fn process_block(&mut self) -> Result<()> {
+        let r = self.buf_seq.len();
+        if r == 0 {
+            return Ok(());
+        }
+        let shape_err =
+            |e: ndarray::ShapeError| Error::invalid("Engine (internal block)", e.to_string());
+        let acts =
+            ArrayView2::from_shape((r, self.units.len()), &self.buf_acts).map_err(shape_err)?;
+        let hyps =
+            ArrayView2::from_shape((r, self.hyps.len()), &self.buf_hyps).map_err(shape_err)?;
+        let pos = ArrayView2::from_shape((r, 1), &self.buf_pos).map_err(shape_err)?;
+        let design = self.layout.design(hyps);
+        let ca = Centred::new(acts);
+        let cd = Centred::new(design.view());
+        let cp = Centred::new(pos);
+        self.unit_stats.merge(&ca);
+        self.design_stats.merge(&cd);
+        self.pos_stats.merge(&cp);
+        self.unit_lag.update(acts, &self.buf_seq, &ca.shift);
+        self.design_lag
+            .update(design.view(), &self.buf_seq, &cd.shift);
+        if let Some(co) = &mut self.co {
+            co.merge(&ca, &cd);
+        }
+        self.pos_co.merge(&cp, &cd);
+        let mut start_counting = false;
+        match &mut self.mi {
+            Some(MiStage::Calibrating {
+                acts: ca_store,
+                hyps: ch_store,
+                rows,
+            }) => {
+                ca_store.push(acts.to_owned());
+                ch_store.push(hyps.to_owned());
+                *rows += r;
+                start_counting = *rows >= self.cfg.calibration_rows;
+            }
+            Some(MiStage::Counting(c)) => c.count(acts, hyps),
+            None => {}
+        }
+        self.buf_acts.clear();
+        self.buf_hyps.clear();
+        self.buf_seq.clear();
+        self.buf_pos.clear();
+        if start_counting {
+            self.start_counting();
+        }
+        Ok(())
+    }
+
+    /// Freezes bin edges on the calibration rows and counts them.
+    fn start_counting(&mut self) {
+        if let Some(MiStage::Calibrating { acts, hyps, .. }) = self.mi.take() {
+            let mut counts = MiCounts::calibrate(
+                &acts,
+                &hyps,
+                &self.layout.kinds,
+                self.cfg.bins,
+                self.cfg.hypothesis_bins,
+                self.cfg.block_rows,
+            );
+            for (a, h) in acts.iter().zip(&hyps) {
+                counts.count(a.view(), h.view());
+            }
+            self.mi = Some(MiStage::Counting(Box::new(counts)));
+        }
+    }
+
+    /// Ends the first pass and computes every first-pass score.
+    ///
+    /// Errors when no row was fed.
+    pub fn finish(mut self) -> Result<Scores> {
+        self.process_block()?;
+        if self.rows == 0 {
+            return Err(Error::invalid(
+                "Engine::finish",
+                "no timesteps were given: call update() with at least one row (is the corpus empty?)",
+            ));
+        }
+        if matches!(self.mi, Some(MiStage::Calibrating { .. })) {
+            self.start_counting();
+        }
+        let mi = match self.mi.take() {
+            Some(MiStage::Counting(c)) => Some(c.finish()),
+            _ => None,
+        };
+        scores::build(FirstPass {
+            n: self.rows as f64,
+            seq_lengths: self.seqs.lengths(),
+            units: self.units,
+            hyps: self.hyps,
+            cfg: self.cfg,
+            layout: self.layout,
+            unit_stats: self.unit_stats,
+            design_stats: self.design_stats,
+            pos_stats: self.pos_stats,
+            unit_lag: self.unit_lag,
+            design_lag: self.design_lag,
+            co: self.co,
+            pos_co: self.pos_co,
+            mi,
+        })
+    }
+}
+
+fn check_unique<'a>(what: &str, names: impl Iterator<Item = &'a String>) -> Result<()> {
+    let mut seen = HashSet::new();
+    for n in names {
+        if !seen.insert(n.as_str()) {
+            return Err(Error::invalid(
+                "Engine::new",
+                format!("{what} name `{n}` appears twice: names must be unique"),
+            ));
+        }
+    }
+    Ok(())
+}

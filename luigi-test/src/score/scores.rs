@@ -1,0 +1,744 @@
+//! First-pass results: every score of every pair, and the ranking built from them.
+
+use ndarray::Array2;
+use rayon::prelude::*;
+
+use super::engine::Layout;
+use super::moments::{CoMoments, ColumnStats, LagStats};
+use super::second::Selection;
+use super::stats::{anova_p, ar1_n_eff, bh_qvalues, pearson_p};
+use super::{Metric, NullModel, ScoreConfig};
+use crate::error::Result;
+use crate::hypothesis::HypothesisKind;
+use crate::ranking::{
+    Flag, HypothesisInfo, HypothesisRanking, Interval, Pairing, Ranking, UnitInfo, UnitRanking,
+    Warning, WarningKind,
+};
+
+/// Spread below this fraction of |mean| is f32 rounding noise.
+const NEARLY_CONSTANT: f64 = 1e-6;
+/// Fewer effective samples than this get [`Flag::FewEffectiveSamples`].
+const FEW_EFFECTIVE: f64 = 10.0;
+
+/// Accumulators handed over by the engine.
+pub(crate) struct FirstPass {
+    pub cfg: ScoreConfig,
+    pub units: Vec<String>,
+    pub hyps: Vec<(String, HypothesisKind)>,
+    pub layout: Layout,
+    pub n: f64,
+    pub seq_lengths: Vec<u32>,
+    pub unit_stats: ColumnStats,
+    pub design_stats: ColumnStats,
+    pub pos_stats: ColumnStats,
+    pub unit_lag: LagStats,
+    pub design_lag: LagStats,
+    pub co: Option<CoMoments>,
+    pub pos_co: CoMoments,
+    pub mi: Option<(Array2<f64>, Array2<f64>)>,
+}
+
+/// Every score of every (unit, hypothesis) pair, from the first pass and,
+/// after [`SecondPass::finish`](super::SecondPass::finish), the second.
+///
+/// Values are read through [`Scores::pair`] / [`Scores::value`] (a metric
+/// that does not apply or was not computed is `None`, never NaN) or turned
+/// into a [`Ranking`] with [`Scores::ranking`].
+#[derive(Debug, Clone)]
+pub struct Scores {
+    pub(crate) cfg: ScoreConfig,
+    pub(crate) units: Vec<UnitInfo>,
+    pub(crate) hyps: Vec<HypothesisInfo>,
+    pub(crate) n: f64,
+    pub(crate) seq_lengths: Vec<u32>,
+    pub(crate) unit_degenerate: Vec<bool>,
+    pub(crate) hyp_degenerate: Vec<bool>,
+    // U × K matrices; NaN = not applicable / not computed.
+    pub(crate) pearson: Option<Array2<f64>>,
+    pub(crate) eta: Option<Array2<f64>>,
+    pub(crate) p: Option<Array2<f64>>,
+    pub(crate) q: Option<Array2<f64>>,
+    pub(crate) mi: Option<Array2<f64>>,
+    pub(crate) nmi: Option<Array2<f64>>,
+    pub(crate) spearman: Option<Array2<f64>>,
+    pub(crate) auc: Option<Array2<f64>>,
+    pub(crate) p_perm: Option<Array2<f64>>,
+    pub(crate) ci: Option<(Array2<f64>, Array2<f64>)>,
+    pub(crate) null_model: Option<NullModel>,
+    pub(crate) warnings: Vec<Warning>,
+}
+
+fn is_categorical(kind: &HypothesisKind) -> bool {
+    matches!(kind, HypothesisKind::Categorical { .. })
+}
+
+fn list_names(names: &[&str]) -> String {
+    const SHOWN: usize = 10;
+    let mut s = names
+        .iter()
+        .take(SHOWN)
+        .copied()
+        .collect::<Vec<_>>()
+        .join(", ");
+    if names.len() > SHOWN {
+        s.push_str(&format!(" and {} more", names.len() - SHOWN));
+    }
+    s
+}
+
+pub(crate) fn build(fp: FirstPass) -> Result<Scores> {
+    let n = fp.n;
+    let cfg = fp.cfg;
+    let mut warnings = Vec::new();
+
+    // Units.
+    let mut units = Vec::with_capacity(fp.units.len());
+    let mut unit_degenerate = Vec::with_capacity(fp.units.len());
+    let mut unit_rho = Vec::with_capacity(fp.units.len());
+    for (j, name) in fp.units.into_iter().enumerate() {
+        let mean = fp.unit_stats.mean[j];
+        let m2 = fp.unit_stats.m2[j];
+        let var = fp.unit_stats.var(j);
+        let mut flags = Vec::new();
+        if m2 <= 0.0 {
+            flags.push(Flag::ConstantUnit);
+        } else if var.sqrt() < NEARLY_CONSTANT * mean.abs() {
+            flags.push(Flag::NearlyConstantUnit);
+        }
+        let degenerate = !flags.is_empty();
+        let rho = if degenerate {
+            0.0
+        } else {
+            (fp.unit_lag.autocov(j, mean) / var).clamp(-1.0, 1.0)
+        };
+        units.push(UnitInfo {
+            name,
+            index: j,
+            mean,
+            sd: sample_sd(m2, n),
+            lag1: rho,
+            flags,
+        });
+        unit_degenerate.push(degenerate);
+        unit_rho.push(rho);
+    }
+    let odd: Vec<&str> = units
+        .iter()
+        .filter(|u| !u.flags.is_empty())
+        .map(|u| u.name.as_str())
+        .collect();
+    if !odd.is_empty() {
+        warnings.push(Warning {
+            kind: WarningKind::ConstantUnits,
+            subject: odd.join(","),
+            message: format!(
+                "{} unit(s) are constant or vary only at f32 rounding level and score 0: {}",
+                odd.len(),
+                list_names(&odd)
+            ),
+        });
+    }
+
+    // Hypotheses.
+    let layout = &fp.layout;
+    let pos_m2 = fp.pos_stats.m2[0];
+    let mut hyps = Vec::with_capacity(fp.hyps.len());
+    let mut hyp_degenerate = Vec::with_capacity(fp.hyps.len());
+    let mut hyp_rho = Vec::with_capacity(fp.hyps.len());
+    let mut hyp_groups = Vec::with_capacity(fp.hyps.len());
+    let rare_rows = (cfg.rare_fraction * n).max(5.0);
+    for (k, (name, kind)) in fp.hyps.into_iter().enumerate() {
+        let off = layout.offset[k];
+        let width = layout.width[k];
+        let mut flags = Vec::new();
+        let mut warn = |kind: WarningKind, message: String, name: &str| {
+            warnings.push(Warning {
+                kind,
+                subject: name.to_string(),
+                message,
+            })
+        };
+        let (mean, sd, rho, assoc, fires, state_counts, groups);
+        if let HypothesisKind::Categorical { states } = &kind {
+            let counts: Vec<u64> = (0..width)
+                .map(|s| (fp.design_stats.mean[off + s] * n).round().max(0.0) as u64)
+                .collect();
+            let nonempty = counts.iter().filter(|&&c| c > 0).count();
+            let (mut auto, mut var) = (0.0, 0.0);
+            let mut between = 0.0;
+            for s in 0..width {
+                let c = off + s;
+                auto += fp.design_lag.autocov(c, fp.design_stats.mean[c]);
+                var += fp.design_stats.var(c);
+                if counts[s] > 0 {
+                    between += fp.pos_co.c[[0, c]].powi(2) / counts[s] as f64;
+                }
+            }
+            let max_share = counts.iter().copied().max().unwrap_or(0);
+            if nonempty <= 1 {
+                flags.push(Flag::ConstantHypothesis);
+                let state = counts
+                    .iter()
+                    .position(|&c| c > 0)
+                    .and_then(|s| states.get(s).cloned())
+                    .unwrap_or_default();
+                warn(
+                    WarningKind::ConstantHypothesis,
+                    format!("is in state `{state}` on every timestep: nothing to score"),
+                    &name,
+                );
+            } else if (n - max_share as f64) < rare_rows {
+                flags.push(Flag::RareHypothesis);
+                warn(
+                    WarningKind::RareHypothesis,
+                    format!(
+                        "is in one state on {max_share} of {n} timesteps: scores rest on the other {}",
+                        n as u64 - max_share
+                    ),
+                    &name,
+                );
+            }
+            mean = 0.0;
+            sd = 0.0;
+            rho = if var > 0.0 {
+                (auto / var).clamp(-1.0, 1.0)
+            } else {
+                0.0
+            };
+            assoc = if pos_m2 > 0.0 {
+                (between / pos_m2).clamp(0.0, 1.0).sqrt()
+            } else {
+                0.0
+            };
+            fires = None;
+            state_counts = Some(counts);
+            groups = nonempty.max(1);
+        } else {
+            let m = fp.design_stats.mean[off];
+            let m2 = fp.design_stats.m2[off];
+            let var = fp.design_stats.var(off);
+            mean = m;
+            sd = sample_sd(m2, n);
+            groups = 1;
+            state_counts = None;
+            if matches!(kind, HypothesisKind::Binary) {
+                let ones = (m * n).round().max(0.0) as u64;
+                fires = Some(ones);
+                let zeros = n as u64 - ones.min(n as u64);
+                if ones == 0 {
+                    flags.push(Flag::ConstantHypothesis);
+                    warn(
+                        WarningKind::NeverFires,
+                        format!("never fires (0 of {n} timesteps)"),
+                        &name,
+                    );
+                } else if zeros == 0 {
+                    flags.push(Flag::ConstantHypothesis);
+                    warn(
+                        WarningKind::AlwaysFires,
+                        format!("fires on all {n} timesteps"),
+                        &name,
+                    );
+                } else if (ones.min(zeros) as f64) < rare_rows {
+                    flags.push(Flag::RareHypothesis);
+                    warn(
+                        WarningKind::RareHypothesis,
+                        format!(
+                            "fires on {ones} of {n} timesteps: scores rest on very few {} timesteps",
+                            if ones < zeros { "firing" } else { "silent" }
+                        ),
+                        &name,
+                    );
+                }
+            } else {
+                fires = None;
+                if m2 <= 0.0 {
+                    flags.push(Flag::ConstantHypothesis);
+                    warn(
+                        WarningKind::ConstantHypothesis,
+                        format!("is {m} on every timestep: nothing to score"),
+                        &name,
+                    );
+                } else if var.sqrt() < NEARLY_CONSTANT * m.abs() {
+                    flags.push(Flag::NearlyConstantHypothesis);
+                    warn(
+                        WarningKind::NearlyConstantHypothesis,
+                        format!(
+                            "varies only at f32 rounding level (sd {:.3e} around {m}): treated as constant",
+                            var.sqrt()
+                        ),
+                        &name,
+                    );
+                }
+            }
+            let deg = flags.iter().any(|f| f.is_degenerate());
+            rho = if deg || var <= 0.0 {
+                0.0
+            } else {
+                (fp.design_lag.autocov(off, m) / var).clamp(-1.0, 1.0)
+            };
+            assoc = if deg || pos_m2 <= 0.0 || m2 <= 0.0 {
+                0.0
+            } else {
+                (fp.pos_co.c[[0, off]] / (pos_m2 * m2).sqrt())
+                    .abs()
+                    .min(1.0)
+            };
+        }
+        let degenerate = flags.iter().any(|f| f.is_degenerate());
+        if !degenerate && assoc > cfg.position_collinearity {
+            flags.push(Flag::PositionCollinear);
+            warn(
+                WarningKind::PositionCollinear,
+                format!(
+                    "is almost a function of the position in the sequence ({} = {assoc:.4}): \
+                     any unit that counts time scores on it; control for position",
+                    if is_categorical(&kind) { "η" } else { "|r|" }
+                ),
+                &name,
+            );
+        }
+        hyps.push(HypothesisInfo {
+            name,
+            index: k,
+            kind,
+            mean,
+            sd,
+            lag1: rho,
+            position_association: assoc,
+            fires,
+            state_counts,
+            flags,
+        });
+        hyp_degenerate.push(degenerate);
+        hyp_rho.push(rho);
+        hyp_groups.push(groups);
+    }
+
+    let (u_n, k_n) = (units.len(), hyps.len());
+    let mut pearson = None;
+    let mut eta = None;
+    let mut p = None;
+    let mut q = None;
+    if let Some(co) = &fp.co {
+        let want_r = cfg.has(Metric::Pearson);
+        let want_eta = cfg.has(Metric::Eta);
+        let rows: Vec<Vec<(f64, f64, f64)>> = (0..u_n)
+            .into_par_iter()
+            .map(|u| {
+                (0..k_n)
+                    .map(|k| {
+                        pair_correlation(
+                            u,
+                            k,
+                            co,
+                            &fp.unit_stats,
+                            &fp.design_stats,
+                            layout,
+                            &hyps[k],
+                            unit_degenerate[u] || hyp_degenerate[k],
+                            n,
+                            unit_rho[u],
+                            hyp_rho[k],
+                            hyp_groups[k],
+                            want_r,
+                            want_eta,
+                        )
+                    })
+                    .collect()
+            })
+            .collect();
+        let mut r_m = Array2::from_elem((u_n, k_n), f64::NAN);
+        let mut e_m = Array2::from_elem((u_n, k_n), f64::NAN);
+        let mut p_m = Array2::from_elem((u_n, k_n), f64::NAN);
+        for (u, row) in rows.into_iter().enumerate() {
+            for (k, (r, e, pv)) in row.into_iter().enumerate() {
+                r_m[[u, k]] = r;
+                e_m[[u, k]] = e;
+                p_m[[u, k]] = pv;
+            }
+        }
+        let finite: Vec<f64> = p_m.iter().copied().filter(|v| v.is_finite()).collect();
+        let qs = bh_qvalues(&finite);
+        let mut q_m = Array2::from_elem((u_n, k_n), f64::NAN);
+        let mut it = qs.into_iter();
+        for (qv, pv) in q_m.iter_mut().zip(p_m.iter()) {
+            if pv.is_finite() {
+                *qv = it.next().unwrap_or(1.0);
+            }
+        }
+        pearson = want_r.then_some(r_m);
+        eta = want_eta.then_some(e_m);
+        p = Some(p_m);
+        q = Some(q_m);
+    }
+
+    let (mi, nmi) = match fp.mi {
+        Some((mut mi, mut nmi)) => {
+            for u in 0..u_n {
+                for k in 0..k_n {
+                    if unit_degenerate[u] || hyp_degenerate[k] {
+                        mi[[u, k]] = 0.0;
+                        nmi[[u, k]] = 0.0;
+                    }
+                }
+            }
+            (Some(mi), Some(nmi))
+        }
+        None => (None, None),
+    };
+
+    Ok(Scores {
+        cfg,
+        units,
+        hyps,
+        n,
+        seq_lengths: fp.seq_lengths,
+        unit_degenerate,
+        hyp_degenerate,
+        pearson,
+        eta,
+        p,
+        q,
+        mi,
+        nmi,
+        spearman: None,
+        auc: None,
+        p_perm: None,
+        ci: None,
+        null_model: None,
+        warnings,
+    })
+}
+
+fn sample_sd(m2: f64, n: f64) -> f64 {
+    if n > 1.0 {
+        (m2.max(0.0) / (n - 1.0)).sqrt()
+    } else {
+        0.0
+    }
+}
+
+/// (r, η, p) of one pair; NaN where a statistic does not apply or is off.
+#[allow(clippy::too_many_arguments)]
+fn pair_correlation(
+    u: usize,
+    k: usize,
+    co: &CoMoments,
+    unit_stats: &ColumnStats,
+    design_stats: &ColumnStats,
+    layout: &Layout,
+    hyp: &HypothesisInfo,
+    degenerate: bool,
+    n: f64,
+    rho_u: f64,
+    rho_k: f64,
+    groups: usize,
+    want_r: bool,
+    want_eta: bool,
+) -> (f64, f64, f64) {
+    let off = layout.offset[k];
+    let n_eff = ar1_n_eff(n, rho_u, rho_k);
+    if let Some(counts) = &hyp.state_counts {
+        if !want_eta {
+            return (f64::NAN, f64::NAN, f64::NAN);
+        }
+        if degenerate {
+            return (f64::NAN, 0.0, 1.0);
+        }
+        let mut between = 0.0;
+        for (s, &c) in counts.iter().enumerate() {
+            if c > 0 {
+                between += co.c[[u, off + s]].powi(2) / c as f64;
+            }
+        }
+        let eta2 = (between / unit_stats.m2[u]).clamp(0.0, 1.0);
+        let g = groups as f64;
+        let p = anova_p(eta2, g - 1.0, n_eff - g);
+        (f64::NAN, eta2.sqrt(), p)
+    } else {
+        if !want_r {
+            return (f64::NAN, f64::NAN, f64::NAN);
+        }
+        if degenerate {
+            return (0.0, f64::NAN, 1.0);
+        }
+        let denom = (unit_stats.m2[u] * design_stats.m2[off]).sqrt();
+        let r = (co.c[[u, off]] / denom).clamp(-1.0, 1.0);
+        (r, f64::NAN, pearson_p(r, n_eff - 2.0))
+    }
+}
+
+fn get(m: &Option<Array2<f64>>, u: usize, k: usize) -> Option<f64> {
+    m.as_ref().map(|a| a[[u, k]]).filter(|v| v.is_finite())
+}
+
+impl Scores {
+    /// Timesteps scored.
+    pub fn n_rows(&self) -> u64 {
+        self.n as u64
+    }
+
+    /// Sequences scored.
+    pub fn n_sequences(&self) -> usize {
+        self.seq_lengths.len()
+    }
+
+    /// Per-unit summaries.
+    pub fn units(&self) -> &[UnitInfo] {
+        &self.units
+    }
+
+    /// Per-hypothesis summaries.
+    pub fn hypotheses(&self) -> &[HypothesisInfo] {
+        &self.hyps
+    }
+
+    /// Findings about the inputs.
+    pub fn warnings(&self) -> &[Warning] {
+        &self.warnings
+    }
+
+    /// The settings used.
+    pub fn config(&self) -> &ScoreConfig {
+        &self.cfg
+    }
+
+    /// One statistic of one pair, `None` when it does not apply to the
+    /// hypothesis kind, is disabled, or was not computed (second-pass
+    /// statistics outside the selection).
+    pub fn value(&self, metric: Metric, unit: usize, hypothesis: usize) -> Option<f64> {
+        if unit >= self.units.len() || hypothesis >= self.hyps.len() {
+            return None;
+        }
+        let m = match metric {
+            Metric::Pearson => &self.pearson,
+            Metric::Spearman => &self.spearman,
+            Metric::MutualInfo => &self.mi,
+            Metric::Auc => &self.auc,
+            Metric::Eta => &self.eta,
+        };
+        get(m, unit, hypothesis)
+    }
+
+    /// The metric hypothesis `k` is ranked by: `rank_by` when it applies and
+    /// was computed for every unit, else Pearson (numeric, binary) or η
+    /// (categorical), else normalised MI.
+    pub fn metric_for(&self, hypothesis: usize) -> Metric {
+        let kind = &self.hyps[hypothesis].kind;
+        let available = |m: Metric| {
+            let mat = match m {
+                Metric::Pearson => &self.pearson,
+                Metric::Spearman => &self.spearman,
+                Metric::MutualInfo => &self.nmi,
+                Metric::Auc => &self.auc,
+                Metric::Eta => &self.eta,
+            };
+            m.applies_to(kind)
+                && mat
+                    .as_ref()
+                    .is_some_and(|a| a.column(hypothesis).iter().all(|v| v.is_finite()))
+        };
+        if let Some(m) = self.cfg.rank_by {
+            if available(m) {
+                return m;
+            }
+        }
+        [
+            Metric::Pearson,
+            Metric::Eta,
+            Metric::MutualInfo,
+            Metric::Spearman,
+            Metric::Auc,
+        ]
+        .into_iter()
+        .find(|&m| available(m))
+        .unwrap_or(Metric::MutualInfo)
+    }
+
+    /// The ranking score of a pair under `metric`, in [0, 1].
+    fn score_of(&self, metric: Metric, u: usize, k: usize) -> f64 {
+        let v = match metric {
+            Metric::Pearson => get(&self.pearson, u, k).map(f64::abs),
+            Metric::Spearman => get(&self.spearman, u, k).map(f64::abs),
+            Metric::MutualInfo => get(&self.nmi, u, k),
+            Metric::Auc => get(&self.auc, u, k).map(|a| (2.0 * a - 1.0).abs()),
+            Metric::Eta => get(&self.eta, u, k),
+        };
+        v.unwrap_or(0.0)
+    }
+
+    /// The ranking score of a pair (see [`Scores::metric_for`]).
+    pub fn score(&self, unit: usize, hypothesis: usize) -> f64 {
+        self.score_of(self.metric_for(hypothesis), unit, hypothesis)
+    }
+
+    fn degenerate(&self, u: usize, k: usize) -> bool {
+        self.unit_degenerate[u] || self.hyp_degenerate[k]
+    }
+
+    /// Effective sample size behind the p-value of a pair.
+    pub fn n_eff(&self, unit: usize, hypothesis: usize) -> f64 {
+        ar1_n_eff(self.n, self.units[unit].lag1, self.hyps[hypothesis].lag1)
+    }
+
+    /// Everything known about one pair, `None` for indices out of range.
+    pub fn pair(&self, unit: usize, hypothesis: usize) -> Option<Pairing> {
+        if unit >= self.units.len() || hypothesis >= self.hyps.len() {
+            return None;
+        }
+        let metric = self.metric_for(hypothesis);
+        Some(self.pair_with(metric, unit, hypothesis))
+    }
+
+    fn pair_with(&self, metric: Metric, u: usize, k: usize) -> Pairing {
+        let p_value = get(&self.p, u, k);
+        let n_eff = p_value.map(|_| self.n_eff(u, k));
+        let mut flags: Vec<Flag> = self.units[u]
+            .flags
+            .iter()
+            .chain(&self.hyps[k].flags)
+            .copied()
+            .collect();
+        if n_eff.is_some_and(|ne| ne < FEW_EFFECTIVE) && !self.degenerate(u, k) {
+            flags.push(Flag::FewEffectiveSamples);
+        }
+        flags.sort_unstable();
+        flags.dedup();
+        let ci = self.ci.as_ref().and_then(|(lo, hi)| {
+            let (lo, hi) = (lo[[u, k]], hi[[u, k]]);
+            (lo.is_finite() && hi.is_finite()).then(|| Interval {
+                metric: if is_categorical(&self.hyps[k].kind) {
+                    Metric::Eta
+                } else {
+                    Metric::Pearson
+                },
+                level: self.cfg.confidence,
+                lo,
+                hi,
+            })
+        });
+        Pairing {
+            unit: self.units[u].name.clone(),
+            unit_index: u,
+            hypothesis: self.hyps[k].name.clone(),
+            hypothesis_index: k,
+            metric,
+            score: self.score_of(metric, u, k),
+            pearson: get(&self.pearson, u, k),
+            spearman: get(&self.spearman, u, k),
+            mutual_info: get(&self.mi, u, k),
+            nmi: get(&self.nmi, u, k),
+            auc: get(&self.auc, u, k),
+            eta: get(&self.eta, u, k),
+            p_value,
+            q_value: get(&self.q, u, k),
+            n_eff,
+            p_perm: get(&self.p_perm, u, k),
+            ci,
+            flags,
+        }
+    }
+
+    /// Units of hypothesis `k` in ranking order: non-degenerate first, then
+    /// score descending, then unit index.
+    pub fn units_in_order(&self, hypothesis: usize) -> Vec<usize> {
+        let metric = self.metric_for(hypothesis);
+        let mut idx: Vec<usize> = (0..self.units.len()).collect();
+        let key: Vec<(bool, f64)> = idx
+            .iter()
+            .map(|&u| {
+                (
+                    self.degenerate(u, hypothesis),
+                    self.score_of(metric, u, hypothesis),
+                )
+            })
+            .collect();
+        idx.sort_by(|&a, &b| {
+            key[a]
+                .0
+                .cmp(&key[b].0)
+                .then(key[b].1.total_cmp(&key[a].1))
+                .then(a.cmp(&b))
+        });
+        idx
+    }
+
+    /// The best `k` non-degenerate units of every hypothesis, for a
+    /// [`SecondPass`](super::SecondPass).
+    pub fn select_top(&self, k: usize) -> Selection {
+        let mut pairs = Vec::new();
+        for h in 0..self.hyps.len() {
+            if self.hyp_degenerate[h] {
+                continue;
+            }
+            for u in self.units_in_order(h).into_iter().take(k) {
+                if !self.degenerate(u, h) {
+                    pairs.push((u, h));
+                }
+            }
+        }
+        let mut units: Vec<usize> = pairs.iter().map(|&(u, _)| u).collect();
+        units.sort_unstable();
+        units.dedup();
+        Selection {
+            units,
+            hypotheses: (0..self.hyps.len()).collect(),
+            pairs,
+        }
+    }
+
+    /// The full ranking: per hypothesis all units in order, per unit all
+    /// hypotheses in order (non-degenerate first, score descending, then
+    /// hypothesis index).
+    pub fn ranking(&self) -> Ranking {
+        let metrics: Vec<Metric> = (0..self.hyps.len()).map(|k| self.metric_for(k)).collect();
+        let by_hypothesis = (0..self.hyps.len())
+            .map(|k| HypothesisRanking {
+                hypothesis: self.hyps[k].name.clone(),
+                index: k,
+                metric: metrics[k],
+                units: self
+                    .units_in_order(k)
+                    .into_iter()
+                    .map(|u| self.pair_with(metrics[k], u, k))
+                    .collect(),
+            })
+            .collect();
+        let by_unit = (0..self.units.len())
+            .map(|u| {
+                let mut idx: Vec<usize> = (0..self.hyps.len()).collect();
+                let key: Vec<(bool, f64)> = idx
+                    .iter()
+                    .map(|&k| (self.degenerate(u, k), self.score_of(metrics[k], u, k)))
+                    .collect();
+                idx.sort_by(|&a, &b| {
+                    key[a]
+                        .0
+                        .cmp(&key[b].0)
+                        .then(key[b].1.total_cmp(&key[a].1))
+                        .then(a.cmp(&b))
+                });
+                UnitRanking {
+                    unit: self.units[u].name.clone(),
+                    index: u,
+                    hypotheses: idx
+                        .into_iter()
+                        .map(|k| self.pair_with(metrics[k], u, k))
+                        .collect(),
+                }
+            })
+            .collect();
+        Ranking {
+            n_rows: self.n_rows(),
+            n_sequences: self.seq_lengths.len() as u64,
+            config: self.cfg.clone(),
+            null_model: self.null_model,
+            units: self.units.clone(),
+            hypotheses: self.hyps.clone(),
+            by_hypothesis,
+            by_unit,
+            warnings: self.warnings.clone(),
+        }
+    }
+}
