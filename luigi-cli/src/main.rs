@@ -44,6 +44,14 @@ impl CorpusArgs {
     }
 }
 
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum Format {
+    /// A table on the terminal.
+    Table,
+    /// The ranking as JSON on stdout.
+    Json,
+}
+
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Find (or provision) ONNX Runtime and say which library Luigi uses.
@@ -52,6 +60,44 @@ enum Command {
     Layers {
         /// The .onnx file (or its .luigi.yaml card).
         model: PathBuf,
+    },
+    /// Rank every unit of a layer against hypotheses (Luigi's main job).
+    Inspect {
+        /// The model card (.luigi.yaml) or the .onnx file with its card beside it.
+        model: PathBuf,
+        #[command(flatten)]
+        corpus: CorpusArgs,
+        /// Layer name or alias (default: the card's only alias, or `lstm`).
+        #[arg(long)]
+        layer: Option<String>,
+        /// A YAML hypothesis list (see the hypothesis module docs). Without
+        /// it, hypothesis families are generated from the corpus.
+        #[arg(long)]
+        hypotheses: Option<PathBuf>,
+        /// Also add the generated families when --hypotheses is given.
+        #[arg(long)]
+        families: bool,
+        /// Rows of the table (best unit per hypothesis).
+        #[arg(long, default_value_t = 30)]
+        top: usize,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+        /// Write the JSON ranking here as well.
+        #[arg(long)]
+        json_out: Option<PathBuf>,
+        /// Units per hypothesis kept in the JSON (0 = all).
+        #[arg(long, default_value_t = 10)]
+        keep: usize,
+        /// Skip the second pass (Spearman, AUC, permutation p-values, bootstrap intervals).
+        #[arg(long)]
+        fast: bool,
+        /// Seed of every random draw.
+        #[arg(long, default_value_t = 0x5EED)]
+        seed: u64,
+        /// Sequences per ONNX Runtime call.
+        #[arg(long, default_value_t = 32)]
+        batch_size: usize,
     },
     /// Run a corpus through a model and write layers' activations to .npy files.
     Record {
@@ -97,6 +143,34 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Layers { model } => layers(&model),
+        Command::Inspect {
+            model,
+            corpus,
+            layer,
+            hypotheses,
+            families,
+            top,
+            format,
+            json_out,
+            keep,
+            fast,
+            seed,
+            batch_size,
+        } => {
+            let args = InspectArgs {
+                layer,
+                hypotheses,
+                families,
+                top,
+                format,
+                json_out,
+                keep,
+                fast,
+                seed,
+                batch_size,
+            };
+            inspect(&model, &corpus, &args)
+        }
         Command::Record {
             model,
             corpus,
@@ -115,6 +189,82 @@ fn layers(model: &Path) -> Result<ExitCode> {
     };
     let graph = luigi_test::model::graph::Graph::load(&onnx)?;
     print!("{}", graph.layers_table());
+    Ok(ExitCode::SUCCESS)
+}
+
+struct InspectArgs {
+    layer: Option<String>,
+    hypotheses: Option<PathBuf>,
+    families: bool,
+    top: usize,
+    format: Format,
+    json_out: Option<PathBuf>,
+    keep: usize,
+    fast: bool,
+    seed: u64,
+    batch_size: usize,
+}
+
+fn default_layer(m: &Model) -> String {
+    let aliases = &m.card().file.layers;
+    if aliases.len() == 1 {
+        if let Some(k) = aliases.keys().next() {
+            return k.clone();
+        }
+    }
+    "lstm".to_string()
+}
+
+fn inspect(model: &Path, corpus: &CorpusArgs, args: &InspectArgs) -> Result<ExitCode> {
+    use luigi_test::hypothesis::{families, HypothesisSet};
+    use luigi_test::inspect::{inspect, InspectOptions};
+    let m = Model::load(model)?;
+    let c = corpus.load()?;
+    let layer = args.layer.clone().unwrap_or_else(|| default_layer(&m));
+    let mut set = match &args.hypotheses {
+        Some(p) => HypothesisSet::load_with_corpus(p, &c)?,
+        None => families::auto(&c)?,
+    };
+    if args.hypotheses.is_some() && args.families {
+        let generated = families::auto(&c)?;
+        for h in generated.into_boxed() {
+            if set.index_of(h.name()).is_none() {
+                set.add_boxed(h)?;
+            }
+        }
+    }
+    eprintln!(
+        "luigi: {} hypotheses over {} timesteps ({} sequences); layer `{layer}` of {}",
+        set.len(),
+        c.timesteps(),
+        c.len(),
+        m.path().display()
+    );
+    let pb = progress_bar(c.timesteps());
+    pb.set_message("scoring");
+    let pb2 = pb.clone();
+    let mut opts = InspectOptions::default();
+    opts.score = opts.score.seed(args.seed);
+    opts.second_pass = !args.fast;
+    opts.record = RecordOptions {
+        batch_size: args.batch_size,
+        progress: Some(Box::new(move |done, _| pb2.set_position(done as u64))),
+        ..RecordOptions::default()
+    };
+    let result = inspect(&m, &c, &layer, &set, &opts)?;
+    pb.finish_and_clear();
+    let mut kept = result.clone();
+    if args.keep > 0 {
+        kept.ranking = kept.ranking.truncated(args.keep);
+    }
+    let json = serde_json::to_string_pretty(&kept)?;
+    if let Some(p) = &args.json_out {
+        std::fs::write(p, &json).with_context(|| format!("writing {}", p.display()))?;
+    }
+    match args.format {
+        Format::Table => print!("{}", result.table(args.top)),
+        Format::Json => println!("{json}"),
+    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -10,6 +10,7 @@ pub mod activations;
 pub mod corpus;
 pub mod error;
 pub mod hypothesis;
+pub mod inspect;
 pub mod model;
 pub mod npy;
 pub mod probe;

@@ -19,11 +19,12 @@ fn boolean_accuracy(card: &str, split: &str) -> f64 {
         CorpusFormat::Lines,
     )
     .unwrap();
-    let labels: Vec<u8> = std::fs::read_to_string(root().join(format!("examples/boolean/{split}.labels")))
-        .unwrap()
-        .lines()
-        .map(|l| l.trim().parse().unwrap())
-        .collect();
+    let labels: Vec<u8> =
+        std::fs::read_to_string(root().join(format!("examples/boolean/{split}.labels")))
+            .unwrap()
+            .lines()
+            .map(|l| l.trim().parse().unwrap())
+            .collect();
     assert_eq!(labels.len(), corpus.len());
     let prob = m.record(&corpus, &["prob"]).unwrap().remove(0);
     let mut correct = 0usize;
@@ -40,11 +41,21 @@ fn boolean_accuracy(card: &str, split: &str) -> f64 {
 #[test]
 fn boolean_model_reaches_its_recorded_heldout_accuracy() {
     let meta = meta("examples/boolean/boolean.meta.json");
-    let recorded = meta["onnx_measurements"]["trained"]["heldout_accuracy"].as_f64().unwrap();
+    let recorded = meta["onnx_measurements"]["trained"]["heldout_accuracy"]
+        .as_f64()
+        .unwrap();
     let acc = boolean_accuracy("examples/boolean/boolean.luigi.yaml", "heldout");
-    assert!((acc - recorded).abs() < 5e-4, "luigi {acc:.4} vs recorded {recorded:.4}");
+    assert!(
+        (acc - recorded).abs() < 5e-4,
+        "luigi {acc:.4} vs recorded {recorded:.4}"
+    );
     assert!(acc >= 0.995, "held-out accuracy {acc}");
-    let untrained = meta["onnx_measurements"]["untrained"]["heldout_accuracy"].as_f64().unwrap();
+    let untrained = meta["onnx_measurements"]["untrained"]["heldout_accuracy"]
+        .as_f64()
+        .unwrap();
     let twin = boolean_accuracy("examples/boolean/boolean-untrained.luigi.yaml", "heldout");
-    assert!((twin - untrained).abs() < 5e-4, "twin {twin:.4} vs recorded {untrained:.4}");
+    assert!(
+        (twin - untrained).abs() < 5e-4,
+        "twin {twin:.4} vs recorded {untrained:.4}"
+    );
 }

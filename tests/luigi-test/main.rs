@@ -2,6 +2,7 @@
 
 mod bad_input;
 mod example_models;
+mod inspect;
 mod record;
 
 use std::path::PathBuf;

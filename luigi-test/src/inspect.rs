@@ -1,0 +1,304 @@
+//! Inspection: the whole single-unit pipeline in one call. Record a layer of
+//! a model over a corpus, evaluate a hypothesis set on the same sequences,
+//! score every unit against every hypothesis, and rank the pairings.
+//!
+//! Memory stays bounded by one recording chunk plus the score engine's
+//! `O(units × hypotheses)` state. The second pass (Spearman, AUC,
+//! permutation p-values, bootstrap intervals for the best units of each
+//! hypothesis) needs the rows again: chunks are kept in memory while they
+//! fit in [`InspectOptions::cache_bytes`], otherwise the model is run a
+//! second time.
+
+use ndarray::Array2;
+use serde::Serialize;
+
+use crate::corpus::Corpus;
+use crate::error::{Error, Result};
+use crate::hypothesis::HypothesisSet;
+use crate::model::{Model, RecordOptions};
+use crate::ranking::{Pairing, Ranking};
+use crate::score::{Engine, ScoreConfig, SecondPass};
+
+/// Settings of an inspection.
+#[derive(Debug)]
+pub struct InspectOptions {
+    /// Score engine settings.
+    pub score: ScoreConfig,
+    /// Recording settings (batch size, chunk size, progress).
+    pub record: RecordOptions,
+    /// Run the second pass (Spearman, AUC, permutation, bootstrap). Default true.
+    pub second_pass: bool,
+    /// Keep recorded chunks for the second pass while they take at most this
+    /// many bytes (default 1 GiB); beyond, the model is run again.
+    pub cache_bytes: usize,
+}
+
+impl Default for InspectOptions {
+    fn default() -> Self {
+        InspectOptions {
+            score: ScoreConfig::default(),
+            record: RecordOptions::default(),
+            second_pass: true,
+            cache_bytes: 1 << 30,
+        }
+    }
+}
+
+/// An input reported rather than silently scored (a constant, rare or
+/// position-like hypothesis, constant units, a permutation-null fallback).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Issue {
+    /// The hypothesis or unit(s) concerned.
+    pub hypothesis: String,
+    /// What was found, in words.
+    pub message: String,
+}
+
+/// What an inspection found.
+#[derive(Debug, Clone, Serialize)]
+pub struct Inspection {
+    /// The ONNX file.
+    pub model: String,
+    /// A fingerprint of the model bytes and card.
+    pub model_fingerprint: String,
+    /// The layer as asked for (alias or tensor).
+    pub layer: String,
+    /// The tensor it was read from.
+    pub tensor: String,
+    /// The corpus name.
+    pub corpus: String,
+    /// A fingerprint of the corpus content.
+    pub corpus_fingerprint: String,
+    /// Inputs flagged by the score engine.
+    pub issues: Vec<Issue>,
+    /// Every pairing, ranked.
+    pub ranking: Ranking,
+}
+
+type Cached = Vec<(Array2<f32>, Array2<f32>, Vec<u32>)>;
+
+/// Runs the pipeline: record `layer`, evaluate `hypotheses`, score, rank.
+pub fn inspect(
+    model: &Model,
+    corpus: &Corpus,
+    layer: &str,
+    hypotheses: &HypothesisSet,
+    opts: &InspectOptions,
+) -> Result<Inspection> {
+    if hypotheses.is_empty() {
+        return Err(Error::invalid(
+            "inspect",
+            "the hypothesis set is empty: add hypotheses or generate families from the corpus",
+        ));
+    }
+    let units = model.units(layer)?;
+    let kinds: Vec<_> = hypotheses
+        .names()
+        .into_iter()
+        .map(str::to_string)
+        .zip(hypotheses.kinds())
+        .collect();
+    let mut engine = Engine::new(units, kinds, opts.score.clone())?;
+    let mut cache: Option<Cached> = opts.second_pass.then(Vec::new);
+    let mut cached_bytes = 0usize;
+    let mut tensor = String::new();
+    let mut issue_list: Vec<Issue> = Vec::new();
+    model.record_with(corpus, &[layer], &opts.record, |chunk| {
+        let acts = chunk
+            .layers
+            .into_iter()
+            .next()
+            .ok_or_else(|| Error::invalid("inspect", "no layer recorded"))?;
+        tensor.clone_from(&acts.tensor);
+        let seqs = &corpus.sequences()[chunk.sequences.clone()];
+        let values = hypotheses.evaluate(seqs)?;
+        engine.update(acts.values.view(), values.view(), &acts.rows.sequence)?;
+        if let Some(c) = cache.as_mut() {
+            let bytes = 4 * (acts.values.len() + values.len() + acts.rows.len());
+            if cached_bytes + bytes <= opts.cache_bytes {
+                cached_bytes += bytes;
+                c.push((acts.values, values, acts.rows.sequence));
+            } else {
+                cache = None;
+            }
+        }
+        Ok(())
+    })?;
+    let mut scores = engine.finish()?;
+    if opts.second_pass {
+        let selection = scores.select_top(opts.score.top_k_second_pass);
+        let mut second = SecondPass::new(&scores, selection)?;
+        match cache.take() {
+            Some(chunks) => {
+                for (a, h, s) in &chunks {
+                    second.update(a.view(), h.view(), s)?;
+                }
+            }
+            None => {
+                let again = RecordOptions {
+                    batch_size: opts.record.batch_size,
+                    chunk_timesteps: opts.record.chunk_timesteps,
+                    progress: None,
+                };
+                model.record_with(corpus, &[layer], &again, |chunk| {
+                    let acts = chunk
+                        .layers
+                        .into_iter()
+                        .next()
+                        .ok_or_else(|| Error::invalid("inspect", "no layer recorded"))?;
+                    let values =
+                        hypotheses.evaluate(&corpus.sequences()[chunk.sequences.clone()])?;
+                    second.update(acts.values.view(), values.view(), &acts.rows.sequence)
+                })?;
+            }
+        }
+        scores = second.finish(scores)?;
+    }
+    let ranking = scores.ranking();
+    for w in &ranking.warnings {
+        issue_list.push(Issue {
+            hypothesis: w.subject.clone(),
+            message: w.message.clone(),
+        });
+    }
+    Ok(Inspection {
+        model: model.path().display().to_string(),
+        model_fingerprint: model.fingerprint(),
+        layer: layer.to_string(),
+        tensor,
+        corpus: corpus.name().to_string(),
+        corpus_fingerprint: corpus.fingerprint(),
+        issues: issue_list,
+        ranking,
+    })
+}
+
+fn fmt_opt(x: Option<f64>, digits: usize) -> String {
+    x.map(|v| format!("{v:.digits$}"))
+        .unwrap_or_else(|| "-".to_string())
+}
+
+fn fmt_q(x: Option<f64>) -> String {
+    match x {
+        Some(q) if q == 0.0 => "<1e-300".to_string(),
+        Some(q) if q < 1e-4 => format!("{q:.1e}"),
+        Some(q) => format!("{q:.4}"),
+        None => "-".to_string(),
+    }
+}
+
+impl Inspection {
+    /// The best pairing of each hypothesis, strongest first (ties by name).
+    pub fn best_per_hypothesis(&self) -> Vec<&Pairing> {
+        let mut best: Vec<&Pairing> = self
+            .ranking
+            .by_hypothesis
+            .iter()
+            .filter_map(|h| h.units.first())
+            .collect();
+        best.sort_by(|a, b| {
+            b.score
+                .partial_cmp(&a.score)
+                .unwrap_or(std::cmp::Ordering::Equal)
+                .then_with(|| a.hypothesis.cmp(&b.hypothesis))
+        });
+        best
+    }
+
+    /// A terminal table: the best unit of each hypothesis (at most `top`
+    /// rows), strongest first, with the runner-up unit.
+    pub fn table(&self, top: usize) -> String {
+        let mut out = String::new();
+        out.push_str(&format!(
+            "model {} layer {} ({}), corpus {}: {} timesteps in {} sequences, {} units x {} hypotheses\n",
+            self.model,
+            self.layer,
+            self.tensor,
+            self.corpus,
+            self.ranking.n_rows,
+            self.ranking.n_sequences,
+            self.ranking.units.len(),
+            self.ranking.hypotheses.len()
+        ));
+        let header = [
+            "hypothesis",
+            "unit",
+            "metric",
+            "score",
+            "pearson",
+            "nmi",
+            "auc/eta",
+            "q",
+            "p_perm",
+            "95% ci",
+            "runner-up",
+        ];
+        let mut rows: Vec<Vec<String>> = Vec::new();
+        for p in self.best_per_hypothesis().into_iter().take(top) {
+            let runner = self
+                .ranking
+                .hypothesis(&p.hypothesis)
+                .and_then(|h| h.units.get(1))
+                .map(|r| format!("{} ({:.3})", r.unit, r.score))
+                .unwrap_or_else(|| "-".to_string());
+            let ci =
+                p.ci.map(|c| format!("[{:.3}, {:.3}]", c.lo, c.hi))
+                    .unwrap_or_else(|| "-".to_string());
+            let auc_eta = p.auc.or(p.eta);
+            let mut name = p.hypothesis.clone();
+            if !p.flags.is_empty() {
+                name.push_str(" *");
+            }
+            rows.push(vec![
+                name,
+                p.unit.clone(),
+                format!("{:?}", p.metric).to_lowercase(),
+                format!("{:.3}", p.score),
+                fmt_opt(p.pearson, 3),
+                fmt_opt(p.nmi, 3),
+                fmt_opt(auc_eta, 3),
+                fmt_q(p.q_value),
+                fmt_opt(p.p_perm, 3),
+                ci,
+                runner,
+            ]);
+        }
+        let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
+        for r in &rows {
+            for (w, c) in widths.iter_mut().zip(r) {
+                *w = (*w).max(c.chars().count());
+            }
+        }
+        let line = |cells: Vec<String>| -> String {
+            cells
+                .iter()
+                .zip(&widths)
+                .map(|(c, w)| format!("{c:<w$}"))
+                .collect::<Vec<_>>()
+                .join("  ")
+                .trim_end()
+                .to_string()
+                + "\n"
+        };
+        out.push_str(&line(header.iter().map(|s| s.to_string()).collect()));
+        for r in rows {
+            out.push_str(&line(r));
+        }
+        if !self.issues.is_empty() {
+            out.push_str(&format!(
+                "\n{} warnings (* marks flagged pairings):\n",
+                self.issues.len()
+            ));
+            for i in self.issues.iter().take(20) {
+                out.push_str(&format!("  {}: {}\n", i.hypothesis, i.message));
+            }
+            if self.issues.len() > 20 {
+                out.push_str(&format!(
+                    "  … and {} more (see --format json)\n",
+                    self.issues.len() - 20
+                ));
+            }
+        }
+        out
+    }
+}

@@ -1,0 +1,119 @@
+//! The whole pipeline on models whose answers are known: hand-set units must
+//! rank first for their functions, with the numbers scipy computes.
+
+use luigi_test::hypothesis::library::{Bracket, CharIs, Column};
+use luigi_test::hypothesis::{HypothesisKind, HypothesisSet};
+use luigi_test::inspect::{inspect, InspectOptions};
+use luigi_test::model::Model;
+use luigi_test::score::{score_all, ScoreConfig};
+use luigi_test::{npy, Corpus, CorpusFormat};
+
+use crate::fixture;
+
+fn units_json() -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(fixture("lstm_ids.units.json")).unwrap()).unwrap()
+}
+
+#[test]
+fn recorded_activations_score_as_scipy_does() {
+    // The fixture's own hypothesis values (computed in Python) against the
+    // activations Luigi records: Pearson must match scipy's to 1e-4.
+    let m = Model::load(fixture("lstm_ids.luigi.yaml")).unwrap();
+    let c = Corpus::load(fixture("corpus.txt"), CorpusFormat::Lines).unwrap();
+    let acts = m.record(&c, &["lstm"]).unwrap().remove(0);
+    let (shape, h) = npy::read::<f32>(&fixture("lstm_ids.hypotheses.npy")).unwrap();
+    let hyps = ndarray::Array2::from_shape_vec((shape[0], shape[1]), h).unwrap();
+    let meta = units_json();
+    let names: Vec<String> = meta["hypotheses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect();
+    let kinds: Vec<(String, HypothesisKind)> = names
+        .iter()
+        .map(|n| {
+            let kind = match meta["hypothesis_definitions"][n]["kind"].as_str().unwrap() {
+                "binary" => HypothesisKind::Binary,
+                _ => HypothesisKind::Numeric,
+            };
+            (n.clone(), kind)
+        })
+        .collect();
+    let cfg = ScoreConfig::default().permutations(0).bootstrap(0);
+    let ranking = score_all(
+        acts.values.view(),
+        hyps.view(),
+        &acts.rows.sequence,
+        &acts.units,
+        &kinds,
+        &cfg,
+    )
+    .unwrap();
+    for n in &names {
+        for u in &acts.units {
+            let want = meta["pearson"][n][u].as_f64().unwrap();
+            let got = ranking.pair(u, n).unwrap().pearson.unwrap();
+            assert!(
+                (got - want).abs() < 1e-4,
+                "{n} x unit {u}: luigi {got} scipy {want}"
+            );
+        }
+    }
+}
+
+#[test]
+fn hand_set_units_rank_first_with_library_hypotheses() {
+    let m = Model::load(fixture("lstm_ids.luigi.yaml")).unwrap();
+    let c = Corpus::load(fixture("corpus.txt"), CorpusFormat::Lines).unwrap();
+    let mut set = HypothesisSet::new();
+    set.add(Bracket::depth('(').unwrap()).unwrap();
+    set.add(Bracket::depth('{').unwrap()).unwrap();
+    set.add(CharIs::new('a')).unwrap();
+    set.add(CharIs::new(';')).unwrap();
+    set.add(CharIs::new('x')).unwrap();
+    set.add(Column).unwrap();
+    let result = inspect(&m, &c, "lstm", &set, &InspectOptions::default()).unwrap();
+    let expect = [
+        ("depth(()", "0", 0.99),
+        ("depth({)", "3", 0.99),
+        ("char(a)", "1", 0.999),
+        ("char(;)", "4", 0.999),
+    ];
+    for (h, unit, min) in expect {
+        let best = result
+            .ranking
+            .best_unit(h)
+            .unwrap_or_else(|| panic!("no ranking for {h}"));
+        assert_eq!(best.unit, unit, "{h}: best unit");
+        assert!(best.score >= min, "{h}: score {}", best.score);
+        assert!(best.q_value.unwrap() < 0.01, "{h}: q {:?}", best.q_value);
+        assert!(
+            best.ci.is_some() && best.p_perm.is_some(),
+            "{h}: second pass ran"
+        );
+    }
+    // No hand unit detects 'x': its best unit is a random one, weakly.
+    assert!(result.ranking.best_unit("char(x)").unwrap().score < 0.6);
+    let table = result.table(10);
+    assert!(
+        table.contains("depth(()") && table.contains("runner-up"),
+        "{table}"
+    );
+}
+
+#[test]
+fn same_ranking_for_any_chunk_size_and_batch_size() {
+    let m = Model::load(fixture("lstm_ids.luigi.yaml")).unwrap();
+    let c = Corpus::load(fixture("corpus.txt"), CorpusFormat::Lines).unwrap();
+    let set = luigi_test::hypothesis::families::auto(&c).unwrap();
+    let run = |batch: usize, chunk: usize| {
+        let mut o = InspectOptions::default();
+        o.record.batch_size = batch;
+        o.record.chunk_timesteps = chunk;
+        inspect(&m, &c, "lstm", &set, &o).unwrap().ranking
+    };
+    let a = run(32, 65_536);
+    let b = run(3, 40);
+    assert_eq!(a.rounded(6), b.rounded(6));
+}
