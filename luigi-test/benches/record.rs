@@ -55,7 +55,9 @@ fn main() {
             ..RecordOptions::default()
         };
         // warm-up creates the session
-        model.record_with(&corpus, &["lstm"], &opts, |_| Ok(())).expect("records");
+        model
+            .record_with(&corpus, &["lstm"], &opts, |_| Ok(()))
+            .expect("records");
         // Rounds alternate Luigi and Python so that a busy machine slows both alike;
         // each side reports its best round.
         let (mut best, mut py_best) = (f64::INFINITY, f64::INFINITY);
@@ -73,8 +75,14 @@ fn main() {
             assert_eq!(rows, corpus.timesteps());
             let py_out = python(&["time", d, &batch.to_string()]);
             let mut it = py_out.split_whitespace();
-            total = it.next().and_then(|s| s.parse().ok()).expect("python total");
-            let secs: f64 = it.next().and_then(|s| s.parse().ok()).expect("python seconds");
+            total = it
+                .next()
+                .and_then(|s| s.parse().ok())
+                .expect("python total");
+            let secs: f64 = it
+                .next()
+                .and_then(|s| s.parse().ok())
+                .expect("python seconds");
             py_best = py_best.min(secs);
         }
         let rust = corpus.timesteps() as f64 / best;
