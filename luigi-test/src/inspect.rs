@@ -180,7 +180,7 @@ fn fmt_opt(x: Option<f64>, digits: usize) -> String {
 
 fn fmt_q(x: Option<f64>) -> String {
     match x {
-        Some(q) if q == 0.0 => "<1e-300".to_string(),
+        Some(q) if q <= 0.0 => "<1e-300".to_string(),
         Some(q) if q < 1e-4 => format!("{q:.1e}"),
         Some(q) => format!("{q:.4}"),
         None => "-".to_string(),

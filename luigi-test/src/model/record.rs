@@ -225,6 +225,7 @@ impl Model {
     }
 
     /// The ONNX file.
+    #[allow(clippy::misnamed_getters)] // the model's path, not the card's
     pub fn path(&self) -> &Path {
         &self.card.model_path
     }
