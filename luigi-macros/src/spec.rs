@@ -450,11 +450,12 @@ fn check(s: Slots, func: Option<&ItemFn>, errors: &mut Errors) -> Option<Spec> {
             );
         }
     }
+    let no_probe_threshold = s.min_accuracy.is_absent() && s.min_selectivity.is_absent();
     let min_accuracy = s.min_accuracy.value();
     let min_selectivity = s.min_selectivity.value();
     let expect = match s.expect.value()? {
         (ExpectArg::Probe(units), span) => {
-            if min_accuracy.is_none() && min_selectivity.is_none() {
+            if no_probe_threshold {
                 errors.at(
                     span,
                     "expect = probe needs `min_accuracy = ...`, `min_selectivity = ...` or both",
@@ -511,17 +512,14 @@ fn check_hypothesis_fn(f: &ItemFn, errors: &mut Errors) {
     let shape = "without `hypothesis = ...` the function is the hypothesis: \
                  `fn name(seq: &[char]) -> Vec<f32>`, one value per character; \
                  for a built-in hypothesis write `hypothesis = builtin(\"name\")`";
-    if f.sig.inputs.len() != 1 {
-        if f.sig.inputs.is_empty() {
-            errors.at(f.sig.paren_token.span.join(), shape);
-        } else {
-            errors.spanned(&f.sig.inputs, shape);
+    match (f.sig.inputs.first(), f.sig.inputs.len()) {
+        (None, _) => errors.at(f.sig.paren_token.span.join(), shape),
+        (Some(syn::FnArg::Receiver(r)), _) => errors.spanned(r, shape),
+        (_, 2..) => errors.spanned(&f.sig.inputs, shape),
+        _ if matches!(f.sig.output, syn::ReturnType::Default) => {
+            errors.at(f.sig.ident.span(), shape)
         }
-    } else if let Some(syn::FnArg::Receiver(r)) = f.sig.inputs.first() {
-        errors.spanned(r, shape);
-    }
-    if matches!(f.sig.output, syn::ReturnType::Default) {
-        errors.at(f.sig.ident.span(), shape);
+        _ => {}
     }
 }
 
@@ -1018,19 +1016,30 @@ fn suggest(word: &str, candidates: &[&str]) -> String {
     }
 }
 
-/// Levenshtein distance over characters.
+/// Edit distance over characters counting insertions, deletions,
+/// substitutions and swaps of two neighbours (optimal string alignment).
 fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
     let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1; b.len() + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let substitute = prev[j] + usize::from(ca != *cb);
-            cur[j + 1] = substitute.min(prev[j + 1] + 1).min(cur[j] + 1);
-        }
-        prev = cur;
+    // d[i][j]: distance between a[..i] and b[..j].
+    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for (i, row) in d.iter_mut().enumerate() {
+        row[0] = i;
     }
-    prev[b.len()]
+    for (j, cell) in d[0].iter_mut().enumerate() {
+        *cell = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut best = (d[i - 1][j] + 1).min(d[i][j - 1] + 1).min(d[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                best = best.min(d[i - 2][j - 2] + 1);
+            }
+            d[i][j] = best;
+        }
+    }
+    d[a.len()][b.len()]
 }
 
 #[cfg(test)]
@@ -1039,8 +1048,9 @@ mod tests {
 
     #[test]
     fn edit_distance_counts_single_edits() {
-        assert_eq!(edit_distance("modle", "model"), 2);
-        assert_eq!(edit_distance("corpsu", "corpus"), 2);
+        assert_eq!(edit_distance("modle", "model"), 1);
+        assert_eq!(edit_distance("corpsu", "corpus"), 1);
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
         assert_eq!(edit_distance("seed", "seed"), 0);
         assert_eq!(edit_distance("", "abc"), 3);
         assert_eq!(edit_distance("layers", "layer"), 1);
