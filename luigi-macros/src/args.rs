@@ -48,32 +48,35 @@ impl Errors {
 pub(crate) struct Entry {
     /// The key (any identifier, keywords such as `crate` included).
     pub(crate) key: Ident,
-    /// The value, any Rust expression; its meaning depends on the key.
-    pub(crate) value: Expr,
+    /// The value, any Rust expression whose meaning depends on the key;
+    /// `None` when it was malformed (already reported), so the key does not
+    /// also count as missing.
+    pub(crate) value: Option<Expr>,
 }
 
 /// Parses the attribute's arguments. Malformed entries are reported to
-/// `errors` and skipped up to the next top-level comma.
+/// `errors`; parsing resumes at the next entry.
 pub(crate) fn parse(attr: TokenStream, errors: &mut Errors) -> Vec<Entry> {
     let parser = |input: ParseStream| -> syn::Result<Vec<Entry>> {
         let mut entries = Vec::new();
         while !input.is_empty() {
-            match entry(input) {
-                Ok(e) => {
-                    entries.push(e);
-                    if input.is_empty() {
-                        break;
-                    }
-                    if let Err(e) = input.parse::<Token![,]>() {
-                        errors.push(syn::Error::new(
-                            e.span(),
-                            "expected `,` between two `key = value` entries",
-                        ));
-                        skip_past_comma(input)?;
-                    }
-                }
-                Err(e) => {
-                    errors.push(e);
+            let (parsed, error) = entry(input);
+            entries.extend(parsed);
+            if let Some(e) = error {
+                errors.push(e);
+                skip_past_comma(input)?;
+                continue;
+            }
+            if input.is_empty() {
+                break;
+            }
+            if let Err(e) = input.parse::<Token![,]>() {
+                errors.push(syn::Error::new(
+                    e.span(),
+                    "expected `,` between two `key = value` entries",
+                ));
+                // `a = 1 b = 2`: go on with `b = 2`; otherwise skip the debris.
+                if !(input.peek(Ident::peek_any) && input.peek2(Token![=])) {
                     skip_past_comma(input)?;
                 }
             }
@@ -89,33 +92,45 @@ pub(crate) fn parse(attr: TokenStream, errors: &mut Errors) -> Vec<Entry> {
     }
 }
 
-/// Parses `key = value`.
-fn entry(input: ParseStream) -> syn::Result<Entry> {
+/// Parses `key = value`: the entry (with no value when the value is
+/// malformed) and the error, if any.
+fn entry(input: ParseStream) -> (Option<Entry>, Option<syn::Error>) {
     let key = match Ident::parse_any(input) {
         Ok(key) => key,
         Err(e) => {
-            return Err(syn::Error::new(
-                e.span(),
-                "expected `key = value`, e.g. `layer = \"lstm\"`",
-            ))
+            let message = "expected `key = value`, e.g. `layer = \"lstm\"`";
+            return (None, Some(syn::Error::new(e.span(), message)));
         }
     };
     if !input.peek(Token![=]) {
         let hint = crate::spec::bare_word_hint(&key);
-        return Err(syn::Error::new(
-            key.span(),
-            format!("expected `{key} = value`{hint}"),
-        ));
+        let error = syn::Error::new(key.span(), format!("expected `{key} = value`{hint}"));
+        // A bare `some_unit` means `expect = some_unit`: the key is not missing.
+        let meant = crate::spec::key_meant_by_bare_word(&key)
+            .map(|k| Ident::new(k, key.span()))
+            .map(|key| Entry { key, value: None });
+        return (meant, Some(error));
     }
-    input.parse::<Token![=]>()?;
-    if input.is_empty() || input.peek(Token![,]) {
-        return Err(syn::Error::new(
-            input.span(),
-            format!("`{key} =` needs a value"),
-        ));
+    let parsed = input.parse::<Token![=]>().and_then(|_| {
+        if input.is_empty() || input.peek(Token![,]) {
+            Err(syn::Error::new(
+                input.span(),
+                format!("`{key} =` needs a value"),
+            ))
+        } else {
+            input.parse::<Expr>()
+        }
+    });
+    match parsed {
+        Ok(value) => (
+            Some(Entry {
+                key,
+                value: Some(value),
+            }),
+            None,
+        ),
+        Err(e) => (Some(Entry { key, value: None }), Some(e)),
     }
-    let value = input.parse::<Expr>()?;
-    Ok(Entry { key, value })
 }
 
 /// Moves past the next comma outside any group (or to the end).
@@ -146,14 +161,17 @@ mod tests {
             .into_error()
             .map(|e| e.into_iter().map(|e| e.to_string()).collect())
             .unwrap_or_default();
-        (entries.iter().map(|e| e.key.to_string()).collect(), messages)
+        (
+            entries.iter().map(|e| e.key.to_string()).collect(),
+            messages,
+        )
     }
 
     #[test]
     fn keeps_entries_around_a_malformed_one() {
         let (keys, errors) =
             keys(quote!(model = "m", layer, corpus = "c", seed = , crate = "x", min = 0.5));
-        assert_eq!(keys, ["model", "corpus", "crate", "min"]);
+        assert_eq!(keys, ["model", "corpus", "seed", "crate", "min"]);
         assert_eq!(errors.len(), 2, "{errors:?}");
         assert!(errors[0].contains("expected `layer = value`"), "{errors:?}");
         assert!(errors[1].contains("`seed =` needs a value"), "{errors:?}");
@@ -172,9 +190,26 @@ mod tests {
     #[test]
     fn missing_comma_is_reported_and_parsing_goes_on() {
         let (keys, errors) = keys(quote!(model = "m" layer = "l", corpus = "c"));
-        assert_eq!(keys, ["model", "corpus"]);
+        assert_eq!(keys, ["model", "layer", "corpus"]);
         assert_eq!(errors.len(), 1);
         assert!(errors[0].contains("expected `,`"), "{errors:?}");
+    }
+
+    #[test]
+    fn missing_comma_before_debris_skips_to_the_next_entry() {
+        let (keys, errors) = keys(quote!(model = "m" "junk" x, corpus = "c"));
+        assert_eq!(keys, ["model", "corpus"]);
+        assert_eq!(errors.len(), 1);
+    }
+
+    #[test]
+    fn a_bare_expectation_word_stands_for_expect() {
+        let (keys, errors) = keys(quote!(some_unit, model = "m"));
+        assert_eq!(keys, ["expect", "model"]);
+        assert_eq!(
+            errors,
+            ["expected `some_unit = value`: write `expect = some_unit`"]
+        );
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! the span of the offending token and are collected, never returned early.
 
 use proc_macro2::Span;
+use quote::ToTokens;
 use syn::spanned::Spanned;
 use syn::{Expr, ExprCall, ExprPath, Ident, ItemFn, Lit, LitStr, Path, UnOp};
 
@@ -175,12 +176,14 @@ pub(crate) struct Int {
 }
 
 /// A number and where it was written.
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 pub(crate) struct Float {
     /// The value.
     pub(crate) value: f64,
-    /// The span of the literal (with its sign).
+    /// The span of the literal (without its sign).
     pub(crate) span: Span,
+    /// The tokens as written (with the sign), for errors.
+    source: proc_macro2::TokenStream,
 }
 
 /// A value as given: absent, given but invalid (already reported), or valid.
@@ -271,10 +274,18 @@ pub(crate) fn build(
         min_selectivity: Slot::Absent,
         seed: Slot::Absent,
     };
+    // Keys that are not missing though they have no valid value: malformed
+    // values (reported), bare words such as `some_unit` (reported as
+    // `expect = some_unit`), misspellings such as `modle` (reported as such).
+    let mut not_missing: Vec<Ident> = Vec::new();
     for Entry { key, value } in entries {
-        let value = ungroup(value);
         let name = key.to_string();
-        match name.strip_prefix("r#").unwrap_or(&name) {
+        let name = name.strip_prefix("r#").unwrap_or(&name);
+        let Some(value) = value.map(ungroup) else {
+            not_missing.push(key);
+            continue;
+        };
+        match name {
             "crate" => fill(&mut s.krate, key, &value, errors, crate_path),
             "model" => fill(&mut s.model, key, &value, errors, path_string),
             "layer" => fill(&mut s.layer, key, &value, errors, string),
@@ -306,8 +317,17 @@ pub(crate) fn build(
                 unit_interval(k, v, true)
             }),
             "seed" => fill(&mut s.seed, key, &value, errors, |k, v| int(k, v, 0)),
-            other => errors.at(key.span(), unknown_key(other)),
+            other => {
+                if let Some(meant) = nearest(other, &key_names()) {
+                    not_missing.push(Ident::new(meant, key.span()));
+                }
+                errors.at(key.span(), unknown_key(other));
+            }
         }
+    }
+    for key in not_missing {
+        let name = key.to_string();
+        s.mark_invalid(name.strip_prefix("r#").unwrap_or(&name), key);
     }
     let spec = check(s, func, errors);
     if spec.is_none() && errors.is_empty() {
@@ -315,6 +335,34 @@ pub(crate) fn build(
         errors.at(Span::call_site(), "invalid #[neural_assert] arguments");
     }
     spec
+}
+
+impl Slots {
+    /// Marks an absent key as given but invalid (its error is reported elsewhere).
+    fn mark_invalid(&mut self, name: &str, key: Ident) {
+        fn mark<T>(slot: &mut Slot<T>, key: Ident) {
+            if slot.is_absent() {
+                *slot = Slot::Invalid(key);
+            }
+        }
+        match name {
+            "crate" => mark(&mut self.krate, key),
+            "model" => mark(&mut self.model, key),
+            "layer" => mark(&mut self.layer, key),
+            "corpus" => mark(&mut self.corpus, key),
+            "window" => mark(&mut self.window, key),
+            "hypothesis" => mark(&mut self.hypothesis, key),
+            "kind" => mark(&mut self.kind, key),
+            "expect" => mark(&mut self.expect, key),
+            "metric" => mark(&mut self.metric, key),
+            "min" => mark(&mut self.min, key),
+            "max_q" => mark(&mut self.max_q, key),
+            "min_accuracy" => mark(&mut self.min_accuracy, key),
+            "min_selectivity" => mark(&mut self.min_selectivity, key),
+            "seed" => mark(&mut self.seed, key),
+            _ => {}
+        }
+    }
 }
 
 /// Stores a key's parsed value, reporting duplicates and parse errors.
@@ -371,7 +419,9 @@ fn check(s: Slots, func: Option<&ItemFn>, errors: &mut Errors) -> Option<Spec> {
     };
     let kind_applies = !matches!(
         hypothesis,
-        Some(Source::Arg(HypothesisArg::Builtin(_) | HypothesisArg::Boxed(_)))
+        Some(Source::Arg(
+            HypothesisArg::Builtin(_) | HypothesisArg::Boxed(_)
+        ))
     );
     if let (false, Some(key)) = (kind_applies, s.kind.key()) {
         errors.at(
@@ -433,15 +483,18 @@ fn check(s: Slots, func: Option<&ItemFn>, errors: &mut Errors) -> Option<Spec> {
         if let Some(why) = m.mismatch(kind) {
             errors.at(
                 key.span(),
-                format!("metric \"{}\" does not fit this hypothesis: {why}", m.name()),
+                format!(
+                    "metric \"{}\" does not fit this hypothesis: {why}",
+                    m.name()
+                ),
             );
         }
     }
     if let (Some(m), Some(v)) = (s.metric.as_value(), s.min.as_value()) {
         let (lo, hi) = m.range();
         if !(lo..=hi).contains(&v.value) {
-            errors.at(
-                v.span,
+            errors.spanned(
+                &v.source,
                 format!(
                     "min = {} is outside the range of \"{}\", which is [{lo}, {hi}]",
                     v.value,
@@ -489,7 +542,10 @@ fn check(s: Slots, func: Option<&ItemFn>, errors: &mut Errors) -> Option<Spec> {
         Source::Arg(HypothesisArg::Boxed(call)) => Hypothesis::Boxed(call),
     };
     Some(Spec {
-        krate: s.krate.value().unwrap_or_else(|| syn::parse_quote!(::luigi_test)),
+        krate: s
+            .krate
+            .value()
+            .unwrap_or_else(|| syn::parse_quote!(::luigi_test)),
         model: s.model.value()?,
         layer: s.layer.value()?,
         corpus: s.corpus.value()?,
@@ -542,7 +598,7 @@ fn check_any_fn(f: &ItemFn, errors: &mut Errors) {
     }
     for p in &f.sig.generics.params {
         if !matches!(p, syn::GenericParam::Lifetime(_)) {
-                errors.spanned(p, "#[neural_assert] functions cannot be generic");
+            errors.spanned(p, "#[neural_assert] functions cannot be generic");
         }
     }
     if let Some(v) = &f.sig.variadic {
@@ -550,7 +606,10 @@ fn check_any_fn(f: &ItemFn, errors: &mut Errors) {
     }
     for a in &f.attrs {
         if a.path().is_ident("test") {
-                errors.spanned(a, "remove #[test]: #[neural_assert] already makes the function a test");
+            errors.spanned(
+                a,
+                "remove #[test]: #[neural_assert] already makes the function a test",
+            );
         }
     }
 }
@@ -566,9 +625,14 @@ fn ungroup(mut e: Expr) -> Expr {
 /// A string literal.
 fn string(key: &Ident, value: &Expr) -> syn::Result<LitStr> {
     match value {
-        Expr::Lit(syn::ExprLit { lit: Lit::Str(s), .. }) => {
+        Expr::Lit(syn::ExprLit {
+            lit: Lit::Str(s), ..
+        }) => {
             if s.value().trim().is_empty() {
-                Err(syn::Error::new(s.span(), format!("`{key}` cannot be empty: {}", example(key))))
+                Err(syn::Error::new(
+                    s.span(),
+                    format!("`{key}` cannot be empty: {}", example(key)),
+                ))
             } else {
                 Ok(s.clone())
             }
@@ -591,7 +655,10 @@ fn string(key: &Ident, value: &Expr) -> syn::Result<LitStr> {
 fn path_string(key: &Ident, value: &Expr) -> syn::Result<LitStr> {
     let s = string(key, value)?;
     if s.value().contains('\0') {
-        return Err(syn::Error::new(s.span(), format!("`{key}` contains a NUL character")));
+        return Err(syn::Error::new(
+            s.span(),
+            format!("`{key}` contains a NUL character"),
+        ));
     }
     Ok(s)
 }
@@ -618,7 +685,10 @@ fn int(key: &Ident, value: &Expr, least: u64) -> syn::Result<Int> {
             format!("`{key}` takes a whole number, e.g. `{}`", example(key)),
         )
     };
-    let Expr::Lit(syn::ExprLit { lit: Lit::Int(i), .. }) = value else {
+    let Expr::Lit(syn::ExprLit {
+        lit: Lit::Int(i), ..
+    }) = value
+    else {
         return Err(wrong());
     };
     let v: u64 = i.base10_parse().map_err(|_| wrong())?;
@@ -640,7 +710,10 @@ fn window(key: &Ident, value: &Expr) -> syn::Result<Int> {
     if w.value > u64::from(u32::MAX) {
         return Err(syn::Error::new(
             w.span,
-            format!("`window = {}` is too long a window (characters per window)", w.value),
+            format!(
+                "`window = {}` is too long a window (characters per window)",
+                w.value
+            ),
         ));
     }
     Ok(w)
@@ -658,9 +731,13 @@ fn float(key: &Ident, value: &Expr) -> syn::Result<Float> {
         Expr::Unary(u) if matches!(u.op, UnOp::Neg(_)) => (true, ungroup((*u.expr).clone())),
         other => (false, other.clone()),
     };
-    let v: f64 = match &lit {
-        Expr::Lit(syn::ExprLit { lit: Lit::Float(f), .. }) => f.base10_parse().map_err(|_| wrong())?,
-        Expr::Lit(syn::ExprLit { lit: Lit::Int(i), .. }) => i.base10_parse().map_err(|_| wrong())?,
+    let (v, span): (f64, Span) = match &lit {
+        Expr::Lit(syn::ExprLit {
+            lit: Lit::Float(f), ..
+        }) => (f.base10_parse().map_err(|_| wrong())?, f.span()),
+        Expr::Lit(syn::ExprLit {
+            lit: Lit::Int(i), ..
+        }) => (i.base10_parse().map_err(|_| wrong())?, i.span()),
         _ => return Err(wrong()),
     };
     if !v.is_finite() {
@@ -668,7 +745,8 @@ fn float(key: &Ident, value: &Expr) -> syn::Result<Float> {
     }
     Ok(Float {
         value: if negative { -v } else { v },
-        span: value.span(),
+        span,
+        source: value.to_token_stream(),
     })
 }
 
@@ -682,8 +760,8 @@ fn unit_interval(key: &Ident, value: &Expr, closed: bool) -> syn::Result<Float> 
     };
     if !inside {
         let range = if closed { "[0, 1]" } else { "(0, 1]" };
-        return Err(syn::Error::new(
-            f.span,
+        return Err(syn::Error::new_spanned(
+            &f.source,
             format!("{key} = {} is outside {range}", f.value),
         ));
     }
@@ -699,10 +777,7 @@ fn metric(key: &Ident, value: &Expr) -> syn::Result<Metric> {
             }
             _ => String::new(),
         };
-        syn::Error::new_spanned(
-            value,
-            format!("`metric` takes one of {METRICS}{hint}"),
-        )
+        syn::Error::new_spanned(value, format!("`metric` takes one of {METRICS}{hint}"))
     })?;
     match s.value().as_str() {
         "pearson" => Ok(Metric::Pearson),
@@ -712,7 +787,10 @@ fn metric(key: &Ident, value: &Expr) -> syn::Result<Metric> {
         "eta" => Ok(Metric::Eta),
         other => Err(syn::Error::new(
             s.span(),
-            format!("unknown metric \"{other}\"{}; the metrics are {METRICS}", suggest(other, &["pearson", "spearman", "mi", "auc", "eta"])),
+            format!(
+                "unknown metric \"{other}\"{}; the metrics are {METRICS}",
+                suggest(other, &["pearson", "spearman", "mi", "auc", "eta"])
+            ),
         )),
     }
 }
@@ -721,7 +799,9 @@ fn metric(key: &Ident, value: &Expr) -> syn::Result<Metric> {
 fn kind(key: &Ident, value: &Expr) -> syn::Result<Kind> {
     let forms = "\"numeric\", \"binary\" or categorical(\"state\", \"state\", ...)";
     match value {
-        Expr::Lit(syn::ExprLit { lit: Lit::Str(s), .. }) => match s.value().as_str() {
+        Expr::Lit(syn::ExprLit {
+            lit: Lit::Str(s), ..
+        }) => match s.value().as_str() {
             "numeric" => Ok(Kind::Numeric),
             "binary" => Ok(Kind::Binary),
             "categorical" => Err(syn::Error::new(
@@ -747,10 +827,16 @@ fn kind(key: &Ident, value: &Expr) -> syn::Result<Kind> {
         Expr::Path(p) if p.path.is_ident("numeric") || p.path.is_ident("binary") => {
             Err(syn::Error::new_spanned(
                 value,
-                format!("`{key}` takes a string: write `kind = \"{}\"`", quote::quote!(#p)),
+                format!(
+                    "`{key}` takes a string: write `kind = \"{}\"`",
+                    quote::quote!(#p)
+                ),
             ))
         }
-        _ => Err(syn::Error::new_spanned(value, format!("`kind` takes {forms}"))),
+        _ => Err(syn::Error::new_spanned(
+            value,
+            format!("`kind` takes {forms}"),
+        )),
     }
 }
 
@@ -809,12 +895,10 @@ fn expect(_key: &Ident, value: &Expr) -> syn::Result<(ExpectArg, Span)> {
         }
         Expr::Call(c) if callee_is(c, "units") => ExpectArg::Units(unit_list(c, "units")?),
         Expr::Call(c) if callee_is(c, "probe") => ExpectArg::Probe(Some(unit_list(c, "probe")?)),
-        Expr::Call(c) if callee_is(c, "some_unit") => {
-            return Err(syn::Error::new_spanned(
-                c,
-                "`some_unit` takes no arguments; to name the units write `expect = units([53, 127])`",
-            ))
-        }
+        Expr::Call(c) if callee_is(c, "some_unit") => return Err(syn::Error::new_spanned(
+            c,
+            "`some_unit` takes no arguments; to name the units write `expect = units([53, 127])`",
+        )),
         Expr::Call(c) if callee_is(c, "at_most") => {
             let [k] = c.args.iter().collect::<Vec<_>>()[..] else {
                 return Err(syn::Error::new_spanned(
@@ -825,12 +909,10 @@ fn expect(_key: &Ident, value: &Expr) -> syn::Result<(ExpectArg, Span)> {
             let k = ungroup(k.clone());
             match int(&Ident::new("at_most", c.span()), &k, 1) {
                 Ok(k) => ExpectArg::AtMost(k),
-                Err(_) => {
-                    return Err(syn::Error::new_spanned(
-                        &k,
-                        "`at_most` takes a whole number of units, at least 1: `expect = at_most(3)`",
-                    ))
-                }
+                Err(_) => return Err(syn::Error::new_spanned(
+                    &k,
+                    "`at_most` takes a whole number of units, at least 1: `expect = at_most(3)`",
+                )),
             }
         }
         Expr::Path(p) => {
@@ -842,10 +924,15 @@ fn expect(_key: &Ident, value: &Expr) -> syn::Result<(ExpectArg, Span)> {
             let name = quote::quote!(#f).to_string().replace(' ', "");
             return Err(unknown(f, &name));
         }
-        Expr::Lit(syn::ExprLit { lit: Lit::Str(s), .. }) => {
+        Expr::Lit(syn::ExprLit {
+            lit: Lit::Str(s), ..
+        }) => {
             return Err(syn::Error::new(
                 s.span(),
-                format!("`expect` takes a form, not a string: write `expect = {}` ({EXPECT_FORMS})", s.value()),
+                format!(
+                    "`expect` takes a form, not a string: write `expect = {}` ({EXPECT_FORMS})",
+                    s.value()
+                ),
             ))
         }
         _ => {
@@ -916,7 +1003,9 @@ fn string_args(
     let mut errors = Errors::default();
     for a in args {
         match ungroup(a.clone()) {
-            Expr::Lit(syn::ExprLit { lit: Lit::Str(s), .. }) if !s.value().is_empty() => out.push(s),
+            Expr::Lit(syn::ExprLit {
+                lit: Lit::Str(s), ..
+            }) if !s.value().is_empty() => out.push(s),
             _ => errors.spanned(a, format!("{what} are non-empty strings")),
         }
     }
@@ -955,7 +1044,7 @@ fn example(key: &Ident) -> &'static str {
 
 /// The list of valid keys, for messages.
 fn valid_keys() -> String {
-    KEYS.iter().map(|(k, _)| *k).collect::<Vec<_>>().join(", ")
+    key_names().join(", ")
 }
 
 /// The message for an unknown key.
@@ -971,7 +1060,7 @@ fn unknown_key(name: &str) -> String {
         ),
         "builtin" => "; write `hypothesis = builtin(\"name\")`".to_string(),
         "threshold" | "min_score" => "; the threshold is `min = ...`".to_string(),
-        _ => suggest(name, &KEYS.iter().map(|(k, _)| *k).collect::<Vec<_>>()),
+        _ => suggest(name, &key_names()),
     };
     format!("unknown key `{name}`{hint}; valid keys: {}", valid_keys())
 }
@@ -984,8 +1073,22 @@ fn missing_key(name: &str) -> String {
         "corpus" => "the input text, relative to the crate root",
         _ => "what the model must show",
     };
-    let example = KEYS.iter().find(|(k, _)| *k == name).map(|(_, e)| *e).unwrap_or("");
+    let example = KEYS
+        .iter()
+        .find(|(k, _)| *k == name)
+        .map(|(_, e)| *e)
+        .unwrap_or("");
     format!("missing key `{name}` ({what}), e.g. `{example}`")
+}
+
+/// The key a word written without `= value` stands for, if it is a value
+/// form (`some_unit` stands for `expect = some_unit`).
+pub(crate) fn key_meant_by_bare_word(word: &Ident) -> Option<&'static str> {
+    match word.to_string().as_str() {
+        "some_unit" | "probe" | "units" | "at_most" => Some("expect"),
+        "builtin" => Some("hypothesis"),
+        _ => None,
+    }
 }
 
 /// A hint for a word written without `= value`.
@@ -1002,18 +1105,27 @@ pub(crate) fn bare_word_hint(word: &Ident) -> String {
     }
 }
 
-/// ` (did you mean `x`?)` for the closest candidate, if close enough.
-fn suggest(word: &str, candidates: &[&str]) -> String {
-    let best = candidates
+/// The candidate closest to `word`, if close enough to be a misspelling.
+fn nearest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
+    candidates
         .iter()
         .map(|c| (edit_distance(word, c), *c))
-        .min_by_key(|(d, _)| *d);
-    match best {
-        Some((d, c)) if d <= (word.len().max(c.len()) / 3).max(1) => {
-            format!(" (did you mean `{c}`?)")
-        }
-        _ => String::new(),
+        .min_by_key(|(d, _)| *d)
+        .filter(|(d, c)| *d <= (word.len().max(c.len()) / 3).max(1))
+        .map(|(_, c)| c)
+}
+
+/// ` (did you mean `x`?)` for the closest candidate, if close enough.
+fn suggest(word: &str, candidates: &[&str]) -> String {
+    match nearest(word, candidates) {
+        Some(c) => format!(" (did you mean `{c}`?)"),
+        None => String::new(),
     }
+}
+
+/// The valid keys' names.
+fn key_names() -> Vec<&'static str> {
+    KEYS.iter().map(|(k, _)| *k).collect()
 }
 
 /// Edit distance over characters counting insertions, deletions,
@@ -1032,7 +1144,9 @@ fn edit_distance(a: &str, b: &str) -> usize {
     for i in 1..=a.len() {
         for j in 1..=b.len() {
             let cost = usize::from(a[i - 1] != b[j - 1]);
-            let mut best = (d[i - 1][j] + 1).min(d[i][j - 1] + 1).min(d[i - 1][j - 1] + cost);
+            let mut best = (d[i - 1][j] + 1)
+                .min(d[i][j - 1] + 1)
+                .min(d[i - 1][j - 1] + cost);
             if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
                 best = best.min(d[i - 2][j - 2] + 1);
             }
@@ -1058,8 +1172,14 @@ mod tests {
 
     #[test]
     fn suggestions_only_when_close() {
-        assert_eq!(suggest("layers", &["layer", "model"]), " (did you mean `layer`?)");
-        assert_eq!(suggest("modle", &["layer", "model"]), " (did you mean `model`?)");
+        assert_eq!(
+            suggest("layers", &["layer", "model"]),
+            " (did you mean `layer`?)"
+        );
+        assert_eq!(
+            suggest("modle", &["layer", "model"]),
+            " (did you mean `model`?)"
+        );
         assert_eq!(suggest("temperature", &["layer", "model"]), "");
     }
 

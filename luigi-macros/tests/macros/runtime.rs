@@ -2,9 +2,7 @@
 //! each `#[neural_assert]` below is a real `#[test]`, and a companion test
 //! calls it and checks every value it handed to the runtime.
 
-use crate::luigi_test::_macro_support::{
-    take_last, Assertion, Expectation, Kind, Metric, Source,
-};
+use crate::luigi_test::_macro_support::{take_last, Assertion, Expectation, Kind, Metric, Source};
 use luigi_macros::neural_assert;
 
 /// A path under this crate's manifest directory, as the macro builds it.
@@ -77,7 +75,10 @@ fn comment_units() {}
 #[test]
 fn a_builtin_hypothesis_passes_its_arguments_as_strings() {
     let a = run(comment_units);
-    assert_eq!(a.hypothesis, Some(Source::Builtin(vec!["comment".to_string()])));
+    assert_eq!(
+        a.hypothesis,
+        Some(Source::Builtin(vec!["comment".to_string()]))
+    );
     assert_eq!(
         a.expect,
         Some(Expectation::AtMost {
@@ -113,7 +114,9 @@ mod hypotheses {
             "letter"
         }
         fn evaluate(&self, seq: &[char]) -> Vec<f32> {
-            seq.iter().map(|c| f32::from(u8::from(*c == self.0))).collect()
+            seq.iter()
+                .map(|c| f32::from(u8::from(*c == self.0)))
+                .collect()
         }
     }
 

@@ -140,7 +140,9 @@ pub mod _macro_support {
             self
         }
         pub fn hypothesis_builtin(mut self, args: &[&str]) -> Self {
-            self.hypothesis = Some(Source::Builtin(args.iter().map(|s| s.to_string()).collect()));
+            self.hypothesis = Some(Source::Builtin(
+                args.iter().map(|s| s.to_string()).collect(),
+            ));
             self
         }
         pub fn hypothesis_boxed(mut self, h: Box<dyn Hypothesis>) -> Self {
@@ -164,7 +166,12 @@ pub mod _macro_support {
             let n = SAMPLE.chars().count();
             match &self.hypothesis {
                 Some(Source::Fn { name, values, .. }) | Some(Source::Boxed { name, values }) => {
-                    assert_eq!(values.len(), n, "hypothesis {name} gave {} values for {n} characters", values.len());
+                    assert_eq!(
+                        values.len(),
+                        n,
+                        "hypothesis {name} gave {} values for {n} characters",
+                        values.len()
+                    );
                 }
                 Some(Source::Builtin(_)) => {}
                 None => panic!("setup error: no hypothesis"),
