@@ -3,7 +3,8 @@
 
 use proc_macro2::{Literal, Span, TokenStream};
 use quote::{quote, ToTokens};
-use syn::{Ident, ItemFn, LitStr, Visibility};
+use syn::punctuated::Punctuated;
+use syn::{Attribute, Ident, ItemFn, LitStr, Meta, Token, Visibility};
 
 use crate::spec::{Expect, Float, Hypothesis, Int, Kind, Spec, Threshold};
 
@@ -20,11 +21,8 @@ pub(crate) fn test_fn(spec: &Spec, func: ItemFn) -> TokenStream {
     match &spec.hypothesis {
         Hypothesis::Item(_) => {
             // The function is the hypothesis: nest it, unchanged, in a test of its name.
-            let (test_attrs, own_attrs): (Vec<_>, Vec<_>) = func
-                .attrs
-                .iter()
-                .cloned()
-                .partition(|a| TEST_ATTRIBUTES.iter().any(|t| a.path().is_ident(t)));
+            let (test_attrs, own_attrs): (Vec<_>, Vec<_>) =
+                func.attrs.iter().cloned().partition(belongs_to_test);
             let vis = func.vis.clone();
             let inner = ItemFn {
                 attrs: own_attrs,
@@ -61,6 +59,22 @@ pub(crate) fn test_fn(spec: &Spec, func: ItemFn) -> TokenStream {
             }
         }
     }
+}
+
+/// Whether an attribute of a function that is the hypothesis goes to the
+/// generated test: `#[ignore]`, `#[should_panic]`, `#[cfg(..)]`, and a
+/// `#[cfg_attr(.., ignore)]` that gives one of them.
+fn belongs_to_test(attr: &Attribute) -> bool {
+    let is_test_attribute = |path: &syn::Path| TEST_ATTRIBUTES.iter().any(|t| path.is_ident(t));
+    if is_test_attribute(attr.path()) {
+        return true;
+    }
+    if !attr.path().is_ident("cfg_attr") {
+        return false;
+    }
+    attr.parse_args_with(Punctuated::<Meta, Token![,]>::parse_terminated)
+        .map(|metas| metas.iter().skip(1).any(|m| is_test_attribute(m.path())))
+        .unwrap_or(false)
 }
 
 /// `Assertion::new(..).at(..).layer(..)...`.

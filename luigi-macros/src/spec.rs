@@ -605,11 +605,17 @@ fn check_any_fn(f: &ItemFn, errors: &mut Errors) {
         errors.spanned(v, "#[neural_assert] functions cannot be variadic");
     }
     for a in &f.attrs {
-        if a.path().is_ident("test") {
-            errors.spanned(
+        let last = a.path().segments.last().map(|s| s.ident.to_string());
+        match last.as_deref() {
+            Some("test") => errors.spanned(
                 a,
-                "remove #[test]: #[neural_assert] already makes the function a test",
-            );
+                "remove this test attribute: #[neural_assert] already makes the function a test",
+            ),
+            Some("neural_assert") => errors.spanned(
+                a,
+                "one #[neural_assert] per function: write a second function for a second expectation",
+            ),
+            _ => {}
         }
     }
 }
@@ -853,6 +859,10 @@ fn hypothesis(_key: &Ident, value: &Expr) -> syn::Result<HypothesisArg> {
             Ok(HypothesisArg::Builtin(string_args(&c.args, "builtin(..)'s arguments")?))
         }
         Expr::Call(c) if matches!(&*c.func, Expr::Path(_)) => Ok(HypothesisArg::Boxed(c.clone())),
+        Expr::Path(p) if p.path.is_ident("builtin") => Err(syn::Error::new_spanned(
+            p,
+            "builtin(..) names the built-in hypothesis: `hypothesis = builtin(\"comment\")`",
+        )),
         Expr::Path(p) => Ok(HypothesisArg::FnPath(p.clone())),
         Expr::Lit(syn::ExprLit { lit: Lit::Str(s), .. }) => Err(syn::Error::new(
             s.span(),

@@ -277,6 +277,10 @@ fn wrong_forms_of_hypothesis_kind_expect_and_units() {
         ]
     );
     assert_eq!(
+        one(quote!(#b, hypothesis = builtin, expect = some_unit, metric = "pearson", min = 0.5)),
+        "builtin(..) names the built-in hypothesis: `hypothesis = builtin(\"comment\")`"
+    );
+    assert_eq!(
         one(quote!(#b, expect = units([53, "53"]), metric = "pearson", min = 0.5)),
         "unit \"53\" is listed twice"
     );
@@ -368,7 +372,21 @@ fn function_shapes() {
         [
             "#[neural_assert] functions cannot be `async`",
             "#[neural_assert] functions cannot be generic",
-            "remove #[test]: #[neural_assert] already makes the function a test",
+            "remove this test attribute: #[neural_assert] already makes the function a test",
+        ]
+    );
+    assert_eq!(
+        errors(
+            quote!(#b, hypothesis = builtin("comment"), #metric),
+            quote!(
+                #[tokio::test]
+                #[neural_assert(layer = "gru")]
+                fn f() {}
+            )
+        ),
+        [
+            "remove this test attribute: #[neural_assert] already makes the function a test",
+            "one #[neural_assert] per function: write a second function for a second expectation",
         ]
     );
     assert_eq!(

@@ -152,6 +152,8 @@ fn test_attributes_move_to_the_test_and_the_rest_stay() {
             #[ignore]
             #[should_panic(expected = "no unit")]
             #[cfg(feature = "slow")]
+            #[cfg_attr(miri, ignore)]
+            #[cfg_attr(feature = "x", allow(unused))]
             #[allow(clippy::cast_precision_loss)]
             pub fn vowel(seq: &[char]) -> Vec<f32> {
                 seq.iter()
