@@ -241,7 +241,7 @@ struct Slots {
     window: Slot<Int>,
     hypothesis: Slot<HypothesisArg>,
     kind: Slot<Kind>,
-    expect: Slot<(ExpectArg, Span)>,
+    expect: Slot<(ExpectArg, proc_macro2::TokenStream)>,
     metric: Slot<Metric>,
     min: Slot<Float>,
     max_q: Slot<Float>,
@@ -463,22 +463,26 @@ fn check(s: Slots, func: Option<&ItemFn>, errors: &mut Errors) -> Option<Spec> {
             }
             let name = expect_name(arg);
             if s.metric.is_absent() {
-                errors.at(
-                    *span,
+                errors.spanned(
+                    span,
                     format!("expect = {name} needs `metric = ...`, one of {METRICS}"),
                 );
             }
             if s.min.is_absent() {
-                errors.at(
-                    *span,
+                errors.spanned(
+                    span,
                     format!("expect = {name} needs `min = ...`, the least value of the metric"),
                 );
             }
         }
         None => {}
     }
+    let kind_known = matches!(
+        hypothesis,
+        Some(Source::Item | Source::Arg(HypothesisArg::FnPath(_)))
+    );
     if let (Some(m), Some(kind), true, Some(key)) =
-        (s.metric.as_value(), &kind, kind_applies, s.metric.key())
+        (s.metric.as_value(), &kind, kind_known, s.metric.key())
     {
         if let Some(why) = m.mismatch(kind) {
             errors.at(
@@ -509,7 +513,7 @@ fn check(s: Slots, func: Option<&ItemFn>, errors: &mut Errors) -> Option<Spec> {
     let expect = match s.expect.value()? {
         (ExpectArg::Probe(units), span) => {
             if no_probe_threshold {
-                errors.at(
+                errors.spanned(
                     span,
                     "expect = probe needs `min_accuracy = ...`, `min_selectivity = ...` or both",
                 );
@@ -880,7 +884,7 @@ fn hypothesis(_key: &Ident, value: &Expr) -> syn::Result<HypothesisArg> {
 }
 
 /// `expect = some_unit | units([..]) | at_most(k) | probe | probe([..])`.
-fn expect(_key: &Ident, value: &Expr) -> syn::Result<(ExpectArg, Span)> {
+fn expect(_key: &Ident, value: &Expr) -> syn::Result<(ExpectArg, proc_macro2::TokenStream)> {
     let unknown = |what: &dyn quote::ToTokens, name: &str| {
         let hint = suggest(name, &["some_unit", "units", "at_most", "probe"]);
         syn::Error::new_spanned(
@@ -952,7 +956,7 @@ fn expect(_key: &Ident, value: &Expr) -> syn::Result<(ExpectArg, Span)> {
             ))
         }
     };
-    Ok((arg, value.span()))
+    Ok((arg, value.to_token_stream()))
 }
 
 /// The name of an expectation form, for messages.

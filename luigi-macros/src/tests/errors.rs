@@ -223,6 +223,14 @@ fn metric_must_fit_the_kind() {
         "metric \"pearson\" does not fit this hypothesis: correlation needs ordered values; \
          for a categorical hypothesis use metric = \"eta\" or \"mi\""
     );
+    // An invalid hypothesis has no known kind: no second error about the metric.
+    assert_eq!(
+        errors(
+            quote!(#b, hypothesis = "comment", expect = some_unit, metric = "auc", min = 0.9),
+            test_fn()
+        ),
+        ["a built-in hypothesis is written `hypothesis = builtin(\"comment\")`"]
+    );
     // A builtin's kind is unknown here: the runtime checks.
     let out = expand(
         quote!(#b, hypothesis = builtin("comment"), expect = some_unit, metric = "auc", min = 0.9),
