@@ -161,9 +161,11 @@ use proc_macro::TokenStream;
 /// The test calls only `<crate>::_macro_support` (the `Assertion` builder,
 /// `Kind`, `Expectation`, `Metric`), and captures `file!()`, `line!()`,
 /// `module_path!()` and `env!("CARGO_MANIFEST_DIR")` of the calling crate.
-/// `#[ignore]`, `#[should_panic]` and `#[cfg(..)]` on a function that is
-/// the hypothesis go to the generated test; its other attributes stay on the
-/// function.
+/// `#[ignore]`, `#[should_panic]`, `#[cfg(..)]` and a `#[cfg_attr(..)]`
+/// giving `ignore` or `should_panic`, on a function that is the hypothesis,
+/// go to the generated test; its other attributes (docs, lints) stay on the
+/// function. To see the code for a given attribute, read the expansion
+/// snapshots in this crate's `src/tests/snapshots/`.
 #[proc_macro_attribute]
 pub fn neural_assert(attr: TokenStream, item: TokenStream) -> TokenStream {
     expand::neural_assert(attr.into(), item.into()).into()
