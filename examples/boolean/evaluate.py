@@ -49,6 +49,7 @@ def session(path: Path, extra_output: str | None = None) -> ort.InferenceSession
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = 2
     opts.inter_op_num_threads = 1
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
     if extra_output is None:
         return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
     m = onnx.load(str(path))
