@@ -5,7 +5,7 @@ use std::collections::HashSet;
 use ndarray::{Array2, ArrayView2};
 
 use super::bins::MiCounts;
-use super::moments::{Centred, CoMoments, ColumnStats, LagStats};
+use super::moments::{add_row, centre_in_place, CoMoments, ColumnStats, LagStats};
 use super::scores::{self, FirstPass, Scores};
 use super::{Metric, ScoreConfig};
 use crate::error::{Error, Result};
@@ -20,6 +20,8 @@ pub(crate) struct Layout {
     pub offset: Vec<usize>,
     pub width: Vec<usize>,
     pub d: usize,
+    /// No categorical hypothesis: the design is the hypothesis values.
+    pub simple: bool,
 }
 
 impl Layout {
@@ -36,29 +38,46 @@ impl Layout {
             width.push(w);
             d += w;
         }
+        let simple = !kinds
+            .iter()
+            .any(|k| matches!(k, HypothesisKind::Categorical { .. }));
         Layout {
             kinds,
             offset,
             width,
             d,
+            simple,
         }
     }
 
-    /// The design matrix of a block of validated hypothesis values.
-    pub fn design(&self, hyps: ArrayView2<'_, f32>) -> Array2<f32> {
-        let mut out = Array2::zeros((hyps.nrows(), self.d));
-        for (mut orow, hrow) in out.rows_mut().into_iter().zip(hyps.rows()) {
-            for (k, &v) in hrow.iter().enumerate() {
-                match self.kinds[k] {
+    /// Fills `out` with the row-major design of `rows` rows of validated
+    /// hypothesis values (`hyps`, row-major) and returns its column sums.
+    pub fn design_into(&self, hyps: &[f32], rows: usize, out: &mut Vec<f32>) -> Vec<f64> {
+        let k = self.kinds.len();
+        out.clear();
+        out.resize(rows * self.d, 0.0);
+        let mut sums = vec![0.0_f64; self.d];
+        if k == 0 {
+            return sums;
+        }
+        for (hrow, orow) in hyps.chunks_exact(k).zip(out.chunks_exact_mut(self.d.max(1))) {
+            for (j, &v) in hrow.iter().enumerate() {
+                let col = match self.kinds[j] {
                     HypothesisKind::Categorical { .. } => {
-                        orow[self.offset[k] + v as usize] = 1.0;
+                        orow[self.offset[j] + v as usize] = 1.0;
+                        self.offset[j] + v as usize
                     }
-                    _ => orow[self.offset[k]] = v,
-                }
+                    _ => {
+                        orow[self.offset[j]] = v;
+                        self.offset[j]
+                    }
+                };
+                sums[col] += f64::from(orow[col]);
             }
         }
-        out
+        sums
     }
+
 }
 
 /// Checks one chunk: shapes, finite activations, valid hypothesis values.
@@ -105,6 +124,13 @@ pub(crate) fn check_chunk(
         ));
     }
     for (i, row) in acts.rows().into_iter().enumerate() {
+        let finite = match row.as_slice() {
+            Some(s) => s.iter().fold(true, |ok, v| ok & v.is_finite()),
+            None => row.iter().fold(true, |ok, v| ok & v.is_finite()),
+        };
+        if finite {
+            continue;
+        }
         if let Some((u, v)) = row.iter().enumerate().find(|(_, v)| !v.is_finite()) {
             return Err(Error::invalid(
                 context,
@@ -118,16 +144,47 @@ pub(crate) fn check_chunk(
             ));
         }
     }
+    // Per column: allowed range and whether values must be whole numbers.
+    // Numeric: finite (NaN fails every comparison); binary: 0 or 1;
+    // categorical: a whole number in 0..states.
+    let lo: Vec<f32> = hyps
+        .iter()
+        .map(|(_, k)| if matches!(k, HypothesisKind::Numeric) { f32::MIN } else { 0.0 })
+        .collect();
+    let hi: Vec<f32> = hyps
+        .iter()
+        .map(|(_, k)| match k {
+            HypothesisKind::Numeric => f32::MAX,
+            HypothesisKind::Binary => 1.0,
+            HypothesisKind::Categorical { states } => states.len() as f32 - 1.0,
+        })
+        .collect();
+    let whole: Vec<bool> = hyps.iter().map(|(_, k)| !matches!(k, HypothesisKind::Numeric)).collect();
+    // (v + 2^23) − 2^23 == v exactly when 0 ≤ v < 2^23 is a whole number.
+    const ROUNDER: f32 = 8_388_608.0;
+    let valid_row = |row: &[f32]| {
+        let n = row.len().min(lo.len());
+        let (row, lo, hi, whole) = (&row[..n], &lo[..n], &hi[..n], &whole[..n]);
+        let mut ok = true;
+        for j in 0..n {
+            let v = row[j];
+            ok &= (v >= lo[j]) & (v <= hi[j]) & (!whole[j] | ((v + ROUNDER) - ROUNDER == v));
+        }
+        ok
+    };
+    let valid = |code: usize, v: f32| {
+        (v >= lo[code]) & (v <= hi[code]) & (!whole[code] | ((v + ROUNDER) - ROUNDER == v))
+    };
     for (i, row) in values.rows().into_iter().enumerate() {
-        for ((name, kind), &v) in hyps.iter().zip(row.iter()) {
-            let bad = match kind {
-                HypothesisKind::Numeric => !v.is_finite(),
-                HypothesisKind::Binary => v != 0.0 && v != 1.0,
-                HypothesisKind::Categorical { states } => {
-                    !(v.is_finite() && v >= 0.0 && v.fract() == 0.0 && (v as usize) < states.len())
-                }
-            };
-            if bad {
+        let ok = match row.as_slice() {
+            Some(s) => valid_row(s),
+            None => valid_row(&row.to_vec()),
+        };
+        if ok {
+            continue;
+        }
+        for (code, ((name, kind), &v)) in hyps.iter().zip(row.iter()).enumerate() {
+            if !valid(code, v) {
                 let expected = match kind {
                     HypothesisKind::Numeric => "a finite number".to_string(),
                     HypothesisKind::Binary => "0 or 1".to_string(),
@@ -230,6 +287,9 @@ pub struct Engine {
     buf_hyps: Vec<f32>,
     buf_seq: Vec<u32>,
     buf_pos: Vec<f32>,
+    sum_acts: Vec<f64>,
+    sum_hyps: Vec<f64>,
+    design_buf: Vec<f32>,
     rows: u64,
     seqs: SeqTracker,
     unit_stats: ColumnStats,
@@ -285,6 +345,9 @@ impl Engine {
             buf_hyps: Vec::with_capacity(rows * hyps.len()),
             buf_seq: Vec::with_capacity(rows),
             buf_pos: Vec::with_capacity(rows),
+            sum_acts: vec![0.0; u],
+            sum_hyps: vec![0.0; hyps.len()],
+            design_buf: Vec::new(),
             rows: 0,
             seqs: SeqTracker::default(),
             unit_stats: ColumnStats::new(u),
@@ -330,8 +393,18 @@ impl Engine {
         let cap = self.cfg.block_rows;
         for ((arow, hrow), &s) in acts.rows().into_iter().zip(values.rows()).zip(seq_ids) {
             let pos = self.seqs.push(s);
-            self.buf_acts.extend(arow.iter().copied());
-            self.buf_hyps.extend(hrow.iter().copied());
+            let at = self.buf_acts.len();
+            match arow.as_slice() {
+                Some(s) => self.buf_acts.extend_from_slice(s),
+                None => self.buf_acts.extend(arow.iter().copied()),
+            }
+            add_row(&mut self.sum_acts, &self.buf_acts[at..]);
+            let at = self.buf_hyps.len();
+            match hrow.as_slice() {
+                Some(s) => self.buf_hyps.extend_from_slice(s),
+                None => self.buf_hyps.extend(hrow.iter().copied()),
+            }
+            add_row(&mut self.sum_hyps, &self.buf_hyps[at..]);
             self.buf_seq.push(s);
             self.buf_pos.push(pos as f32);
             if self.buf_seq.len() == cap {
@@ -347,46 +420,59 @@ impl Engine {
         if r == 0 {
             return Ok(());
         }
-        let shape_err =
-            |e: ndarray::ShapeError| Error::invalid("Engine (internal block)", e.to_string());
-        let acts =
-            ArrayView2::from_shape((r, self.units.len()), &self.buf_acts).map_err(shape_err)?;
-        let hyps =
-            ArrayView2::from_shape((r, self.hyps.len()), &self.buf_hyps).map_err(shape_err)?;
-        let pos = ArrayView2::from_shape((r, 1), &self.buf_pos).map_err(shape_err)?;
-        let design = self.layout.design(hyps);
-        let ca = Centred::new(acts);
-        let cd = Centred::new(design.view());
-        let cp = Centred::new(pos);
-        self.unit_stats.merge(&ca);
-        self.design_stats.merge(&cd);
-        self.pos_stats.merge(&cp);
-        self.unit_lag.update(acts, &self.buf_seq, &ca.shift);
-        self.design_lag
-            .update(design.view(), &self.buf_seq, &cd.shift);
-        if let Some(co) = &mut self.co {
-            co.merge(&ca, &cd);
-        }
-        self.pos_co.merge(&cp, &cd);
+        let (u, k, d) = (self.units.len(), self.hyps.len(), self.layout.d);
+        let shape_err = |e: ndarray::ShapeError| Error::invalid("Engine (internal block)", e.to_string());
+
+        // Mutual information works on the raw values.
         let mut start_counting = false;
-        match &mut self.mi {
-            Some(MiStage::Calibrating {
-                acts: ca_store,
-                hyps: ch_store,
-                rows,
-            }) => {
-                ca_store.push(acts.to_owned());
-                ch_store.push(hyps.to_owned());
-                *rows += r;
-                start_counting = *rows >= self.cfg.calibration_rows;
+        {
+            let acts = ArrayView2::from_shape((r, u), &self.buf_acts).map_err(shape_err)?;
+            let hyps = ArrayView2::from_shape((r, k), &self.buf_hyps).map_err(shape_err)?;
+            match &mut self.mi {
+                Some(MiStage::Calibrating {
+                    acts: ca_store,
+                    hyps: ch_store,
+                    rows,
+                }) => {
+                    ca_store.push(acts.to_owned());
+                    ch_store.push(hyps.to_owned());
+                    *rows += r;
+                    start_counting = *rows >= self.cfg.calibration_rows;
+                }
+                Some(MiStage::Counting(c)) => c.count(acts, hyps),
+                None => {}
             }
-            Some(MiStage::Counting(c)) => c.count(acts, hyps),
-            None => {}
         }
+
+        // Centre everything in place (lag-1 sums in the same sweep), then
+        // one GEMM for the cross-products.
+        let ma = centre_in_place(&mut self.buf_acts, u, &self.sum_acts, &self.buf_seq, Some(&mut self.unit_lag));
+        let md = if self.layout.simple {
+            centre_in_place(&mut self.buf_hyps, k, &self.sum_hyps, &self.buf_seq, Some(&mut self.design_lag))
+        } else {
+            let sums = self.layout.design_into(&self.buf_hyps, r, &mut self.design_buf);
+            centre_in_place(&mut self.design_buf, d, &sums, &self.buf_seq, Some(&mut self.design_lag))
+        };
+        let pos_sum = [self.buf_pos.iter().map(|&p| f64::from(p)).sum::<f64>()];
+        let mp = centre_in_place(&mut self.buf_pos, 1, &pos_sum, &self.buf_seq, None);
+        self.unit_stats.merge(&ma);
+        self.design_stats.merge(&md);
+        self.pos_stats.merge(&mp);
+        let design: &[f32] = if self.layout.simple { &self.buf_hyps } else { &self.design_buf };
+        let design = ArrayView2::from_shape((r, d), design).map_err(shape_err)?;
+        let pos = ArrayView2::from_shape((r, 1), &self.buf_pos).map_err(shape_err)?;
+        if let Some(co) = &mut self.co {
+            let acts = ArrayView2::from_shape((r, u), &self.buf_acts).map_err(shape_err)?;
+            co.merge(acts, &ma, design, &md);
+        }
+        self.pos_co.merge(pos, &mp, design, &md);
+
         self.buf_acts.clear();
         self.buf_hyps.clear();
         self.buf_seq.clear();
         self.buf_pos.clear();
+        self.sum_acts.iter_mut().for_each(|s| *s = 0.0);
+        self.sum_hyps.iter_mut().for_each(|s| *s = 0.0);
         if start_counting {
             self.start_counting();
         }
