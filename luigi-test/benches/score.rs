@@ -10,7 +10,9 @@
 //! mean correction); only that computation is timed.
 //!
 //! Sizes: `LUIGI_BENCH_T` (200000), `LUIGI_BENCH_U` (1024), `LUIGI_BENCH_K`
-//! (1000), `LUIGI_BENCH_CHUNK` (4096 rows per update). `LUIGI_BENCH_DIR`
+//! (1000), `LUIGI_BENCH_CHUNK` (4096 rows per update). Pearson (engine and
+//! numpy alike) is timed `LUIGI_BENCH_REPEAT` (3) times and the best kept,
+//! because the machine may be shared. `LUIGI_BENCH_DIR`
 //! chooses where the raw files go (default: a temporary folder, removed at
 //! the end); `LUIGI_BENCH_NUMPY=0` skips numpy, `LUIGI_BENCH_MI=0` the MI run.
 
@@ -160,18 +162,20 @@ fn stream(
 const NUMPY: &str = r#"
 import sys, time, resource
 import numpy as np
-d, T, U, K = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+d, T, U, K, R = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
 X = np.fromfile(d + "/acts.f32", dtype=np.float32).reshape(T, U)
 H = np.fromfile(d + "/hyps.f32", dtype=np.float32).reshape(T, K)
-t0 = time.perf_counter()
-sx = X.sum(axis=0, dtype=np.float64)
-sh = H.sum(axis=0, dtype=np.float64)
-C = X.T @ H
-cov = C.astype(np.float64) - np.outer(sx, sh) / T
-vx = np.einsum("ij,ij->j", X, X).astype(np.float64) - sx * sx / T
-vh = np.einsum("ij,ij->j", H, H).astype(np.float64) - sh * sh / T
-r = cov / np.sqrt(np.outer(vx, vh))
-t1 = time.perf_counter()
+best = float("inf")
+for _ in range(R):
+    t0 = time.perf_counter()
+    sx = X.sum(axis=0, dtype=np.float64)
+    sh = H.sum(axis=0, dtype=np.float64)
+    C = X.T @ H
+    cov = C.astype(np.float64) - np.outer(sx, sh) / T
+    vx = np.einsum("ij,ij->j", X, X).astype(np.float64) - sx * sx / T
+    vh = np.einsum("ij,ij->j", H, H).astype(np.float64) - sh * sh / T
+    r = cov / np.sqrt(np.outer(vx, vh))
+    best = min(best, time.perf_counter() - t0)
 rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 r.astype(np.float32).tofile(d + "/r_numpy.f32")
 # Exact reference (float64, two-pass) for the first 16 units.
@@ -180,7 +184,7 @@ Xs = X[:, :S].astype(np.float64); Xs -= Xs.mean(axis=0)
 Hd = H.astype(np.float64); Hd -= Hd.mean(axis=0)
 r64 = (Xs.T @ Hd) / np.sqrt(np.outer((Xs * Xs).sum(axis=0), (Hd * Hd).sum(axis=0)))
 r64.tofile(d + "/r_exact.f64")
-print(f"numpy_pearson_s={t1 - t0:.4f}")
+print(f"numpy_pearson_s={best:.4f}")
 print(f"numpy_peak_rss_mb={rss:.1f}")
 "#;
 
@@ -192,13 +196,13 @@ struct NumpyRun {
     exact: Vec<f64>,
 }
 
-fn run_numpy(dir: &Path, t: usize, u: usize, k: usize) -> Option<NumpyRun> {
+fn run_numpy(dir: &Path, t: usize, u: usize, k: usize, repeat: usize) -> Option<NumpyRun> {
     let script = dir.join("pearson_numpy.py");
     std::fs::write(&script, NUMPY).ok()?;
     let out = std::process::Command::new("python3")
         .arg(&script)
         .arg(dir)
-        .args([t.to_string(), u.to_string(), k.to_string()])
+        .args([t.to_string(), u.to_string(), k.to_string(), repeat.to_string()])
         .output()
         .ok()?;
     let text = String::from_utf8_lossy(&out.stdout);
@@ -234,6 +238,7 @@ fn main() {
     let u = env_usize("LUIGI_BENCH_U", 1024);
     let k = env_usize("LUIGI_BENCH_K", 1000);
     let chunk = env_usize("LUIGI_BENCH_CHUNK", 4096);
+    let repeat = env_usize("LUIGI_BENCH_REPEAT", 3).max(1);
     let use_numpy = std::env::var("LUIGI_BENCH_NUMPY").map_or(true, |v| v != "0");
     let (dir, temp): (PathBuf, bool) = match std::env::var("LUIGI_BENCH_DIR") {
         Ok(d) => (PathBuf::from(d), false),
@@ -244,7 +249,7 @@ fn main() {
     };
     std::fs::create_dir_all(&dir).expect("bench folder");
     println!(
-        "score bench: T={t} U={u} K={k} chunk={chunk} ({:.2} GB of activations, streamed)",
+        "score bench: T={t} U={u} K={k} chunk={chunk} best of {repeat} ({:.2} GB of activations, streamed)",
         (t * u * 4) as f64 / 1e9
     );
     println!(
@@ -254,7 +259,8 @@ fn main() {
     );
 
     // Pearson (and p/q) through the streaming engine; data written for numpy.
-    let pearson_cfg = ScoreConfig::default().metrics(&[Metric::Pearson]);
+    // r only (what numpy computes); p- and q-values are timed separately.
+    let pearson_cfg = ScoreConfig::default().metrics(&[Metric::Pearson]).significance(false);
     let (mut fa, mut fh) = if use_numpy {
         (
             Some(std::fs::File::create(dir.join("acts.f32")).expect("acts file")),
@@ -267,9 +273,19 @@ fn main() {
         (Some(a), Some(h)) => Some((a, h)),
         _ => None,
     };
-    let (p_update, p_finish, pearson) = stream(t, u, k, chunk, pearson_cfg, sink);
+    let (mut p_update, mut p_finish, mut pearson) = stream(t, u, k, chunk, pearson_cfg.clone(), sink);
     drop((fa, fh));
+    // This machine is shared: keep the best of a few runs (numpy gets the same).
+    for _ in 1..repeat {
+        let (a, b, s) = stream(t, u, k, chunk, pearson_cfg.clone(), None);
+        if a + b < p_update + p_finish {
+            (p_update, p_finish, pearson) = (a, b, s);
+        }
+    }
     let p_total = p_update + p_finish;
+    let start = Instant::now();
+    pearson.add_significance();
+    let sig = start.elapsed();
     let rss_pearson = peak_rss_mb();
 
     // Mutual information alone.
@@ -287,11 +303,16 @@ fn main() {
     let flops = 2.0 * t as f64 * u as f64 * k as f64;
     println!();
     println!(
-        "engine Pearson: {:.3} s (stream {:.3} s + finish with p, q {:.3} s), {:.1} GFLOP/s",
+        "engine Pearson r: {:.3} s (stream {:.3} s + finish {:.3} s), {:.1} GFLOP/s",
         p_total.as_secs_f64(),
         p_update.as_secs_f64(),
         p_finish.as_secs_f64(),
         flops / p_total.as_secs_f64() / 1e9
+    );
+    println!(
+        "engine p- and q-values for all {} pairs: {:.3} s more",
+        u * k,
+        sig.as_secs_f64()
     );
     println!(
         "engine MI:      {:.3} s (stream {:.3} s + finish {:.3} s) = {:.2}x Pearson",
@@ -309,7 +330,7 @@ fn main() {
     }
 
     if use_numpy {
-        match run_numpy(&dir, t, u, k) {
+        match run_numpy(&dir, t, u, k, repeat) {
             Some(np) => {
                 let (mut diff, mut err_engine, mut err_numpy) = (0.0_f64, 0.0_f64, 0.0_f64);
                 for uu in 0..u {

@@ -2,10 +2,11 @@
 
 use std::collections::HashSet;
 
-use ndarray::{Array2, ArrayView2};
+use ndarray::{Array2, ArrayView2, Axis};
+use rayon::prelude::*;
 
 use super::bins::MiCounts;
-use super::moments::{add_row, centre_in_place, CoMoments, ColumnStats, LagStats};
+use super::moments::{centre_in_place, column_sums, CoMoments, ColumnStats, LagStats};
 use super::scores::{self, FirstPass, Scores};
 use super::{Metric, ScoreConfig};
 use crate::error::{Error, Result};
@@ -123,15 +124,9 @@ pub(crate) fn check_chunk(
             ),
         ));
     }
-    for (i, row) in acts.rows().into_iter().enumerate() {
-        let finite = match row.as_slice() {
-            Some(s) => s.iter().fold(true, |ok, v| ok & v.is_finite()),
-            None => row.iter().fold(true, |ok, v| ok & v.is_finite()),
-        };
-        if finite {
-            continue;
-        }
-        if let Some((u, v)) = row.iter().enumerate().find(|(_, v)| !v.is_finite()) {
+    let finite = |row: &[f32]| row.iter().fold(true, |ok, v| ok & v.is_finite());
+    if let Some(i) = first_bad_row(acts, finite) {
+        if let Some((u, v)) = acts.row(i).iter().enumerate().find(|(_, v)| !v.is_finite()) {
             return Err(Error::invalid(
                 context,
                 format!(
@@ -175,14 +170,8 @@ pub(crate) fn check_chunk(
     let valid = |code: usize, v: f32| {
         (v >= lo[code]) & (v <= hi[code]) & (!whole[code] | ((v + ROUNDER) - ROUNDER == v))
     };
-    for (i, row) in values.rows().into_iter().enumerate() {
-        let ok = match row.as_slice() {
-            Some(s) => valid_row(s),
-            None => valid_row(&row.to_vec()),
-        };
-        if ok {
-            continue;
-        }
+    if let Some(i) = first_bad_row(values, valid_row) {
+        let row = values.row(i);
         for (code, ((name, kind), &v)) in hyps.iter().zip(row.iter()).enumerate() {
             if !valid(code, v) {
                 let expected = match kind {
@@ -204,6 +193,45 @@ pub(crate) fn check_chunk(
         }
     }
     Ok(())
+}
+
+/// Index of the first row for which `ok` is false (row ranges checked in
+/// parallel).
+fn first_bad_row<F>(m: ArrayView2<'_, f32>, ok: F) -> Option<usize>
+where
+    F: Fn(&[f32]) -> bool + Sync,
+{
+    let rows = m.nrows();
+    if rows == 0 {
+        return None;
+    }
+    let pr = rows.div_ceil(8).max(1);
+    let parts: Vec<(usize, ArrayView2<'_, f32>)> = m
+        .axis_chunks_iter(Axis(0), pr)
+        .enumerate()
+        .map(|(i, v)| (i * pr, v))
+        .collect();
+    let found: Vec<Option<usize>> = parts
+        .par_iter()
+        .map(|(start, v)| {
+            let mut buf = Vec::new();
+            for (i, row) in v.rows().into_iter().enumerate() {
+                let slice = match row.as_slice() {
+                    Some(s) => s,
+                    None => {
+                        buf.clear();
+                        buf.extend(row.iter().copied());
+                        &buf[..]
+                    }
+                };
+                if !ok(slice) {
+                    return Some(start + i);
+                }
+            }
+            None
+        })
+        .collect();
+    found.into_iter().flatten().next()
 }
 
 /// Sequence bookkeeping: contiguity, positions and lengths.
@@ -287,8 +315,6 @@ pub struct Engine {
     buf_hyps: Vec<f32>,
     buf_seq: Vec<u32>,
     buf_pos: Vec<f32>,
-    sum_acts: Vec<f64>,
-    sum_hyps: Vec<f64>,
     design_buf: Vec<f32>,
     rows: u64,
     seqs: SeqTracker,
@@ -345,8 +371,6 @@ impl Engine {
             buf_hyps: Vec::with_capacity(rows * hyps.len()),
             buf_seq: Vec::with_capacity(rows),
             buf_pos: Vec::with_capacity(rows),
-            sum_acts: vec![0.0; u],
-            sum_hyps: vec![0.0; hyps.len()],
             design_buf: Vec::new(),
             rows: 0,
             seqs: SeqTracker::default(),
@@ -393,18 +417,14 @@ impl Engine {
         let cap = self.cfg.block_rows;
         for ((arow, hrow), &s) in acts.rows().into_iter().zip(values.rows()).zip(seq_ids) {
             let pos = self.seqs.push(s);
-            let at = self.buf_acts.len();
             match arow.as_slice() {
                 Some(s) => self.buf_acts.extend_from_slice(s),
                 None => self.buf_acts.extend(arow.iter().copied()),
             }
-            add_row(&mut self.sum_acts, &self.buf_acts[at..]);
-            let at = self.buf_hyps.len();
             match hrow.as_slice() {
                 Some(s) => self.buf_hyps.extend_from_slice(s),
                 None => self.buf_hyps.extend(hrow.iter().copied()),
             }
-            add_row(&mut self.sum_hyps, &self.buf_hyps[at..]);
             self.buf_seq.push(s);
             self.buf_pos.push(pos as f32);
             if self.buf_seq.len() == cap {
@@ -446,9 +466,11 @@ impl Engine {
 
         // Centre everything in place (lag-1 sums in the same sweep), then
         // one GEMM for the cross-products.
-        let ma = centre_in_place(&mut self.buf_acts, u, &self.sum_acts, &self.buf_seq, Some(&mut self.unit_lag));
+        let sum_acts = column_sums(&self.buf_acts, u);
+        let ma = centre_in_place(&mut self.buf_acts, u, &sum_acts, &self.buf_seq, Some(&mut self.unit_lag));
         let md = if self.layout.simple {
-            centre_in_place(&mut self.buf_hyps, k, &self.sum_hyps, &self.buf_seq, Some(&mut self.design_lag))
+            let sum_hyps = column_sums(&self.buf_hyps, k);
+            centre_in_place(&mut self.buf_hyps, k, &sum_hyps, &self.buf_seq, Some(&mut self.design_lag))
         } else {
             let sums = self.layout.design_into(&self.buf_hyps, r, &mut self.design_buf);
             centre_in_place(&mut self.design_buf, d, &sums, &self.buf_seq, Some(&mut self.design_lag))
@@ -471,8 +493,6 @@ impl Engine {
         self.buf_hyps.clear();
         self.buf_seq.clear();
         self.buf_pos.clear();
-        self.sum_acts.iter_mut().for_each(|s| *s = 0.0);
-        self.sum_hyps.iter_mut().for_each(|s| *s = 0.0);
         if start_counting {
             self.start_counting();
         }

@@ -208,8 +208,11 @@ pub struct ScoreConfig {
     pub rank_by: Option<Metric>,
     /// Null model of the permutation test. Default `Auto`.
     pub permutation_null: NullModel,
-    /// Rows per internal block (16..=4096). Default 2048.
+    /// Rows per internal block (16..=16384). Default 4096.
     pub block_rows: usize,
+    /// Compute p- and q-values in [`Engine::finish`]. Default true; without
+    /// them, [`Scores::add_significance`] adds them later.
+    pub significance: bool,
     /// |r| (or η) with position above which a hypothesis is reported as
     /// collinear with position. Default 0.99.
     pub position_collinearity: f64,
@@ -238,7 +241,8 @@ impl Default for ScoreConfig {
             top_k_second_pass: 3,
             rank_by: None,
             permutation_null: NullModel::Auto,
-            block_rows: 2048,
+            block_rows: 4096,
+            significance: true,
             position_collinearity: 0.99,
             rare_fraction: 0.001,
         }
@@ -294,6 +298,11 @@ impl ScoreConfig {
     /// Sets the internal block size.
     pub fn block_rows(mut self, rows: usize) -> Self {
         self.block_rows = rows;
+        self
+    }
+    /// Turns p- and q-values in [`Engine::finish`] on or off.
+    pub fn significance(mut self, on: bool) -> Self {
+        self.significance = on;
         self
     }
     /// Sets the calibration sample size for bin edges.

@@ -31,10 +31,92 @@ impl BlockMoments {
     }
 }
 
+/// Blocks are cut into this many row ranges for the parallel passes. The
+/// cut does not depend on the thread count and partial sums are combined in
+/// range order, so results are the same for any number of threads.
+const PARTS: usize = 8;
+
+fn part_rows(rows: usize) -> usize {
+    rows.div_ceil(PARTS).max(1)
+}
+
+/// Sums of one range of rows (see [`centre_in_place`]).
+struct PartSums {
+    s1: Vec<f64>,
+    s2: Vec<f64>,
+    lag: Vec<f64>,
+    pairs: f64,
+}
+
+/// Centres one range of rows; `prev` is the (centred) row just before the
+/// range when it belongs to the same sequence as the range's first row.
+#[inline(never)]
+fn centre_part(data: &mut [f32], cols: usize, shift: &[f32], seq: &[u32], prev: Option<&[f32]>, with_lag: bool) -> PartSums {
+    let rows = data.len() / cols;
+    let mut p = PartSums {
+        s1: vec![0.0; cols],
+        s2: vec![0.0; cols],
+        lag: vec![0.0; if with_lag { cols } else { 0 }],
+        pairs: 0.0,
+    };
+    let shift = &shift[..cols];
+    for i in 0..rows {
+        let (before, rest) = data.split_at_mut(i * cols);
+        let row = &mut rest[..cols];
+        let (s1, s2) = (&mut p.s1[..cols], &mut p.s2[..cols]);
+        let prev_row: Option<&[f32]> = if !with_lag {
+            None
+        } else if i == 0 {
+            prev
+        } else if seq[i - 1] == seq[i] {
+            Some(&before[(i - 1) * cols..])
+        } else {
+            None
+        };
+        match prev_row {
+            Some(prev_row) => {
+                p.pairs += 1.0;
+                centre_row_lag(row, shift, s1, s2, &mut p.lag[..cols], &prev_row[..cols]);
+            }
+            None => centre_row(row, shift, s1, s2),
+        }
+    }
+    p
+}
+
+// One row at a time through functions whose slice arguments cannot alias,
+// so the loops vectorise.
+#[inline(never)]
+fn centre_row(row: &mut [f32], shift: &[f32], s1: &mut [f64], s2: &mut [f64]) {
+    let n = row.len().min(shift.len()).min(s1.len()).min(s2.len());
+    let (row, shift, s1, s2) = (&mut row[..n], &shift[..n], &mut s1[..n], &mut s2[..n]);
+    for j in 0..n {
+        let c = row[j] - shift[j];
+        row[j] = c;
+        let c = f64::from(c);
+        s1[j] += c;
+        s2[j] += c * c;
+    }
+}
+
+#[inline(never)]
+fn centre_row_lag(row: &mut [f32], shift: &[f32], s1: &mut [f64], s2: &mut [f64], lag: &mut [f64], prev: &[f32]) {
+    let n = row.len().min(shift.len()).min(s1.len()).min(s2.len()).min(lag.len()).min(prev.len());
+    let (row, shift, s1, s2, lag, prev) = (&mut row[..n], &shift[..n], &mut s1[..n], &mut s2[..n], &mut lag[..n], &prev[..n]);
+    for j in 0..n {
+        let c = row[j] - shift[j];
+        row[j] = c;
+        let c = f64::from(c);
+        s1[j] += c;
+        s2[j] += c * c;
+        lag[j] += c * f64::from(prev[j]);
+    }
+}
+
 /// Centres the row-major block `data` (`rows × cols`) in place on its column
 /// means, given the columns' f64 sums. When `lag` is given, the lag-1
 /// products of consecutive rows of the same sequence (`seq`) are accumulated
-/// in the same sweep.
+/// in the same sweep. Row ranges are processed in parallel.
 pub(crate) fn centre_in_place(
     data: &mut [f32],
     cols: usize,
@@ -42,43 +124,52 @@ pub(crate) fn centre_in_place(
     seq: &[u32],
     lag: Option<&mut LagStats>,
 ) -> BlockMoments {
-    let rows = if cols == 0 { seq.len() } else { data.len() / cols };
+    let rows = seq.len();
     let n = rows.max(1) as f64;
     let shift: Vec<f32> = sums.iter().map(|s| (s / n) as f32).collect();
-    let mut s1 = vec![0.0_f64; cols];
-    let mut s2 = vec![0.0_f64; cols];
+    if cols == 0 || rows == 0 {
+        return BlockMoments {
+            rows,
+            shift,
+            resid: vec![0.0; cols],
+            m2: vec![0.0; cols],
+        };
+    }
     let mut lag = lag;
+    let with_lag = lag.is_some();
     if let Some(l) = lag.as_deref_mut() {
         l.begin_block(data, cols, seq, &shift);
     }
-    let mut block_prod = vec![0.0_f64; if lag.is_some() { cols } else { 0 }];
+    let pr = part_rows(rows);
+    // The centred row before each range, computed from the raw row exactly
+    // as the range that owns it will compute it.
+    let prevs: Vec<Option<Vec<f32>>> = (0..rows.div_ceil(pr))
+        .map(|p| {
+            let start = p * pr;
+            (with_lag && start > 0 && seq[start - 1] == seq[start]).then(|| {
+                data[(start - 1) * cols..start * cols]
+                    .iter()
+                    .zip(&shift)
+                    .map(|(&x, &sh)| x - sh)
+                    .collect()
+            })
+        })
+        .collect();
+    let parts: Vec<PartSums> = data
+        .par_chunks_mut(pr * cols)
+        .zip(seq.par_chunks(pr))
+        .zip(prevs.par_iter())
+        .map(|((chunk, sq), prev)| centre_part(chunk, cols, &shift, sq, prev.as_deref(), with_lag))
+        .collect();
+    let mut s1 = vec![0.0_f64; cols];
+    let mut s2 = vec![0.0_f64; cols];
+    let mut block_prod = vec![0.0_f64; if with_lag { cols } else { 0 }];
     let mut pairs = 0.0;
-    for i in 0..rows {
-        let (before, rest) = data.split_at_mut(i * cols);
-        let row = &mut rest[..cols];
-        let (shift, s1, s2) = (&shift[..cols], &mut s1[..cols], &mut s2[..cols]);
-        let linked = lag.is_some() && i > 0 && seq[i - 1] == seq[i];
-        if linked {
-            let prev = &before[(i - 1) * cols..][..cols];
-            let bp = &mut block_prod[..cols];
-            pairs += 1.0;
-            for j in 0..cols {
-                let c = row[j] - shift[j];
-                row[j] = c;
-                let c = f64::from(c);
-                s1[j] += c;
-                s2[j] += c * c;
-                bp[j] += c * f64::from(prev[j]);
-            }
-        } else {
-            for j in 0..cols {
-                let c = row[j] - shift[j];
-                row[j] = c;
-                let c = f64::from(c);
-                s1[j] += c;
-                s2[j] += c * c;
-            }
-        }
+    for p in parts {
+        s1.iter_mut().zip(&p.s1).for_each(|(a, b)| *a += b);
+        s2.iter_mut().zip(&p.s2).for_each(|(a, b)| *a += b);
+        block_prod.iter_mut().zip(&p.lag).for_each(|(a, b)| *a += b);
+        pairs += p.pairs;
     }
     if let Some(l) = lag {
         l.end_block(data, cols, seq, &shift, &s1, &block_prod, pairs);
@@ -97,19 +188,35 @@ pub(crate) fn centre_in_place(
     }
 }
 
-/// Column sums of a row-major block, in f64.
+/// Column sums of a row-major block, in f64 (row ranges in parallel,
+/// combined in a fixed order).
 pub(crate) fn column_sums(data: &[f32], cols: usize) -> Vec<f64> {
     let mut sum = vec![0.0_f64; cols];
-    if cols > 0 {
-        for row in data.chunks_exact(cols) {
-            add_row(&mut sum, row);
-        }
+    if cols == 0 || data.is_empty() {
+        return sum;
+    }
+    let pr = part_rows(data.len() / cols);
+    let parts: Vec<Vec<f64>> = data
+        .par_chunks(pr * cols)
+        .map(|chunk| sum_part(chunk, cols))
+        .collect();
+    for p in parts {
+        sum.iter_mut().zip(&p).for_each(|(a, b)| *a += b);
     }
     sum
 }
 
+#[inline(never)]
+fn sum_part(chunk: &[f32], cols: usize) -> Vec<f64> {
+    let mut s = vec![0.0_f64; cols];
+    for row in chunk.chunks_exact(cols) {
+        add_row(&mut s, row);
+    }
+    s
+}
+
 /// `sum += row` in f64.
-#[inline]
+#[inline(never)]
 pub(crate) fn add_row(sum: &mut [f64], row: &[f32]) {
     for (s, &v) in sum.iter_mut().zip(row) {
         *s += f64::from(v);
