@@ -2,11 +2,11 @@
 
 use std::collections::HashSet;
 
-use ndarray::{Array2, ArrayView2, Axis};
+use ndarray::{Array2, ArrayView2, Axis, Slice};
 use rayon::prelude::*;
 
 use super::bins::MiCounts;
-use super::moments::{centre_in_place, column_sums, CoMoments, ColumnStats, LagStats};
+use super::moments::{add_row, centre_in_place, CoMoments, ColumnStats, LagStats};
 use super::scores::{self, FirstPass, Scores};
 use super::{Metric, ScoreConfig};
 use crate::error::{Error, Result};
@@ -81,16 +81,14 @@ impl Layout {
 
 }
 
-/// Checks one chunk: shapes, finite activations, valid hypothesis values.
-/// `first_row` is the global index of the chunk's first row, for messages.
-pub(crate) fn check_chunk(
+/// Checks that a chunk's shapes fit the engine.
+pub(crate) fn check_shapes(
     context: &str,
     units: &[String],
     hyps: &[(String, HypothesisKind)],
     acts: ArrayView2<'_, f32>,
     values: ArrayView2<'_, f32>,
     seq_ids: &[u32],
-    first_row: u64,
 ) -> Result<()> {
     if acts.ncols() != units.len() {
         return Err(Error::invalid(
@@ -124,73 +122,118 @@ pub(crate) fn check_chunk(
             ),
         ));
     }
-    let finite = |row: &[f32]| row.iter().fold(true, |ok, v| ok & v.is_finite());
-    if let Some(i) = first_bad_row(acts, finite) {
-        if let Some((u, v)) = acts.row(i).iter().enumerate().find(|(_, v)| !v.is_finite()) {
-            return Err(Error::invalid(
-                context,
-                format!(
-                    "activation of unit `{}` (column {u}) is {v} at row {} (sequence {}): \
-                     activations must be finite; check the model's inputs at that timestep",
-                    units[u],
-                    first_row + i as u64,
-                    seq_ids[i]
-                ),
-            ));
-        }
+    Ok(())
+}
+
+/// Row validity: finite activations; hypothesis values in their kind's range.
+#[derive(Debug, Clone)]
+pub(crate) struct RowCheck {
+    lo: Vec<f32>,
+    hi: Vec<f32>,
+    whole: Vec<bool>,
+}
+
+/// (v + 2^23) − 2^23 == v exactly when 0 ≤ v < 2^23 is a whole number.
+const ROUNDER: f32 = 8_388_608.0;
+
+impl RowCheck {
+    /// Numeric: finite (NaN fails every comparison); binary: 0 or 1;
+    /// categorical: a whole number in 0..states.
+    pub fn new(hyps: &[(String, HypothesisKind)]) -> Self {
+        let lo = hyps
+            .iter()
+            .map(|(_, k)| if matches!(k, HypothesisKind::Numeric) { f32::MIN } else { 0.0 })
+            .collect();
+        let hi = hyps
+            .iter()
+            .map(|(_, k)| match k {
+                HypothesisKind::Numeric => f32::MAX,
+                HypothesisKind::Binary => 1.0,
+                HypothesisKind::Categorical { states } => states.len() as f32 - 1.0,
+            })
+            .collect();
+        let whole = hyps.iter().map(|(_, k)| !matches!(k, HypothesisKind::Numeric)).collect();
+        RowCheck { lo, hi, whole }
     }
-    // Per column: allowed range and whether values must be whole numbers.
-    // Numeric: finite (NaN fails every comparison); binary: 0 or 1;
-    // categorical: a whole number in 0..states.
-    let lo: Vec<f32> = hyps
-        .iter()
-        .map(|(_, k)| if matches!(k, HypothesisKind::Numeric) { f32::MIN } else { 0.0 })
-        .collect();
-    let hi: Vec<f32> = hyps
-        .iter()
-        .map(|(_, k)| match k {
-            HypothesisKind::Numeric => f32::MAX,
-            HypothesisKind::Binary => 1.0,
-            HypothesisKind::Categorical { states } => states.len() as f32 - 1.0,
-        })
-        .collect();
-    let whole: Vec<bool> = hyps.iter().map(|(_, k)| !matches!(k, HypothesisKind::Numeric)).collect();
-    // (v + 2^23) − 2^23 == v exactly when 0 ≤ v < 2^23 is a whole number.
-    const ROUNDER: f32 = 8_388_608.0;
-    let valid_row = |row: &[f32]| {
-        let n = row.len().min(lo.len());
-        let (row, lo, hi, whole) = (&row[..n], &lo[..n], &hi[..n], &whole[..n]);
+
+    #[inline]
+    pub fn acts_ok(row: &[f32]) -> bool {
+        row.iter().fold(true, |ok, v| ok & v.is_finite())
+    }
+
+    #[inline]
+    fn value_ok(&self, j: usize, v: f32) -> bool {
+        (v >= self.lo[j]) & (v <= self.hi[j]) & (!self.whole[j] | ((v + ROUNDER) - ROUNDER == v))
+    }
+
+    pub fn hyps_ok(&self, row: &[f32]) -> bool {
+        let n = row.len().min(self.lo.len());
+        let (row, lo, hi, whole) = (&row[..n], &self.lo[..n], &self.hi[..n], &self.whole[..n]);
         let mut ok = true;
         for j in 0..n {
             let v = row[j];
             ok &= (v >= lo[j]) & (v <= hi[j]) & (!whole[j] | ((v + ROUNDER) - ROUNDER == v));
         }
         ok
-    };
-    let valid = |code: usize, v: f32| {
-        (v >= lo[code]) & (v <= hi[code]) & (!whole[code] | ((v + ROUNDER) - ROUNDER == v))
-    };
-    if let Some(i) = first_bad_row(values, valid_row) {
-        let row = values.row(i);
-        for (code, ((name, kind), &v)) in hyps.iter().zip(row.iter()).enumerate() {
-            if !valid(code, v) {
-                let expected = match kind {
-                    HypothesisKind::Numeric => "a finite number".to_string(),
-                    HypothesisKind::Binary => "0 or 1".to_string(),
-                    HypothesisKind::Categorical { states } => {
-                        format!("a state index 0..{}", states.len())
-                    }
-                };
-                return Err(Error::Hypothesis {
-                    name: name.clone(),
-                    message: format!(
-                        "value {v} at row {} (sequence {}) is not {expected}",
-                        first_row + i as u64,
-                        seq_ids[i]
-                    ),
-                });
-            }
+    }
+
+    /// The error for an activation row that failed [`RowCheck::acts_ok`].
+    pub fn act_error(context: &str, units: &[String], row: &[f32], global_row: u64, seq: u32) -> Error {
+        let (u, v) = row
+            .iter()
+            .copied()
+            .enumerate()
+            .find(|(_, v)| !v.is_finite())
+            .unwrap_or((0, f32::NAN));
+        Error::invalid(
+            context,
+            format!(
+                "activation of unit `{}` (column {u}) is {v} at row {global_row} (sequence {seq}): \
+                 activations must be finite; check the model's inputs at that timestep",
+                units.get(u).map_or("?", String::as_str)
+            ),
+        )
+    }
+
+    /// The error for a hypothesis row that failed [`RowCheck::hyps_ok`].
+    pub fn hyp_error(&self, hyps: &[(String, HypothesisKind)], row: &[f32], global_row: u64, seq: u32) -> Error {
+        let j = (0..row.len()).find(|&j| !self.value_ok(j, row[j])).unwrap_or(0);
+        let (name, kind) = &hyps[j];
+        let expected = match kind {
+            HypothesisKind::Numeric => "a finite number".to_string(),
+            HypothesisKind::Binary => "0 or 1".to_string(),
+            HypothesisKind::Categorical { states } => format!("a state index 0..{}", states.len()),
+        };
+        Error::Hypothesis {
+            name: name.clone(),
+            message: format!(
+                "value {} at row {global_row} (sequence {seq}) is not {expected}",
+                row[j]
+            ),
         }
+    }
+}
+
+/// Checks one chunk: shapes, finite activations, valid hypothesis values.
+/// `first_row` is the global index of the chunk's first row, for messages.
+pub(crate) fn check_chunk(
+    context: &str,
+    units: &[String],
+    hyps: &[(String, HypothesisKind)],
+    acts: ArrayView2<'_, f32>,
+    values: ArrayView2<'_, f32>,
+    seq_ids: &[u32],
+    first_row: u64,
+) -> Result<()> {
+    check_shapes(context, units, hyps, acts, values, seq_ids)?;
+    if let Some(i) = first_bad_row(acts, RowCheck::acts_ok) {
+        let row = acts.row(i).to_vec();
+        return Err(RowCheck::act_error(context, units, &row, first_row + i as u64, seq_ids[i]));
+    }
+    let check = RowCheck::new(hyps);
+    if let Some(i) = first_bad_row(values, |r| check.hyps_ok(r)) {
+        let row = values.row(i).to_vec();
+        return Err(check.hyp_error(hyps, &row, first_row + i as u64, seq_ids[i]));
     }
     Ok(())
 }
@@ -315,6 +358,11 @@ pub struct Engine {
     buf_hyps: Vec<f32>,
     buf_seq: Vec<u32>,
     buf_pos: Vec<f32>,
+    /// Column sums of the open (incomplete) block in the buffers.
+    open_sums: (Vec<f64>, Vec<f64>),
+    /// Column sums of complete blocks waiting in the buffers.
+    pending: Vec<(Vec<f64>, Vec<f64>)>,
+    check: RowCheck,
     design_buf: Vec<f32>,
     rows: u64,
     seqs: SeqTracker,
@@ -371,6 +419,9 @@ impl Engine {
             buf_hyps: Vec::with_capacity(rows * hyps.len()),
             buf_seq: Vec::with_capacity(rows),
             buf_pos: Vec::with_capacity(rows),
+            open_sums: (vec![0.0; u], vec![0.0; hyps.len()]),
+            pending: Vec::new(),
+            check: RowCheck::new(&hyps),
             design_buf: Vec::new(),
             rows: 0,
             seqs: SeqTracker::default(),
@@ -404,50 +455,127 @@ impl Engine {
         seq_ids: &[u32],
     ) -> Result<()> {
         let ctx = "Engine::update";
-        check_chunk(
-            ctx,
-            &self.units,
-            &self.hyps,
-            acts,
-            values,
-            seq_ids,
-            self.rows,
-        )?;
+        check_shapes(ctx, &self.units, &self.hyps, acts, values, seq_ids)?;
         self.seqs.check(ctx, seq_ids, self.rows)?;
+        // Small chunks are checked row by row while they are copied; a big
+        // one is checked first (in parallel) and then taken in pieces, so
+        // the buffers never hold more than a few blocks.
+        let piece = 4 * self.cfg.block_rows;
+        let n = seq_ids.len();
+        if n <= piece {
+            return self.ingest(acts, values, seq_ids, true);
+        }
+        check_chunk(ctx, &self.units, &self.hyps, acts, values, seq_ids, self.rows)?;
+        let mut start = 0;
+        while start < n {
+            let end = (start + piece).min(n);
+            let rows = Slice::from(start..end);
+            self.ingest(
+                acts.slice_axis(Axis(0), rows),
+                values.slice_axis(Axis(0), rows),
+                &seq_ids[start..end],
+                false,
+            )?;
+            start = end;
+        }
+        Ok(())
+    }
+
+    /// Copies rows into the buffers (checking them when `check` is set),
+    /// then processes every block they complete.
+    fn ingest(
+        &mut self,
+        acts: ArrayView2<'_, f32>,
+        values: ArrayView2<'_, f32>,
+        seq_ids: &[u32],
+        check: bool,
+    ) -> Result<()> {
+        let ctx = "Engine::update";
+        let (u, k) = (self.units.len(), self.hyps.len());
         let cap = self.cfg.block_rows;
-        for ((arow, hrow), &s) in acts.rows().into_iter().zip(values.rows()).zip(seq_ids) {
-            let pos = self.seqs.push(s);
+        // One sweep: copy each row into the buffers, check it while it is
+        // hot, and add it to its block's column sums. Blocks are processed
+        // only once the whole chunk has passed, so a bad value rejects the
+        // chunk whole (the buffers and sums are rolled back).
+        let start_rows = self.buf_seq.len();
+        let saved_sums = self.open_sums.clone();
+        let saved_pending = self.pending.len();
+        let mut failure = None;
+        for (i, (arow, hrow)) in acts.rows().into_iter().zip(values.rows()).enumerate() {
+            let at = self.buf_acts.len();
             match arow.as_slice() {
                 Some(s) => self.buf_acts.extend_from_slice(s),
                 None => self.buf_acts.extend(arow.iter().copied()),
             }
+            let ah = self.buf_hyps.len();
             match hrow.as_slice() {
                 Some(s) => self.buf_hyps.extend_from_slice(s),
                 None => self.buf_hyps.extend(hrow.iter().copied()),
             }
-            self.buf_seq.push(s);
-            self.buf_pos.push(pos as f32);
-            if self.buf_seq.len() == cap {
-                self.process_block()?;
+            let (new_a, new_h) = (&self.buf_acts[at..], &self.buf_hyps[ah..]);
+            let global = self.rows + i as u64;
+            if check && !RowCheck::acts_ok(new_a) {
+                failure = Some(RowCheck::act_error(ctx, &self.units, new_a, global, seq_ids[i]));
+                break;
+            }
+            if check && !self.check.hyps_ok(new_h) {
+                failure = Some(self.check.hyp_error(&self.hyps, new_h, global, seq_ids[i]));
+                break;
+            }
+            add_row(&mut self.open_sums.0, new_a);
+            add_row(&mut self.open_sums.1, new_h);
+            if (start_rows + i + 1) % cap == 0 {
+                let done = std::mem::replace(&mut self.open_sums, (vec![0.0; u], vec![0.0; k]));
+                self.pending.push(done);
             }
         }
+        if let Some(err) = failure {
+            self.buf_acts.truncate(start_rows * u);
+            self.buf_hyps.truncate(start_rows * k);
+            self.open_sums = saved_sums;
+            self.pending.truncate(saved_pending);
+            return Err(err);
+        }
+        for &s in seq_ids {
+            let pos = self.seqs.push(s);
+            self.buf_seq.push(s);
+            self.buf_pos.push(pos as f32);
+        }
         self.rows += seq_ids.len() as u64;
+        // Process the complete blocks, then keep the open one's rows.
+        let pending = std::mem::take(&mut self.pending);
+        let blocks = pending.len();
+        for (b, sums) in pending.into_iter().enumerate() {
+            self.process_block(b * cap, cap, sums)?;
+        }
+        if blocks > 0 {
+            let done = blocks * cap;
+            self.buf_acts.drain(..done * u);
+            self.buf_hyps.drain(..done * k);
+            self.buf_seq.drain(..done);
+            self.buf_pos.drain(..done);
+        }
         Ok(())
     }
 
-    fn process_block(&mut self) -> Result<()> {
-        let r = self.buf_seq.len();
+    /// Processes buffered rows `start..start + r` as one block, given their
+    /// column sums (activations, hypothesis values).
+    fn process_block(&mut self, start: usize, r: usize, sums: (Vec<f64>, Vec<f64>)) -> Result<()> {
         if r == 0 {
             return Ok(());
         }
         let (u, k, d) = (self.units.len(), self.hyps.len(), self.layout.d);
         let shape_err = |e: ndarray::ShapeError| Error::invalid("Engine (internal block)", e.to_string());
+        let acts_buf = &mut self.buf_acts[start * u..(start + r) * u];
+        let hyps_buf = &mut self.buf_hyps[start * k..(start + r) * k];
+        let seq = &self.buf_seq[start..start + r];
+        let pos_buf = &mut self.buf_pos[start..start + r];
 
         // Mutual information works on the raw values.
         let mut start_counting = false;
         {
-            let acts = ArrayView2::from_shape((r, u), &self.buf_acts).map_err(shape_err)?;
-            let hyps = ArrayView2::from_shape((r, k), &self.buf_hyps).map_err(shape_err)?;
+            let acts = ArrayView2::from_shape((r, u), &*acts_buf).map_err(shape_err)?;
+            let hyps = ArrayView2::from_shape((r, k), &*hyps_buf).map_err(shape_err)?;
             match &mut self.mi {
                 Some(MiStage::Calibrating {
                     acts: ca_store,
@@ -466,33 +594,26 @@ impl Engine {
 
         // Centre everything in place (lag-1 sums in the same sweep), then
         // one GEMM for the cross-products.
-        let sum_acts = column_sums(&self.buf_acts, u);
-        let ma = centre_in_place(&mut self.buf_acts, u, &sum_acts, &self.buf_seq, Some(&mut self.unit_lag));
+        let ma = centre_in_place(acts_buf, u, &sums.0, seq, Some(&mut self.unit_lag));
         let md = if self.layout.simple {
-            let sum_hyps = column_sums(&self.buf_hyps, k);
-            centre_in_place(&mut self.buf_hyps, k, &sum_hyps, &self.buf_seq, Some(&mut self.design_lag))
+            centre_in_place(hyps_buf, k, &sums.1, seq, Some(&mut self.design_lag))
         } else {
-            let sums = self.layout.design_into(&self.buf_hyps, r, &mut self.design_buf);
-            centre_in_place(&mut self.design_buf, d, &sums, &self.buf_seq, Some(&mut self.design_lag))
+            let dsums = self.layout.design_into(hyps_buf, r, &mut self.design_buf);
+            centre_in_place(&mut self.design_buf, d, &dsums, seq, Some(&mut self.design_lag))
         };
-        let pos_sum = [self.buf_pos.iter().map(|&p| f64::from(p)).sum::<f64>()];
-        let mp = centre_in_place(&mut self.buf_pos, 1, &pos_sum, &self.buf_seq, None);
+        let pos_sum = [pos_buf.iter().map(|&p| f64::from(p)).sum::<f64>()];
+        let mp = centre_in_place(pos_buf, 1, &pos_sum, seq, None);
         self.unit_stats.merge(&ma);
         self.design_stats.merge(&md);
         self.pos_stats.merge(&mp);
-        let design: &[f32] = if self.layout.simple { &self.buf_hyps } else { &self.design_buf };
+        let design: &[f32] = if self.layout.simple { hyps_buf } else { &self.design_buf };
         let design = ArrayView2::from_shape((r, d), design).map_err(shape_err)?;
-        let pos = ArrayView2::from_shape((r, 1), &self.buf_pos).map_err(shape_err)?;
+        let pos = ArrayView2::from_shape((r, 1), &*pos_buf).map_err(shape_err)?;
         if let Some(co) = &mut self.co {
-            let acts = ArrayView2::from_shape((r, u), &self.buf_acts).map_err(shape_err)?;
+            let acts = ArrayView2::from_shape((r, u), &*acts_buf).map_err(shape_err)?;
             co.merge(acts, &ma, design, &md);
         }
         self.pos_co.merge(pos, &mp, design, &md);
-
-        self.buf_acts.clear();
-        self.buf_hyps.clear();
-        self.buf_seq.clear();
-        self.buf_pos.clear();
         if start_counting {
             self.start_counting();
         }
@@ -521,7 +642,9 @@ impl Engine {
     ///
     /// Errors when no row was fed.
     pub fn finish(mut self) -> Result<Scores> {
-        self.process_block()?;
+        let r = self.buf_seq.len();
+        let sums = std::mem::take(&mut self.open_sums);
+        self.process_block(0, r, sums)?;
         if self.rows == 0 {
             return Err(Error::invalid(
                 "Engine::finish",

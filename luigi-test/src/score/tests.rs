@@ -448,6 +448,32 @@ fn nan_activation_is_an_error_naming_unit_row_and_sequence() {
 }
 
 #[test]
+fn a_rejected_small_chunk_leaves_no_trace() {
+    // Small chunks are checked while they are copied; a bad one (here
+    // straddling a block boundary) must be rolled back completely.
+    let r = reference();
+    let cfg = test_config().metrics(&[Metric::Pearson, Metric::Eta, Metric::MutualInfo]);
+    let feed = |bad: bool| {
+        let mut e = Engine::new(r.units.clone(), r.hyps.clone(), cfg.clone()).unwrap();
+        for start in (0..r.seq.len()).step_by(10) {
+            let end = (start + 10).min(r.seq.len());
+            let sl = Slice::from(start..end);
+            let (a, h) = (r.acts.slice_axis(Axis(0), sl), r.values.slice_axis(Axis(0), sl));
+            if bad && start == 10 {
+                let mut broken = h.to_owned();
+                broken[[8, 0]] = 0.5; // binary hypothesis, row 18
+                let err = e.update(a, broken.view(), &r.seq[start..end]).unwrap_err();
+                assert!(err.to_string().contains("row 18"), "{err}");
+                assert_eq!(e.rows(), 10);
+            }
+            e.update(a, h, &r.seq[start..end]).unwrap();
+        }
+        all_values(&e.finish().unwrap())
+    };
+    assert_eq!(feed(true), feed(false));
+}
+
+#[test]
 fn invalid_hypothesis_values_are_errors_naming_the_hypothesis() {
     let r = reference();
     for (k, bad) in [(0, 2.0), (2, 3.0), (2, 0.5), (1, f32::NAN)] {
