@@ -28,7 +28,9 @@ const SEQ_LEN: usize = 200;
 
 fn env_usize(name: &str, default: usize) -> usize {
     match std::env::var(name) {
-        Ok(v) => v.parse().unwrap_or_else(|_| panic!("{name}={v} is not a number")),
+        Ok(v) => v
+            .parse()
+            .unwrap_or_else(|_| panic!("{name}={v} is not a number")),
         Err(_) => default,
     }
 }
@@ -77,7 +79,7 @@ impl Generator {
         let mut seq = Vec::with_capacity(rows);
         for i in 0..rows {
             let r = self.row + i;
-            if r % SEQ_LEN == 0 {
+            if r.is_multiple_of(SEQ_LEN) {
                 self.state.iter_mut().for_each(|s| *s = 0.0);
             }
             seq.push((r / SEQ_LEN) as u32);
@@ -97,7 +99,11 @@ impl Generator {
             }
             for j in 0..self.u {
                 let noise = self.uniform() + self.uniform() - 1.0;
-                let signal = if j % 4 == 0 { hyps[[i, (j / 4) % self.k]] } else { 0.0 };
+                let signal = if j % 4 == 0 {
+                    hyps[[i, (j / 4) % self.k]]
+                } else {
+                    0.0
+                };
                 acts[[i, j]] = 0.1 * j as f32 + signal + noise;
             }
         }
@@ -202,7 +208,12 @@ fn run_numpy(dir: &Path, t: usize, u: usize, k: usize, repeat: usize) -> Option<
     let out = std::process::Command::new("python3")
         .arg(&script)
         .arg(dir)
-        .args([t.to_string(), u.to_string(), k.to_string(), repeat.to_string()])
+        .args([
+            t.to_string(),
+            u.to_string(),
+            k.to_string(),
+            repeat.to_string(),
+        ])
         .output()
         .ok()?;
     let text = String::from_utf8_lossy(&out.stdout);
@@ -260,7 +271,9 @@ fn main() {
 
     // Pearson (and p/q) through the streaming engine; data written for numpy.
     // r only (what numpy computes); p- and q-values are timed separately.
-    let pearson_cfg = ScoreConfig::default().metrics(&[Metric::Pearson]).significance(false);
+    let pearson_cfg = ScoreConfig::default()
+        .metrics(&[Metric::Pearson])
+        .significance(false);
     let (mut fa, mut fh) = if use_numpy {
         (
             Some(std::fs::File::create(dir.join("acts.f32")).expect("acts file")),
@@ -273,7 +286,8 @@ fn main() {
         (Some(a), Some(h)) => Some((a, h)),
         _ => None,
     };
-    let (mut p_update, mut p_finish, mut pearson) = stream(t, u, k, chunk, pearson_cfg.clone(), sink);
+    let (mut p_update, mut p_finish, mut pearson) =
+        stream(t, u, k, chunk, pearson_cfg.clone(), sink);
     drop((fa, fh));
     // This machine is shared: keep the best of a few runs (numpy gets the same).
     for _ in 1..repeat {
@@ -326,7 +340,10 @@ fn main() {
         let best = (0..k)
             .map(|h| (h, mi.value(Metric::MutualInfo, 0, h).unwrap_or(0.0)))
             .fold((0, f64::MIN), |a, b| if b.1 > a.1 { b } else { a });
-        println!("sanity: unit u0 is built on h0; its highest-MI hypothesis is h{}", best.0);
+        println!(
+            "sanity: unit u0 is built on h0; its highest-MI hypothesis is h{}",
+            best.0
+        );
     }
 
     if use_numpy {

@@ -61,7 +61,10 @@ impl Layout {
         if k == 0 {
             return sums;
         }
-        for (hrow, orow) in hyps.chunks_exact(k).zip(out.chunks_exact_mut(self.d.max(1))) {
+        for (hrow, orow) in hyps
+            .chunks_exact(k)
+            .zip(out.chunks_exact_mut(self.d.max(1)))
+        {
             for (j, &v) in hrow.iter().enumerate() {
                 let col = match self.kinds[j] {
                     HypothesisKind::Categorical { .. } => {
@@ -78,7 +81,6 @@ impl Layout {
         }
         sums
     }
-
 }
 
 /// Checks that a chunk's shapes fit the engine.
@@ -142,7 +144,13 @@ impl RowCheck {
     pub fn new(hyps: &[(String, HypothesisKind)]) -> Self {
         let lo = hyps
             .iter()
-            .map(|(_, k)| if matches!(k, HypothesisKind::Numeric) { f32::MIN } else { 0.0 })
+            .map(|(_, k)| {
+                if matches!(k, HypothesisKind::Numeric) {
+                    f32::MIN
+                } else {
+                    0.0
+                }
+            })
             .collect();
         let hi = hyps
             .iter()
@@ -152,7 +160,10 @@ impl RowCheck {
                 HypothesisKind::Categorical { states } => states.len() as f32 - 1.0,
             })
             .collect();
-        let whole = hyps.iter().map(|(_, k)| !matches!(k, HypothesisKind::Numeric)).collect();
+        let whole = hyps
+            .iter()
+            .map(|(_, k)| !matches!(k, HypothesisKind::Numeric))
+            .collect();
         RowCheck { lo, hi, whole }
     }
 
@@ -178,7 +189,13 @@ impl RowCheck {
     }
 
     /// The error for an activation row that failed [`RowCheck::acts_ok`].
-    pub fn act_error(context: &str, units: &[String], row: &[f32], global_row: u64, seq: u32) -> Error {
+    pub fn act_error(
+        context: &str,
+        units: &[String],
+        row: &[f32],
+        global_row: u64,
+        seq: u32,
+    ) -> Error {
         let (u, v) = row
             .iter()
             .copied()
@@ -196,8 +213,16 @@ impl RowCheck {
     }
 
     /// The error for a hypothesis row that failed [`RowCheck::hyps_ok`].
-    pub fn hyp_error(&self, hyps: &[(String, HypothesisKind)], row: &[f32], global_row: u64, seq: u32) -> Error {
-        let j = (0..row.len()).find(|&j| !self.value_ok(j, row[j])).unwrap_or(0);
+    pub fn hyp_error(
+        &self,
+        hyps: &[(String, HypothesisKind)],
+        row: &[f32],
+        global_row: u64,
+        seq: u32,
+    ) -> Error {
+        let j = (0..row.len())
+            .find(|&j| !self.value_ok(j, row[j]))
+            .unwrap_or(0);
         let (name, kind) = &hyps[j];
         let expected = match kind {
             HypothesisKind::Numeric => "a finite number".to_string(),
@@ -228,7 +253,13 @@ pub(crate) fn check_chunk(
     check_shapes(context, units, hyps, acts, values, seq_ids)?;
     if let Some(i) = first_bad_row(acts, RowCheck::acts_ok) {
         let row = acts.row(i).to_vec();
-        return Err(RowCheck::act_error(context, units, &row, first_row + i as u64, seq_ids[i]));
+        return Err(RowCheck::act_error(
+            context,
+            units,
+            &row,
+            first_row + i as u64,
+            seq_ids[i],
+        ));
     }
     let check = RowCheck::new(hyps);
     if let Some(i) = first_bad_row(values, |r| check.hyps_ok(r)) {
@@ -465,7 +496,15 @@ impl Engine {
         if n <= piece {
             return self.ingest(acts, values, seq_ids, true);
         }
-        check_chunk(ctx, &self.units, &self.hyps, acts, values, seq_ids, self.rows)?;
+        check_chunk(
+            ctx,
+            &self.units,
+            &self.hyps,
+            acts,
+            values,
+            seq_ids,
+            self.rows,
+        )?;
         let mut start = 0;
         while start < n {
             let end = (start + piece).min(n);
@@ -515,7 +554,13 @@ impl Engine {
             let (new_a, new_h) = (&self.buf_acts[at..], &self.buf_hyps[ah..]);
             let global = self.rows + i as u64;
             if check && !RowCheck::acts_ok(new_a) {
-                failure = Some(RowCheck::act_error(ctx, &self.units, new_a, global, seq_ids[i]));
+                failure = Some(RowCheck::act_error(
+                    ctx,
+                    &self.units,
+                    new_a,
+                    global,
+                    seq_ids[i],
+                ));
                 break;
             }
             if check && !self.check.hyps_ok(new_h) {
@@ -524,7 +569,7 @@ impl Engine {
             }
             add_row(&mut self.open_sums.0, new_a);
             add_row(&mut self.open_sums.1, new_h);
-            if (start_rows + i + 1) % cap == 0 {
+            if (start_rows + i + 1).is_multiple_of(cap) {
                 let done = std::mem::replace(&mut self.open_sums, (vec![0.0; u], vec![0.0; k]));
                 self.pending.push(done);
             }
@@ -565,7 +610,8 @@ impl Engine {
             return Ok(());
         }
         let (u, k, d) = (self.units.len(), self.hyps.len(), self.layout.d);
-        let shape_err = |e: ndarray::ShapeError| Error::invalid("Engine (internal block)", e.to_string());
+        let shape_err =
+            |e: ndarray::ShapeError| Error::invalid("Engine (internal block)", e.to_string());
         let acts_buf = &mut self.buf_acts[start * u..(start + r) * u];
         let hyps_buf = &mut self.buf_hyps[start * k..(start + r) * k];
         let seq = &self.buf_seq[start..start + r];
@@ -599,14 +645,24 @@ impl Engine {
             centre_in_place(hyps_buf, k, &sums.1, seq, Some(&mut self.design_lag))
         } else {
             let dsums = self.layout.design_into(hyps_buf, r, &mut self.design_buf);
-            centre_in_place(&mut self.design_buf, d, &dsums, seq, Some(&mut self.design_lag))
+            centre_in_place(
+                &mut self.design_buf,
+                d,
+                &dsums,
+                seq,
+                Some(&mut self.design_lag),
+            )
         };
         let pos_sum = [pos_buf.iter().map(|&p| f64::from(p)).sum::<f64>()];
         let mp = centre_in_place(pos_buf, 1, &pos_sum, seq, None);
         self.unit_stats.merge(&ma);
         self.design_stats.merge(&md);
         self.pos_stats.merge(&mp);
-        let design: &[f32] = if self.layout.simple { hyps_buf } else { &self.design_buf };
+        let design: &[f32] = if self.layout.simple {
+            hyps_buf
+        } else {
+            &self.design_buf
+        };
         let design = ArrayView2::from_shape((r, d), design).map_err(shape_err)?;
         let pos = ArrayView2::from_shape((r, 1), &*pos_buf).map_err(shape_err)?;
         if let Some(co) = &mut self.co {

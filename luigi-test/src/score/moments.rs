@@ -51,7 +51,14 @@ struct PartSums {
 /// Centres one range of rows; `prev` is the (centred) row just before the
 /// range when it belongs to the same sequence as the range's first row.
 #[inline(never)]
-fn centre_part(data: &mut [f32], cols: usize, shift: &[f32], seq: &[u32], prev: Option<&[f32]>, with_lag: bool) -> PartSums {
+fn centre_part(
+    data: &mut [f32],
+    cols: usize,
+    shift: &[f32],
+    seq: &[u32],
+    prev: Option<&[f32]>,
+    with_lag: bool,
+) -> PartSums {
     let rows = data.len() / cols;
     let mut p = PartSums {
         s1: vec![0.0; cols],
@@ -100,9 +107,29 @@ fn centre_row(row: &mut [f32], shift: &[f32], s1: &mut [f64], s2: &mut [f64]) {
 }
 
 #[inline(never)]
-fn centre_row_lag(row: &mut [f32], shift: &[f32], s1: &mut [f64], s2: &mut [f64], lag: &mut [f64], prev: &[f32]) {
-    let n = row.len().min(shift.len()).min(s1.len()).min(s2.len()).min(lag.len()).min(prev.len());
-    let (row, shift, s1, s2, lag, prev) = (&mut row[..n], &shift[..n], &mut s1[..n], &mut s2[..n], &mut lag[..n], &prev[..n]);
+fn centre_row_lag(
+    row: &mut [f32],
+    shift: &[f32],
+    s1: &mut [f64],
+    s2: &mut [f64],
+    lag: &mut [f64],
+    prev: &[f32],
+) {
+    let n = row
+        .len()
+        .min(shift.len())
+        .min(s1.len())
+        .min(s2.len())
+        .min(lag.len())
+        .min(prev.len());
+    let (row, shift, s1, s2, lag, prev) = (
+        &mut row[..n],
+        &shift[..n],
+        &mut s1[..n],
+        &mut s2[..n],
+        &mut lag[..n],
+        &prev[..n],
+    );
     for j in 0..n {
         let c = row[j] - shift[j];
         row[j] = c;
@@ -242,7 +269,8 @@ impl Centred {
         let sums = column_sums(&flat, cols);
         let seq = vec![0u32; rows];
         let m = centre_in_place(&mut flat, cols, &sums, &seq, None);
-        let data = Array2::from_shape_vec((rows, cols), flat).unwrap_or_else(|_| Array2::zeros((rows, cols)));
+        let data = Array2::from_shape_vec((rows, cols), flat)
+            .unwrap_or_else(|_| Array2::zeros((rows, cols)));
         Centred { data, m }
     }
 }
@@ -323,7 +351,13 @@ impl CoMoments {
     /// The block's cross-product is one f32 GEMM (`aᵀ·b`); matrixmultiply
     /// splits that product over threads by output tiles only, so every
     /// entry is summed in the same order whatever the thread count.
-    pub fn merge(&mut self, a: ArrayView2<'_, f32>, ma: &BlockMoments, b: ArrayView2<'_, f32>, mb: &BlockMoments) {
+    pub fn merge(
+        &mut self,
+        a: ArrayView2<'_, f32>,
+        ma: &BlockMoments,
+        b: ArrayView2<'_, f32>,
+        mb: &BlockMoments,
+    ) {
         let rows = ma.rows;
         debug_assert_eq!(rows, mb.rows);
         if rows == 0 {
@@ -357,7 +391,13 @@ impl CoMoments {
                 .enumerate()
                 .for_each(|(i, (crow, srow))| update_row(i, crow, srow)),
             _ => {
-                for (i, (mut crow, srow)) in self.c.rows_mut().into_iter().zip(self.scratch.rows()).enumerate() {
+                for (i, (mut crow, srow)) in self
+                    .c
+                    .rows_mut()
+                    .into_iter()
+                    .zip(self.scratch.rows())
+                    .enumerate()
+                {
                     let srow: Vec<f32> = srow.to_vec();
                     let mut tmp: Vec<f64> = crow.to_vec();
                     update_row(i, &mut tmp, &srow);
@@ -429,7 +469,16 @@ impl LagStats {
     /// After centring: moves the block's pair sums (around the block shift)
     /// onto the fixed reference.
     #[allow(clippy::too_many_arguments)]
-    fn end_block(&mut self, data: &[f32], cols: usize, seq: &[u32], shift: &[f32], s1: &[f64], block_prod: &[f64], pairs: f64) {
+    fn end_block(
+        &mut self,
+        data: &[f32],
+        cols: usize,
+        seq: &[u32],
+        shift: &[f32],
+        s1: &[f64],
+        block_prod: &[f64],
+        pairs: f64,
+    ) {
         let rows = seq.len();
         if pairs == 0.0 || rows == 0 {
             return;
@@ -477,6 +526,7 @@ impl LagStats {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use ndarray::{Array2, Axis, Slice};

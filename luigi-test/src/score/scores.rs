@@ -165,12 +165,12 @@ pub(crate) fn build(fp: FirstPass) -> Result<Scores> {
             let nonempty = counts.iter().filter(|&&c| c > 0).count();
             let (mut auto, mut var) = (0.0, 0.0);
             let mut between = 0.0;
-            for s in 0..width {
+            for (s, &count) in counts.iter().enumerate() {
                 let c = off + s;
                 auto += fp.design_lag.autocov(c, fp.design_stats.mean[c]);
                 var += fp.design_stats.var(c);
-                if counts[s] > 0 {
-                    between += fp.pos_co.c[[0, c]].powi(2) / counts[s] as f64;
+                if count > 0 {
+                    between += fp.pos_co.c[[0, c]].powi(2) / count as f64;
                 }
             }
             let max_share = counts.iter().copied().max().unwrap_or(0);

@@ -191,6 +191,7 @@ pub(crate) fn entropy(counts: impl Iterator<Item = f64>, n: f64) -> (f64, usize)
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

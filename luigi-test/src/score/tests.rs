@@ -1,5 +1,6 @@
 //! Tests of the score engine against scipy/sklearn reference numbers, and
 //! of its streaming, determinism, robustness and error behaviour.
+#![allow(clippy::unwrap_used)]
 
 use ndarray::{Array2, ArrayView2, Axis, Slice};
 
@@ -341,14 +342,16 @@ fn block_size_changes_scores_by_less_than_1e6_and_not_the_order() {
     }
 }
 
-/// A dataset big enough for matrixmultiply to use several threads.
-fn threaded_problem() -> (
+type Problem = (
     Array2<f32>,
     Array2<f32>,
     Vec<u32>,
     Vec<String>,
     Vec<(String, HypothesisKind)>,
-) {
+);
+
+/// A dataset big enough for matrixmultiply to use several threads.
+fn threaded_problem() -> Problem {
     let (t, u, k) = (4096, 192, 160);
     let mut rng = SplitMix64::new(99);
     let mut uni = move || (rng.next_u64() >> 40) as f32 / (1u64 << 24) as f32 - 0.5;
@@ -458,7 +461,10 @@ fn a_rejected_small_chunk_leaves_no_trace() {
         for start in (0..r.seq.len()).step_by(10) {
             let end = (start + 10).min(r.seq.len());
             let sl = Slice::from(start..end);
-            let (a, h) = (r.acts.slice_axis(Axis(0), sl), r.values.slice_axis(Axis(0), sl));
+            let (a, h) = (
+                r.acts.slice_axis(Axis(0), sl),
+                r.values.slice_axis(Axis(0), sl),
+            );
             if bad && start == 10 {
                 let mut broken = h.to_owned();
                 broken[[8, 0]] = 0.5; // binary hypothesis, row 18
