@@ -377,9 +377,11 @@ enum MiStage {
 
 /// The streaming score engine (first pass).
 ///
-/// Memory is `O(units × hypotheses)` plus one block of rows and, while bin
-/// edges are being estimated, the calibration rows; it does not grow with
-/// the corpus.
+/// Memory is `O(units × hypotheses)` for the totals, plus at most five
+/// blocks of rows in its buffers (a chunk of up to four blocks is copied
+/// whole before it is committed; a larger one is checked first and then
+/// taken four blocks at a time) and, while bin edges are being estimated,
+/// the calibration rows. It does not grow with the corpus.
 pub struct Engine {
     units: Vec<String>,
     hyps: Vec<(String, HypothesisKind)>,

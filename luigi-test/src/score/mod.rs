@@ -86,7 +86,8 @@
 //! - A NaN or ±inf activation is an error naming the unit, row and sequence;
 //!   so is a hypothesis value that is not finite, a binary value other than
 //!   0/1 or a categorical value that is not a state index. The chunk is
-//!   rejected whole and the engine can still be used.
+//!   rejected whole (nothing of it is counted) and the engine can still be
+//!   used.
 //! - A constant unit or hypothesis (or one whose spread is below 1e-6 of its
 //!   mean, i.e. f32 rounding noise) scores r = η = MI = 0, AUC = 0.5, p = 1,
 //!   carries a [`Flag`](crate::ranking::Flag) and ranks last.
@@ -105,10 +106,24 @@
 //! chunkings. matrixmultiply's threads split the GEMM by output tiles, never
 //! along the summed dimension, so each entry is summed in the same order for
 //! any thread count (checked by a test that reruns itself with
-//! `MATMUL_NUM_THREADS=1,2,4`); per-pair finishing work runs in parallel
-//! with rayon but every value depends only on its own inputs. Different
+//! `MATMUL_NUM_THREADS=1,2,4` and `RAYON_NUM_THREADS=1,2,4`). The other
+//! per-block passes (column sums, centring, checks) run on rayon over a
+//! fixed cut of each block into 8 row ranges whose partial sums are added
+//! in range order, and per-pair finishing work computes every value from
+//! its own inputs only, so neither depends on the thread count. Different
 //! CPUs may pick different GEMM kernels (AVX-512 vs AVX2), which can change
-//! the last bits. Random draws come from [`ScoreConfig::seed`].
+//! the last bits. Ties in a ranking are broken by unit index (per
+//! hypothesis) and hypothesis index (per unit). Random draws come from
+//! [`ScoreConfig::seed`].
+//!
+//! # Cost
+//!
+//! Pearson/η: one f32 GEMM of `rows × units` by `rows × design columns`
+//! (one per numeric or binary hypothesis, one per state of a categorical
+//! one), plus a few memory-bound passes. MI: the indicator GEMM, about
+//! `(bins − 1) · (hypothesis bins − 1)` times that for numeric hypotheses and
+//! `bins − 1` times for binary ones. `benches/score.rs` measures both against
+//! numpy (`cargo bench -p luigi-test --bench score`).
 
 mod bins;
 mod engine;
