@@ -42,7 +42,6 @@ fn part_rows(rows: usize) -> usize {
 
 /// Sums of one range of rows (see [`centre_in_place`]).
 struct PartSums {
-    s1: Vec<f64>,
     s2: Vec<f64>,
     lag: Vec<f64>,
     pairs: f64,
@@ -61,7 +60,6 @@ fn centre_part(
 ) -> PartSums {
     let rows = data.len() / cols;
     let mut p = PartSums {
-        s1: vec![0.0; cols],
         s2: vec![0.0; cols],
         lag: vec![0.0; if with_lag { cols } else { 0 }],
         pairs: 0.0,
@@ -70,7 +68,7 @@ fn centre_part(
     for i in 0..rows {
         let (before, rest) = data.split_at_mut(i * cols);
         let row = &mut rest[..cols];
-        let (s1, s2) = (&mut p.s1[..cols], &mut p.s2[..cols]);
+        let s2 = &mut p.s2[..cols];
         let prev_row: Option<&[f32]> = if !with_lag {
             None
         } else if i == 0 {
@@ -83,9 +81,9 @@ fn centre_part(
         match prev_row {
             Some(prev_row) => {
                 p.pairs += 1.0;
-                centre_row_lag(row, shift, s1, s2, &mut p.lag[..cols], &prev_row[..cols]);
+                centre_row_lag(row, shift, s2, &mut p.lag[..cols], &prev_row[..cols]);
             }
-            None => centre_row(row, shift, s1, s2),
+            None => centre_row(row, shift, s2),
         }
     }
     p
@@ -94,38 +92,28 @@ fn centre_part(
 // One row at a time through functions whose slice arguments cannot alias,
 // so the loops vectorise.
 #[inline(never)]
-fn centre_row(row: &mut [f32], shift: &[f32], s1: &mut [f64], s2: &mut [f64]) {
-    let n = row.len().min(shift.len()).min(s1.len()).min(s2.len());
-    let (row, shift, s1, s2) = (&mut row[..n], &shift[..n], &mut s1[..n], &mut s2[..n]);
+fn centre_row(row: &mut [f32], shift: &[f32], s2: &mut [f64]) {
+    let n = row.len().min(shift.len()).min(s2.len());
+    let (row, shift, s2) = (&mut row[..n], &shift[..n], &mut s2[..n]);
     for j in 0..n {
         let c = row[j] - shift[j];
         row[j] = c;
         let c = f64::from(c);
-        s1[j] += c;
         s2[j] += c * c;
     }
 }
 
 #[inline(never)]
-fn centre_row_lag(
-    row: &mut [f32],
-    shift: &[f32],
-    s1: &mut [f64],
-    s2: &mut [f64],
-    lag: &mut [f64],
-    prev: &[f32],
-) {
+fn centre_row_lag(row: &mut [f32], shift: &[f32], s2: &mut [f64], lag: &mut [f64], prev: &[f32]) {
     let n = row
         .len()
         .min(shift.len())
-        .min(s1.len())
         .min(s2.len())
         .min(lag.len())
         .min(prev.len());
-    let (row, shift, s1, s2, lag, prev) = (
+    let (row, shift, s2, lag, prev) = (
         &mut row[..n],
         &shift[..n],
-        &mut s1[..n],
         &mut s2[..n],
         &mut lag[..n],
         &prev[..n],
@@ -134,7 +122,6 @@ fn centre_row_lag(
         let c = row[j] - shift[j];
         row[j] = c;
         let c = f64::from(c);
-        s1[j] += c;
         s2[j] += c * c;
         lag[j] += c * f64::from(prev[j]);
     }
@@ -188,12 +175,18 @@ pub(crate) fn centre_in_place(
         .zip(prevs.par_iter())
         .map(|((chunk, sq), prev)| centre_part(chunk, cols, &shift, sq, prev.as_deref(), with_lag))
         .collect();
-    let mut s1 = vec![0.0_f64; cols];
+    // Σ (x − shift) from the exact f64 sums; it differs from the sum of the
+    // f32-rounded centred values only by their rounding, far below what
+    // the f32 products contribute.
+    let s1: Vec<f64> = sums
+        .iter()
+        .zip(&shift)
+        .map(|(&s, &sh)| s - n * f64::from(sh))
+        .collect();
     let mut s2 = vec![0.0_f64; cols];
     let mut block_prod = vec![0.0_f64; if with_lag { cols } else { 0 }];
     let mut pairs = 0.0;
     for p in parts {
-        s1.iter_mut().zip(&p.s1).for_each(|(a, b)| *a += b);
         s2.iter_mut().zip(&p.s2).for_each(|(a, b)| *a += b);
         block_prod.iter_mut().zip(&p.lag).for_each(|(a, b)| *a += b);
         pairs += p.pairs;

@@ -491,7 +491,12 @@ impl Scores {
     /// The metric hypothesis `k` is ranked by: `rank_by` when it applies and
     /// was computed for every unit, else Pearson (numeric, binary) or η
     /// (categorical), else normalised MI.
-    pub fn metric_for(&self, hypothesis: usize) -> Metric {
+    /// `None` when the index is out of range.
+    pub fn metric_for(&self, hypothesis: usize) -> Option<Metric> {
+        (hypothesis < self.hyps.len()).then(|| self.metric_of(hypothesis))
+    }
+
+    fn metric_of(&self, hypothesis: usize) -> Metric {
         let kind = &self.hyps[hypothesis].kind;
         let available = |m: Metric| {
             let mat = match m {
@@ -536,8 +541,10 @@ impl Scores {
     }
 
     /// The ranking score of a pair (see [`Scores::metric_for`]).
-    pub fn score(&self, unit: usize, hypothesis: usize) -> f64 {
-        self.score_of(self.metric_for(hypothesis), unit, hypothesis)
+    /// `None` when an index is out of range.
+    pub fn score(&self, unit: usize, hypothesis: usize) -> Option<f64> {
+        (unit < self.units.len() && hypothesis < self.hyps.len())
+            .then(|| self.score_of(self.metric_of(hypothesis), unit, hypothesis))
     }
 
     fn degenerate(&self, u: usize, k: usize) -> bool {
@@ -559,7 +566,7 @@ impl Scores {
             .map(|u| {
                 (0..k_n)
                     .map(|k| {
-                        let n_eff = this.n_eff(u, k);
+                        let n_eff = this.n_eff_of(u, k);
                         let degenerate = this.degenerate(u, k);
                         if is_categorical(&this.hyps[k].kind) {
                             match get(&this.eta, u, k) {
@@ -600,7 +607,13 @@ impl Scores {
     }
 
     /// Effective sample size behind the p-value of a pair.
-    pub fn n_eff(&self, unit: usize, hypothesis: usize) -> f64 {
+    /// `None` when an index is out of range.
+    pub fn n_eff(&self, unit: usize, hypothesis: usize) -> Option<f64> {
+        (unit < self.units.len() && hypothesis < self.hyps.len())
+            .then(|| self.n_eff_of(unit, hypothesis))
+    }
+
+    fn n_eff_of(&self, unit: usize, hypothesis: usize) -> f64 {
         ar1_n_eff(self.n, self.units[unit].lag1, self.hyps[hypothesis].lag1)
     }
 
@@ -609,13 +622,13 @@ impl Scores {
         if unit >= self.units.len() || hypothesis >= self.hyps.len() {
             return None;
         }
-        let metric = self.metric_for(hypothesis);
+        let metric = self.metric_of(hypothesis);
         Some(self.pair_with(metric, unit, hypothesis))
     }
 
     fn pair_with(&self, metric: Metric, u: usize, k: usize) -> Pairing {
         let p_value = get(&self.p, u, k);
-        let n_eff = p_value.map(|_| self.n_eff(u, k));
+        let n_eff = p_value.map(|_| self.n_eff_of(u, k));
         let mut flags: Vec<Flag> = self.units[u]
             .flags
             .iter()
@@ -664,8 +677,12 @@ impl Scores {
 
     /// Units of hypothesis `k` in ranking order: non-degenerate first, then
     /// score descending, then unit index.
+    /// Empty when the index is out of range.
     pub fn units_in_order(&self, hypothesis: usize) -> Vec<usize> {
-        let metric = self.metric_for(hypothesis);
+        if hypothesis >= self.hyps.len() {
+            return Vec::new();
+        }
+        let metric = self.metric_of(hypothesis);
         let mut idx: Vec<usize> = (0..self.units.len()).collect();
         let key: Vec<(bool, f64)> = idx
             .iter()
@@ -714,7 +731,7 @@ impl Scores {
     /// hypotheses in order (non-degenerate first, score descending, then
     /// hypothesis index).
     pub fn ranking(&self) -> Ranking {
-        let metrics: Vec<Metric> = (0..self.hyps.len()).map(|k| self.metric_for(k)).collect();
+        let metrics: Vec<Metric> = (0..self.hyps.len()).map(|k| self.metric_of(k)).collect();
         let by_hypothesis = (0..self.hyps.len())
             .map(|k| HypothesisRanking {
                 hypothesis: self.hyps[k].name.clone(),
