@@ -687,7 +687,6 @@ impl Engine {
                 &self.layout.kinds,
                 self.cfg.bins,
                 self.cfg.hypothesis_bins,
-                self.cfg.block_rows,
             );
             for (a, h) in acts.iter().zip(&hyps) {
                 counts.count(a.view(), h.view());

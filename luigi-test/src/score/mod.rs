@@ -61,8 +61,8 @@
 //! entropy, clamped to [0, 1]: 1 means the binned unit determines the
 //! hypothesis (or vice versa). The correction assumes independent rows, so
 //! `nmi` is biased slightly upward on strongly autocorrelated data. The
-//! indicator GEMM costs `(B−1)·(B'−1)` times Pearson's, which is why the
-//! defaults are 4 and 4.
+//! indicator GEMM costs `⌈(B−1)/2⌉·(B'−1)` times Pearson's (two unit bins
+//! share one exact f32 column), which is why the defaults are 4 and 4.
 //!
 //! **Significance.** Timesteps of one sequence are not independent. The
 //! p-value of every pair uses an effective sample size
@@ -121,8 +121,8 @@
 //! Pearson/η: one f32 GEMM of `rows × units` by `rows × design columns`
 //! (one per numeric or binary hypothesis, one per state of a categorical
 //! one), plus a few memory-bound passes. MI: the indicator GEMM, about
-//! `(bins − 1) · (hypothesis bins − 1)` times that for numeric hypotheses and
-//! `bins − 1` times for binary ones. `benches/score.rs` measures both against
+//! `⌈(bins − 1)/2⌉ · (hypothesis bins − 1)` times that for numeric hypotheses
+//! and `⌈(bins − 1)/2⌉` times for binary ones (2× and 6× with the defaults). `benches/score.rs` measures both against
 //! numpy (`cargo bench -p luigi-test --bench score`).
 
 mod bins;
