@@ -202,7 +202,7 @@ impl MiCounts {
                                 c[uidx * unit_bins + b] += 1;
                                 if b < last_a {
                                     irow[uidx * packed + b / 2] =
-                                        if b % 2 == 0 { 1.0 } else { PACK };
+                                        if b.is_multiple_of(2) { 1.0 } else { PACK };
                                 }
                             }
                         }
