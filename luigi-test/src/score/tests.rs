@@ -675,6 +675,44 @@ fn degenerate_inputs_are_flagged_warned_and_ranked_last() {
 }
 
 #[test]
+fn rare_and_nearly_constant_hypotheses_are_reported_not_silently_scored() {
+    let r = reference();
+    let mut values = r.values.clone();
+    values[[100, 4]] = 1.0; // `never` now fires on 2 of 422 timesteps
+    values[[300, 4]] = 1.0;
+    // `position` becomes 1e6 plus f32-rounding-level wiggle
+    for (i, v) in values.column_mut(3).iter_mut().enumerate() {
+        *v = 1.0e6 + if i % 2 == 0 { 0.0625 } else { 0.0 };
+    }
+    let ranking = score_all(
+        r.acts.view(),
+        values.view(),
+        &r.seq,
+        &r.units,
+        &r.hyps,
+        &test_config(),
+    )
+    .unwrap();
+    let kinds: Vec<(WarningKind, &str)> = ranking
+        .warnings
+        .iter()
+        .map(|w| (w.kind, w.subject.as_str()))
+        .collect();
+    assert!(
+        kinds.contains(&(WarningKind::RareHypothesis, "never")),
+        "{kinds:?}"
+    );
+    assert!(
+        kinds.contains(&(WarningKind::NearlyConstantHypothesis, "position")),
+        "{kinds:?}"
+    );
+    let rare = ranking.pair("detector", "never").unwrap();
+    assert!(rare.flags.contains(&Flag::RareHypothesis) && !rare.is_degenerate());
+    let flat = ranking.pair("counter", "position").unwrap();
+    assert!(flat.is_degenerate() && flat.pearson == Some(0.0) && flat.p_value == Some(1.0));
+}
+
+#[test]
 fn ties_are_broken_by_unit_index() {
     let r = reference();
     // Units 1 and 3 are the same column: identical scores, lower index first.
