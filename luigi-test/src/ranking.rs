@@ -368,6 +368,7 @@ pub fn round_to(x: f64, decimals: u32) -> f64 {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -7,13 +7,13 @@
 //! `searchsorted(edges, x, side="left")`). Tied edges merge bins, so a unit
 //! that is 0 on most rows still separates its zeros from its positive values.
 //!
-//! Joint counts for all (unit, hypothesis) pairs are one GEMM of 0/1
-//! indicator matrices per block: `(rows × U·(B−1))ᵀ · (rows × Σ(B'ₖ−1))`.
-//! The last bin of each side is implied by the marginals, which saves
-//! `1/B` of the work on each side. Counts are small integers, so the f32
-//! products and sums are exact (and thus independent of summation order) as
-//! long as no entry exceeds 2^24; the f32 accumulator is flushed into f64
-//! before that can happen.
+//! Joint counts for all (unit, hypothesis) pairs are one GEMM of indicator
+//! matrices per `SUB` rows: `(rows × U·⌈(B−1)/2⌉)ᵀ · (rows × Σ(B'ₖ−1))`.
+//! The last bin of each side is implied by the marginals, and two unit bins
+//! share one f32 column (the second weighted by `SUB + 1`), which halves the
+//! unit side. Every product and partial sum is a whole number below 2^23,
+//! so the f32 GEMM is exact, and therefore independent of summation order
+//! and thread count; the counts are unpacked into u64 after each GEMM.
 
 use ndarray::{linalg::general_mat_mul, Array2, ArrayView2, Axis, Slice};
 use rayon::prelude::*;
@@ -21,8 +21,12 @@ use rayon::prelude::*;
 use super::stats::entropy;
 use crate::hypothesis::HypothesisKind;
 
-/// Largest count an f32 holds exactly, with margin for one more block.
-const F32_EXACT: u64 = 1 << 24;
+/// Rows per indicator GEMM. Two unit bins share one f32 column, as
+/// `count_even + PACK · count_odd` with `PACK = SUB + 1`; every partial sum
+/// is then a whole number below `SUB + PACK · SUB < 2^23`, so the f32 GEMM
+/// is exact in any summation order.
+const SUB: usize = 2048;
+const PACK: f32 = (SUB + 1) as f32;
 
 /// Quantile edges of `values` (sorted in place): `bins − 1` edges.
 pub(crate) fn quantile_edges(values: &mut [f32], bins: usize) -> Vec<f32> {
@@ -69,9 +73,11 @@ pub(crate) struct MiCounts {
     hyp: Vec<HypBins>,
     /// Total hypothesis indicator columns.
     g: usize,
+    /// Packed unit columns per unit: ⌈(bins − 1) / 2⌉.
+    packed: usize,
     j32: Array2<f32>,
-    j64: Array2<f64>,
-    rows_in_j32: u64,
+    /// Joint counts, `units·(bins − 1) × g`.
+    joint: Array2<u64>,
     unit_counts: Array2<u64>,
     hyp_counts: Vec<Vec<u64>>,
     n: u64,
@@ -96,7 +102,6 @@ impl MiCounts {
         kinds: &[HypothesisKind],
         unit_bins: usize,
         hyp_bins: usize,
-        block_rows: usize,
     ) -> Self {
         let u = acts.first().map_or(0, |a| a.ncols());
         let rows: usize = acts.iter().map(|a| a.nrows()).sum();
@@ -132,46 +137,87 @@ impl MiCounts {
         }
         let g = offset;
         let a_cols = u * (unit_bins - 1);
+        let packed = (unit_bins - 1).div_ceil(2);
         MiCounts {
             unit_bins,
             unit_edges,
             hyp_counts: hyp.iter().map(|h| vec![0; h.bins]).collect(),
             hyp,
             g,
-            j32: Array2::zeros((a_cols, g)),
-            j64: Array2::zeros((a_cols, g)),
-            rows_in_j32: 0,
+            packed,
+            j32: Array2::zeros((u * packed, g)),
+            joint: Array2::zeros((a_cols, g)),
             unit_counts: Array2::zeros((u, unit_bins)),
             n: 0,
-            ind_a: Array2::zeros((block_rows, a_cols)),
-            ind_h: Array2::zeros((block_rows, g)),
+            ind_a: Array2::zeros((SUB, u * packed)),
+            ind_h: Array2::zeros((SUB, g)),
         }
     }
 
     /// Counts one block of raw rows.
     pub fn count(&mut self, acts: ArrayView2<'_, f32>, hyps: ArrayView2<'_, f32>) {
         let rows = acts.nrows();
+        let mut start = 0;
+        while start < rows {
+            let end = (start + SUB).min(rows);
+            let range = Slice::from(start..end);
+            self.count_sub(
+                acts.slice_axis(Axis(0), range),
+                hyps.slice_axis(Axis(0), range),
+            );
+            start = end;
+        }
+    }
+
+    /// Counts at most `SUB` rows: indicator matrices (built in parallel over
+    /// row ranges), one exact f32 GEMM, then unpacking into u64 counts.
+    fn count_sub(&mut self, acts: ArrayView2<'_, f32>, hyps: ArrayView2<'_, f32>) {
+        let rows = acts.nrows();
         if rows == 0 {
             return;
         }
-        if self.ind_a.nrows() < rows {
-            self.ind_a = Array2::zeros((rows, self.ind_a.ncols()));
-            self.ind_h = Array2::zeros((rows, self.g));
-        }
-        let last_a = self.unit_bins - 1;
+        let u = self.unit_edges.len();
+        let (last_a, packed) = (self.unit_bins - 1, self.packed);
+        let part = rows.div_ceil(8).max(1);
+        // Units: packed indicators and marginal counts.
         {
             let mut ind_a = self.ind_a.slice_axis_mut(Axis(0), Slice::from(..rows));
             ind_a.fill(0.0);
-            for (mut irow, arow) in ind_a.rows_mut().into_iter().zip(acts.rows()) {
-                for (uidx, (&x, edges)) in arow.iter().zip(&self.unit_edges).enumerate() {
-                    let b = bin_of(x, edges);
-                    self.unit_counts[[uidx, b]] += 1;
-                    if b < last_a {
-                        irow[uidx * last_a + b] = 1.0;
-                    }
+            let width = u * packed;
+            let edges = &self.unit_edges;
+            let unit_bins = self.unit_bins;
+            let counts: Vec<Vec<u64>> = match ind_a.as_slice_mut() {
+                Some(flat) if width > 0 => flat
+                    .par_chunks_mut(part * width)
+                    .zip(
+                        acts.axis_chunks_iter(Axis(0), part)
+                            .collect::<Vec<_>>()
+                            .into_par_iter(),
+                    )
+                    .map(|(dst, src)| {
+                        let mut c = vec![0u64; u * unit_bins];
+                        for (irow, arow) in dst.chunks_exact_mut(width).zip(src.rows()) {
+                            for (uidx, (&x, e)) in arow.iter().zip(edges).enumerate() {
+                                let b = bin_of(x, e);
+                                c[uidx * unit_bins + b] += 1;
+                                if b < last_a {
+                                    irow[uidx * packed + b / 2] =
+                                        if b.is_multiple_of(2) { 1.0 } else { PACK };
+                                }
+                            }
+                        }
+                        c
+                    })
+                    .collect(),
+                _ => Vec::new(),
+            };
+            for c in counts {
+                for (dst, src) in self.unit_counts.iter_mut().zip(c) {
+                    *dst += src;
                 }
             }
         }
+        // Hypotheses: plain 0/1 indicators and marginal counts.
         {
             let mut ind_h = self.ind_h.slice_axis_mut(Axis(0), Slice::from(..rows));
             ind_h.fill(0.0);
@@ -186,27 +232,39 @@ impl MiCounts {
                 }
             }
         }
-        if self.rows_in_j32 + rows as u64 >= F32_EXACT {
-            self.flush();
-        }
         let ind_a = self.ind_a.slice_axis(Axis(0), Slice::from(..rows));
         let ind_h = self.ind_h.slice_axis(Axis(0), Slice::from(..rows));
-        general_mat_mul(1.0, &ind_a.t(), &ind_h, 1.0, &mut self.j32);
-        self.rows_in_j32 += rows as u64;
+        general_mat_mul(1.0, &ind_a.t(), &ind_h, 0.0, &mut self.j32);
+        // Unpack: packed row (unit, p) holds bins 2p (low) and 2p + 1 (high).
+        let g = self.g;
+        let pack = PACK as u64;
+        if let (Some(joint), Some(j32)) = (self.joint.as_slice_mut(), self.j32.as_slice()) {
+            if g > 0 && last_a > 0 {
+                joint
+                    .par_chunks_mut(last_a * g)
+                    .zip(j32.par_chunks(packed * g))
+                    .for_each(|(dst, src)| {
+                        for (p, srow) in src.chunks_exact(g).enumerate() {
+                            let lo_bin = 2 * p;
+                            let hi_bin = lo_bin + 1;
+                            for (col, &v) in srow.iter().enumerate() {
+                                let v = v as u64;
+                                dst[lo_bin * g + col] += v % pack;
+                                if hi_bin < last_a {
+                                    dst[hi_bin * g + col] += v / pack;
+                                }
+                            }
+                        }
+                    });
+            }
+        }
         self.n += rows as u64;
-    }
-
-    fn flush(&mut self) {
-        self.j64.zip_mut_with(&self.j32, |a, &b| *a += f64::from(b));
-        self.j32.fill(0.0);
-        self.rows_in_j32 = 0;
     }
 
     /// MI for every pair, `units × hypotheses`, computed in parallel by unit
     /// (each entry depends only on its own counts, so the result does not
     /// depend on the thread count).
-    pub fn finish(mut self) -> (Array2<f64>, Array2<f64>) {
-        self.flush();
+    pub fn finish(self) -> (Array2<f64>, Array2<f64>) {
         let u = self.unit_edges.len();
         let k = self.hyp.len();
         let rows: Vec<Vec<MiPair>> = (0..u)
@@ -237,7 +295,7 @@ impl MiCounts {
             let row = ui * (ba - 1) + a;
             let mut rest = a_marg[a];
             for h in 0..bh - 1 {
-                let v = self.j64[[row, hb.offset + h]];
+                let v = self.joint[[row, hb.offset + h]] as f64;
                 joint[a * bh + h] = v;
                 rest -= v;
             }
@@ -266,6 +324,7 @@ impl MiCounts {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -284,6 +343,83 @@ mod tests {
         assert_eq!(bin_of(0.0, &e), 0);
         assert_eq!(bin_of(1.0, &e), 2);
         assert_eq!(bin_of(2.0, &e), 3);
+    }
+
+    /// Plug-in MI from a directly counted contingency table.
+    fn naive_mi(a: &[usize], b: &[usize]) -> f64 {
+        let n = a.len() as f64;
+        let (na, nb) = (a.iter().max().unwrap() + 1, b.iter().max().unwrap() + 1);
+        let mut t = vec![0.0; na * nb];
+        for (&x, &y) in a.iter().zip(b) {
+            t[x * nb + y] += 1.0;
+        }
+        let ra: Vec<f64> = (0..na)
+            .map(|i| (0..nb).map(|j| t[i * nb + j]).sum())
+            .collect();
+        let rb: Vec<f64> = (0..nb)
+            .map(|j| (0..na).map(|i| t[i * nb + j]).sum())
+            .collect();
+        let mut mi = 0.0;
+        for i in 0..na {
+            for j in 0..nb {
+                let c = t[i * nb + j];
+                if c > 0.0 {
+                    mi += c / n * (c * n / (ra[i] * rb[j])).ln();
+                }
+            }
+        }
+        mi
+    }
+
+    #[test]
+    fn packed_counts_equal_direct_counts_for_any_bin_number() {
+        // More rows than one indicator GEMM takes, odd and even bin numbers.
+        let n = SUB + 300;
+        let mut rng = super::super::stats::SplitMix64::new(11);
+        let acts = Array2::from_shape_fn((n, 3), |(_, j)| rng.below(50 + j) as f32);
+        let hyps = Array2::from_shape_fn((n, 2), |(i, j)| {
+            if j == 0 {
+                (acts[[i, 0]] / 10.0).floor().min(4.0)
+            } else {
+                ((i / 7) % 3) as f32
+            }
+        });
+        let kinds = [
+            HypothesisKind::Numeric,
+            HypothesisKind::Categorical {
+                states: vec!["a".into(), "b".into(), "c".into()],
+            },
+        ];
+        for bins in [2, 3, 5, 8] {
+            let mut c = MiCounts::calibrate(
+                std::slice::from_ref(&acts),
+                std::slice::from_ref(&hyps),
+                &kinds,
+                bins,
+                3,
+            );
+            c.count(acts.view(), hyps.view());
+            let unit_edges = c.unit_edges.clone();
+            let hyp_bins: Vec<Vec<usize>> = (0..2)
+                .map(|k| hyps.column(k).iter().map(|&v| c.hyp[k].bin(v)).collect())
+                .collect();
+            let (mi, _) = c.finish();
+            for u in 0..3 {
+                let ub: Vec<usize> = acts
+                    .column(u)
+                    .iter()
+                    .map(|&x| bin_of(x, &unit_edges[u]))
+                    .collect();
+                for k in 0..2 {
+                    let want = naive_mi(&ub, &hyp_bins[k]);
+                    assert!(
+                        (mi[[u, k]] - want).abs() < 1e-12,
+                        "bins {bins} ({u},{k}): {} vs {want}",
+                        mi[[u, k]]
+                    );
+                }
+            }
+        }
     }
 
     #[test]
@@ -306,7 +442,6 @@ mod tests {
             &[HypothesisKind::Binary],
             4,
             4,
-            64,
         );
         for start in (0..n).step_by(64) {
             let end = (start + 64).min(n);

@@ -2,10 +2,11 @@
 
 use std::collections::HashSet;
 
-use ndarray::{Array2, ArrayView2};
+use ndarray::{Array2, ArrayView2, Axis, Slice};
+use rayon::prelude::*;
 
 use super::bins::MiCounts;
-use super::moments::{Centred, CoMoments, ColumnStats, LagStats};
+use super::moments::{add_row, centre_in_place, CoMoments, ColumnStats, LagStats};
 use super::scores::{self, FirstPass, Scores};
 use super::{Metric, ScoreConfig};
 use crate::error::{Error, Result};
@@ -20,6 +21,8 @@ pub(crate) struct Layout {
     pub offset: Vec<usize>,
     pub width: Vec<usize>,
     pub d: usize,
+    /// No categorical hypothesis: the design is the hypothesis values.
+    pub simple: bool,
 }
 
 impl Layout {
@@ -36,41 +39,58 @@ impl Layout {
             width.push(w);
             d += w;
         }
+        let simple = !kinds
+            .iter()
+            .any(|k| matches!(k, HypothesisKind::Categorical { .. }));
         Layout {
             kinds,
             offset,
             width,
             d,
+            simple,
         }
     }
 
-    /// The design matrix of a block of validated hypothesis values.
-    pub fn design(&self, hyps: ArrayView2<'_, f32>) -> Array2<f32> {
-        let mut out = Array2::zeros((hyps.nrows(), self.d));
-        for (mut orow, hrow) in out.rows_mut().into_iter().zip(hyps.rows()) {
-            for (k, &v) in hrow.iter().enumerate() {
-                match self.kinds[k] {
+    /// Fills `out` with the row-major design of `rows` rows of validated
+    /// hypothesis values (`hyps`, row-major) and returns its column sums.
+    pub fn design_into(&self, hyps: &[f32], rows: usize, out: &mut Vec<f32>) -> Vec<f64> {
+        let k = self.kinds.len();
+        out.clear();
+        out.resize(rows * self.d, 0.0);
+        let mut sums = vec![0.0_f64; self.d];
+        if k == 0 {
+            return sums;
+        }
+        for (hrow, orow) in hyps
+            .chunks_exact(k)
+            .zip(out.chunks_exact_mut(self.d.max(1)))
+        {
+            for (j, &v) in hrow.iter().enumerate() {
+                let col = match self.kinds[j] {
                     HypothesisKind::Categorical { .. } => {
-                        orow[self.offset[k] + v as usize] = 1.0;
+                        orow[self.offset[j] + v as usize] = 1.0;
+                        self.offset[j] + v as usize
                     }
-                    _ => orow[self.offset[k]] = v,
-                }
+                    _ => {
+                        orow[self.offset[j]] = v;
+                        self.offset[j]
+                    }
+                };
+                sums[col] += f64::from(orow[col]);
             }
         }
-        out
+        sums
     }
 }
 
-/// Checks one chunk: shapes, finite activations, valid hypothesis values.
-/// `first_row` is the global index of the chunk's first row, for messages.
-pub(crate) fn check_chunk(
+/// Checks that a chunk's shapes fit the engine.
+pub(crate) fn check_shapes(
     context: &str,
     units: &[String],
     hyps: &[(String, HypothesisKind)],
     acts: ArrayView2<'_, f32>,
     values: ArrayView2<'_, f32>,
     seq_ids: &[u32],
-    first_row: u64,
 ) -> Result<()> {
     if acts.ncols() != units.len() {
         return Err(Error::invalid(
@@ -104,49 +124,188 @@ pub(crate) fn check_chunk(
             ),
         ));
     }
-    for (i, row) in acts.rows().into_iter().enumerate() {
-        if let Some((u, v)) = row.iter().enumerate().find(|(_, v)| !v.is_finite()) {
-            return Err(Error::invalid(
-                context,
-                format!(
-                    "activation of unit `{}` (column {u}) is {v} at row {} (sequence {}): \
-                     activations must be finite; check the model's inputs at that timestep",
-                    units[u],
-                    first_row + i as u64,
-                    seq_ids[i]
-                ),
-            ));
+    Ok(())
+}
+
+/// Row validity: finite activations; hypothesis values in their kind's range.
+#[derive(Debug, Clone)]
+pub(crate) struct RowCheck {
+    lo: Vec<f32>,
+    hi: Vec<f32>,
+    whole: Vec<bool>,
+}
+
+/// (v + 2^23) − 2^23 == v exactly when 0 ≤ v < 2^23 is a whole number.
+const ROUNDER: f32 = 8_388_608.0;
+
+impl RowCheck {
+    /// Numeric: finite (NaN fails every comparison); binary: 0 or 1;
+    /// categorical: a whole number in 0..states.
+    pub fn new(hyps: &[(String, HypothesisKind)]) -> Self {
+        let lo = hyps
+            .iter()
+            .map(|(_, k)| {
+                if matches!(k, HypothesisKind::Numeric) {
+                    f32::MIN
+                } else {
+                    0.0
+                }
+            })
+            .collect();
+        let hi = hyps
+            .iter()
+            .map(|(_, k)| match k {
+                HypothesisKind::Numeric => f32::MAX,
+                HypothesisKind::Binary => 1.0,
+                HypothesisKind::Categorical { states } => states.len() as f32 - 1.0,
+            })
+            .collect();
+        let whole = hyps
+            .iter()
+            .map(|(_, k)| !matches!(k, HypothesisKind::Numeric))
+            .collect();
+        RowCheck { lo, hi, whole }
+    }
+
+    #[inline]
+    pub fn acts_ok(row: &[f32]) -> bool {
+        row.iter().fold(true, |ok, v| ok & v.is_finite())
+    }
+
+    #[inline]
+    fn value_ok(&self, j: usize, v: f32) -> bool {
+        (v >= self.lo[j]) & (v <= self.hi[j]) & (!self.whole[j] | ((v + ROUNDER) - ROUNDER == v))
+    }
+
+    pub fn hyps_ok(&self, row: &[f32]) -> bool {
+        let n = row.len().min(self.lo.len());
+        let (row, lo, hi, whole) = (&row[..n], &self.lo[..n], &self.hi[..n], &self.whole[..n]);
+        let mut ok = true;
+        for j in 0..n {
+            let v = row[j];
+            ok &= (v >= lo[j]) & (v <= hi[j]) & (!whole[j] | ((v + ROUNDER) - ROUNDER == v));
+        }
+        ok
+    }
+
+    /// The error for an activation row that failed [`RowCheck::acts_ok`].
+    pub fn act_error(
+        context: &str,
+        units: &[String],
+        row: &[f32],
+        global_row: u64,
+        seq: u32,
+    ) -> Error {
+        let (u, v) = row
+            .iter()
+            .copied()
+            .enumerate()
+            .find(|(_, v)| !v.is_finite())
+            .unwrap_or((0, f32::NAN));
+        Error::invalid(
+            context,
+            format!(
+                "activation of unit `{}` (column {u}) is {v} at row {global_row} (sequence {seq}): \
+                 activations must be finite; check the model's inputs at that timestep",
+                units.get(u).map_or("?", String::as_str)
+            ),
+        )
+    }
+
+    /// The error for a hypothesis row that failed [`RowCheck::hyps_ok`].
+    pub fn hyp_error(
+        &self,
+        hyps: &[(String, HypothesisKind)],
+        row: &[f32],
+        global_row: u64,
+        seq: u32,
+    ) -> Error {
+        let j = (0..row.len())
+            .find(|&j| !self.value_ok(j, row[j]))
+            .unwrap_or(0);
+        let (name, kind) = &hyps[j];
+        let expected = match kind {
+            HypothesisKind::Numeric => "a finite number".to_string(),
+            HypothesisKind::Binary => "0 or 1".to_string(),
+            HypothesisKind::Categorical { states } => format!("a state index 0..{}", states.len()),
+        };
+        Error::Hypothesis {
+            name: name.clone(),
+            message: format!(
+                "value {} at row {global_row} (sequence {seq}) is not {expected}",
+                row[j]
+            ),
         }
     }
-    for (i, row) in values.rows().into_iter().enumerate() {
-        for ((name, kind), &v) in hyps.iter().zip(row.iter()) {
-            let bad = match kind {
-                HypothesisKind::Numeric => !v.is_finite(),
-                HypothesisKind::Binary => v != 0.0 && v != 1.0,
-                HypothesisKind::Categorical { states } => {
-                    !(v.is_finite() && v >= 0.0 && v.fract() == 0.0 && (v as usize) < states.len())
-                }
-            };
-            if bad {
-                let expected = match kind {
-                    HypothesisKind::Numeric => "a finite number".to_string(),
-                    HypothesisKind::Binary => "0 or 1".to_string(),
-                    HypothesisKind::Categorical { states } => {
-                        format!("a state index 0..{}", states.len())
-                    }
-                };
-                return Err(Error::Hypothesis {
-                    name: name.clone(),
-                    message: format!(
-                        "value {v} at row {} (sequence {}) is not {expected}",
-                        first_row + i as u64,
-                        seq_ids[i]
-                    ),
-                });
-            }
-        }
+}
+
+/// Checks one chunk: shapes, finite activations, valid hypothesis values.
+/// `first_row` is the global index of the chunk's first row, for messages.
+pub(crate) fn check_chunk(
+    context: &str,
+    units: &[String],
+    hyps: &[(String, HypothesisKind)],
+    acts: ArrayView2<'_, f32>,
+    values: ArrayView2<'_, f32>,
+    seq_ids: &[u32],
+    first_row: u64,
+) -> Result<()> {
+    check_shapes(context, units, hyps, acts, values, seq_ids)?;
+    if let Some(i) = first_bad_row(acts, RowCheck::acts_ok) {
+        let row = acts.row(i).to_vec();
+        return Err(RowCheck::act_error(
+            context,
+            units,
+            &row,
+            first_row + i as u64,
+            seq_ids[i],
+        ));
+    }
+    let check = RowCheck::new(hyps);
+    if let Some(i) = first_bad_row(values, |r| check.hyps_ok(r)) {
+        let row = values.row(i).to_vec();
+        return Err(check.hyp_error(hyps, &row, first_row + i as u64, seq_ids[i]));
     }
     Ok(())
+}
+
+/// Index of the first row for which `ok` is false (row ranges checked in
+/// parallel).
+fn first_bad_row<F>(m: ArrayView2<'_, f32>, ok: F) -> Option<usize>
+where
+    F: Fn(&[f32]) -> bool + Sync,
+{
+    let rows = m.nrows();
+    if rows == 0 {
+        return None;
+    }
+    let pr = rows.div_ceil(8).max(1);
+    let parts: Vec<(usize, ArrayView2<'_, f32>)> = m
+        .axis_chunks_iter(Axis(0), pr)
+        .enumerate()
+        .map(|(i, v)| (i * pr, v))
+        .collect();
+    let found: Vec<Option<usize>> = parts
+        .par_iter()
+        .map(|(start, v)| {
+            let mut buf = Vec::new();
+            for (i, row) in v.rows().into_iter().enumerate() {
+                let slice = match row.as_slice() {
+                    Some(s) => s,
+                    None => {
+                        buf.clear();
+                        buf.extend(row.iter().copied());
+                        &buf[..]
+                    }
+                };
+                if !ok(slice) {
+                    return Some(start + i);
+                }
+            }
+            None
+        })
+        .collect();
+    found.into_iter().flatten().next()
 }
 
 /// Sequence bookkeeping: contiguity, positions and lengths.
@@ -218,9 +377,11 @@ enum MiStage {
 
 /// The streaming score engine (first pass).
 ///
-/// Memory is `O(units × hypotheses)` plus one block of rows and, while bin
-/// edges are being estimated, the calibration rows; it does not grow with
-/// the corpus.
+/// Memory is `O(units × hypotheses)` for the totals, plus at most five
+/// blocks of rows in its buffers (a chunk of up to four blocks is copied
+/// whole before it is committed; a larger one is checked first and then
+/// taken four blocks at a time) and, while bin edges are being estimated,
+/// the calibration rows. It does not grow with the corpus.
 pub struct Engine {
     units: Vec<String>,
     hyps: Vec<(String, HypothesisKind)>,
@@ -230,6 +391,12 @@ pub struct Engine {
     buf_hyps: Vec<f32>,
     buf_seq: Vec<u32>,
     buf_pos: Vec<f32>,
+    /// Column sums of the open (incomplete) block in the buffers.
+    open_sums: (Vec<f64>, Vec<f64>),
+    /// Column sums of complete blocks waiting in the buffers.
+    pending: Vec<(Vec<f64>, Vec<f64>)>,
+    check: RowCheck,
+    design_buf: Vec<f32>,
     rows: u64,
     seqs: SeqTracker,
     unit_stats: ColumnStats,
@@ -285,6 +452,10 @@ impl Engine {
             buf_hyps: Vec::with_capacity(rows * hyps.len()),
             buf_seq: Vec::with_capacity(rows),
             buf_pos: Vec::with_capacity(rows),
+            open_sums: (vec![0.0; u], vec![0.0; hyps.len()]),
+            pending: Vec::new(),
+            check: RowCheck::new(&hyps),
+            design_buf: Vec::new(),
             rows: 0,
             seqs: SeqTracker::default(),
             unit_stats: ColumnStats::new(u),
@@ -317,6 +488,16 @@ impl Engine {
         seq_ids: &[u32],
     ) -> Result<()> {
         let ctx = "Engine::update";
+        check_shapes(ctx, &self.units, &self.hyps, acts, values, seq_ids)?;
+        self.seqs.check(ctx, seq_ids, self.rows)?;
+        // Small chunks are checked row by row while they are copied; a big
+        // one is checked first (in parallel) and then taken in pieces, so
+        // the buffers never hold more than a few blocks.
+        let piece = 4 * self.cfg.block_rows;
+        let n = seq_ids.len();
+        if n <= piece {
+            return self.ingest(acts, values, seq_ids, true);
+        }
         check_chunk(
             ctx,
             &self.units,
@@ -326,67 +507,171 @@ impl Engine {
             seq_ids,
             self.rows,
         )?;
-        self.seqs.check(ctx, seq_ids, self.rows)?;
-        let cap = self.cfg.block_rows;
-        for ((arow, hrow), &s) in acts.rows().into_iter().zip(values.rows()).zip(seq_ids) {
-            let pos = self.seqs.push(s);
-            self.buf_acts.extend(arow.iter().copied());
-            self.buf_hyps.extend(hrow.iter().copied());
-            self.buf_seq.push(s);
-            self.buf_pos.push(pos as f32);
-            if self.buf_seq.len() == cap {
-                self.process_block()?;
-            }
+        let mut start = 0;
+        while start < n {
+            let end = (start + piece).min(n);
+            let rows = Slice::from(start..end);
+            self.ingest(
+                acts.slice_axis(Axis(0), rows),
+                values.slice_axis(Axis(0), rows),
+                &seq_ids[start..end],
+                false,
+            )?;
+            start = end;
         }
-        self.rows += seq_ids.len() as u64;
         Ok(())
     }
 
-    fn process_block(&mut self) -> Result<()> {
-        let r = self.buf_seq.len();
+    /// Copies rows into the buffers (checking them when `check` is set),
+    /// then processes every block they complete.
+    fn ingest(
+        &mut self,
+        acts: ArrayView2<'_, f32>,
+        values: ArrayView2<'_, f32>,
+        seq_ids: &[u32],
+        check: bool,
+    ) -> Result<()> {
+        let ctx = "Engine::update";
+        let (u, k) = (self.units.len(), self.hyps.len());
+        let cap = self.cfg.block_rows;
+        // One sweep: copy each row into the buffers, check it while it is
+        // hot, and add it to its block's column sums. Blocks are processed
+        // only once the whole chunk has passed, so a bad value rejects the
+        // chunk whole (the buffers and sums are rolled back).
+        let start_rows = self.buf_seq.len();
+        let saved_sums = self.open_sums.clone();
+        let saved_pending = self.pending.len();
+        let mut failure = None;
+        for (i, (arow, hrow)) in acts.rows().into_iter().zip(values.rows()).enumerate() {
+            let at = self.buf_acts.len();
+            match arow.as_slice() {
+                Some(s) => self.buf_acts.extend_from_slice(s),
+                None => self.buf_acts.extend(arow.iter().copied()),
+            }
+            let ah = self.buf_hyps.len();
+            match hrow.as_slice() {
+                Some(s) => self.buf_hyps.extend_from_slice(s),
+                None => self.buf_hyps.extend(hrow.iter().copied()),
+            }
+            let (new_a, new_h) = (&self.buf_acts[at..], &self.buf_hyps[ah..]);
+            let global = self.rows + i as u64;
+            if check && !RowCheck::acts_ok(new_a) {
+                failure = Some(RowCheck::act_error(
+                    ctx,
+                    &self.units,
+                    new_a,
+                    global,
+                    seq_ids[i],
+                ));
+                break;
+            }
+            if check && !self.check.hyps_ok(new_h) {
+                failure = Some(self.check.hyp_error(&self.hyps, new_h, global, seq_ids[i]));
+                break;
+            }
+            add_row(&mut self.open_sums.0, new_a);
+            add_row(&mut self.open_sums.1, new_h);
+            if (start_rows + i + 1).is_multiple_of(cap) {
+                let done = std::mem::replace(&mut self.open_sums, (vec![0.0; u], vec![0.0; k]));
+                self.pending.push(done);
+            }
+        }
+        if let Some(err) = failure {
+            self.buf_acts.truncate(start_rows * u);
+            self.buf_hyps.truncate(start_rows * k);
+            self.open_sums = saved_sums;
+            self.pending.truncate(saved_pending);
+            return Err(err);
+        }
+        for &s in seq_ids {
+            let pos = self.seqs.push(s);
+            self.buf_seq.push(s);
+            self.buf_pos.push(pos as f32);
+        }
+        self.rows += seq_ids.len() as u64;
+        // Process the complete blocks, then keep the open one's rows.
+        let pending = std::mem::take(&mut self.pending);
+        let blocks = pending.len();
+        for (b, sums) in pending.into_iter().enumerate() {
+            self.process_block(b * cap, cap, sums)?;
+        }
+        if blocks > 0 {
+            let done = blocks * cap;
+            self.buf_acts.drain(..done * u);
+            self.buf_hyps.drain(..done * k);
+            self.buf_seq.drain(..done);
+            self.buf_pos.drain(..done);
+        }
+        Ok(())
+    }
+
+    /// Processes buffered rows `start..start + r` as one block, given their
+    /// column sums (activations, hypothesis values).
+    fn process_block(&mut self, start: usize, r: usize, sums: (Vec<f64>, Vec<f64>)) -> Result<()> {
         if r == 0 {
             return Ok(());
         }
+        let (u, k, d) = (self.units.len(), self.hyps.len(), self.layout.d);
         let shape_err =
             |e: ndarray::ShapeError| Error::invalid("Engine (internal block)", e.to_string());
-        let acts =
-            ArrayView2::from_shape((r, self.units.len()), &self.buf_acts).map_err(shape_err)?;
-        let hyps =
-            ArrayView2::from_shape((r, self.hyps.len()), &self.buf_hyps).map_err(shape_err)?;
-        let pos = ArrayView2::from_shape((r, 1), &self.buf_pos).map_err(shape_err)?;
-        let design = self.layout.design(hyps);
-        let ca = Centred::new(acts);
-        let cd = Centred::new(design.view());
-        let cp = Centred::new(pos);
-        self.unit_stats.merge(&ca);
-        self.design_stats.merge(&cd);
-        self.pos_stats.merge(&cp);
-        self.unit_lag.update(acts, &self.buf_seq, &ca.shift);
-        self.design_lag
-            .update(design.view(), &self.buf_seq, &cd.shift);
-        if let Some(co) = &mut self.co {
-            co.merge(&ca, &cd);
-        }
-        self.pos_co.merge(&cp, &cd);
+        let acts_buf = &mut self.buf_acts[start * u..(start + r) * u];
+        let hyps_buf = &mut self.buf_hyps[start * k..(start + r) * k];
+        let seq = &self.buf_seq[start..start + r];
+        let pos_buf = &mut self.buf_pos[start..start + r];
+
+        // Mutual information works on the raw values.
         let mut start_counting = false;
-        match &mut self.mi {
-            Some(MiStage::Calibrating {
-                acts: ca_store,
-                hyps: ch_store,
-                rows,
-            }) => {
-                ca_store.push(acts.to_owned());
-                ch_store.push(hyps.to_owned());
-                *rows += r;
-                start_counting = *rows >= self.cfg.calibration_rows;
+        {
+            let acts = ArrayView2::from_shape((r, u), &*acts_buf).map_err(shape_err)?;
+            let hyps = ArrayView2::from_shape((r, k), &*hyps_buf).map_err(shape_err)?;
+            match &mut self.mi {
+                Some(MiStage::Calibrating {
+                    acts: ca_store,
+                    hyps: ch_store,
+                    rows,
+                }) => {
+                    ca_store.push(acts.to_owned());
+                    ch_store.push(hyps.to_owned());
+                    *rows += r;
+                    start_counting = *rows >= self.cfg.calibration_rows;
+                }
+                Some(MiStage::Counting(c)) => c.count(acts, hyps),
+                None => {}
             }
-            Some(MiStage::Counting(c)) => c.count(acts, hyps),
-            None => {}
         }
-        self.buf_acts.clear();
-        self.buf_hyps.clear();
-        self.buf_seq.clear();
-        self.buf_pos.clear();
+
+        // Centre everything in place (lag-1 sums in the same sweep), then
+        // one GEMM for the cross-products.
+        let ma = centre_in_place(acts_buf, u, &sums.0, seq, Some(&mut self.unit_lag));
+        let md = if self.layout.simple {
+            centre_in_place(hyps_buf, k, &sums.1, seq, Some(&mut self.design_lag))
+        } else {
+            let dsums = self.layout.design_into(hyps_buf, r, &mut self.design_buf);
+            centre_in_place(
+                &mut self.design_buf,
+                d,
+                &dsums,
+                seq,
+                Some(&mut self.design_lag),
+            )
+        };
+        let pos_sum = [pos_buf.iter().map(|&p| f64::from(p)).sum::<f64>()];
+        let mp = centre_in_place(pos_buf, 1, &pos_sum, seq, None);
+        self.unit_stats.merge(&ma);
+        self.design_stats.merge(&md);
+        self.pos_stats.merge(&mp);
+        let design: &[f32] = if self.layout.simple {
+            hyps_buf
+        } else {
+            &self.design_buf
+        };
+        let design = ArrayView2::from_shape((r, d), design).map_err(shape_err)?;
+        let pos = ArrayView2::from_shape((r, 1), &*pos_buf).map_err(shape_err)?;
+        if let Some(co) = &mut self.co {
+            let acts = ArrayView2::from_shape((r, u), &*acts_buf).map_err(shape_err)?;
+            co.merge(acts, &ma, design, &md);
+        }
+        self.pos_co.merge(pos, &mp, design, &md);
         if start_counting {
             self.start_counting();
         }
@@ -402,7 +687,6 @@ impl Engine {
                 &self.layout.kinds,
                 self.cfg.bins,
                 self.cfg.hypothesis_bins,
-                self.cfg.block_rows,
             );
             for (a, h) in acts.iter().zip(&hyps) {
                 counts.count(a.view(), h.view());
@@ -415,7 +699,9 @@ impl Engine {
     ///
     /// Errors when no row was fed.
     pub fn finish(mut self) -> Result<Scores> {
-        self.process_block()?;
+        let r = self.buf_seq.len();
+        let sums = std::mem::take(&mut self.open_sums);
+        self.process_block(0, r, sums)?;
         if self.rows == 0 {
             return Err(Error::invalid(
                 "Engine::finish",

@@ -45,8 +45,13 @@
 //! | permutation p-value | second | sequence-respecting null, selected pairs |
 //! | bootstrap interval | second | resampling whole sequences, selected pairs |
 //!
-//! *Exact* means the streamed value equals the in-memory value up to f32
-//! rounding of the per-block products (relative error ~1e-7).
+//! *Exact* means no approximation beyond the f32 rounding of the per-block
+//! products (relative error ~1e-7; within 1e-4 of scipy even for a unit
+//! whose mean is 10^4 times its spread, which the tests check). Streaming a
+//! corpus in any chunk sizes gives bit-identical values to [`score_all`].
+//! The second pass keeps the selected columns in memory
+//! (`rows × (selected units + hypotheses)` f32 values); with
+//! [`Selection::top`] that is a few units per hypothesis.
 //!
 //! **Mutual information.** Each unit is cut into [`ScoreConfig::bins`]
 //! quantile bins (numeric hypotheses into [`ScoreConfig::hypothesis_bins`];
@@ -61,8 +66,8 @@
 //! entropy, clamped to [0, 1]: 1 means the binned unit determines the
 //! hypothesis (or vice versa). The correction assumes independent rows, so
 //! `nmi` is biased slightly upward on strongly autocorrelated data. The
-//! indicator GEMM costs `(B−1)·(B'−1)` times Pearson's, which is why the
-//! defaults are 4 and 4.
+//! indicator GEMM costs `⌈(B−1)/2⌉·(B'−1)` times Pearson's (two unit bins
+//! share one exact f32 column), which is why the defaults are 4 and 4.
 //!
 //! **Significance.** Timesteps of one sequence are not independent. The
 //! p-value of every pair uses an effective sample size
@@ -86,7 +91,8 @@
 //! - A NaN or ±inf activation is an error naming the unit, row and sequence;
 //!   so is a hypothesis value that is not finite, a binary value other than
 //!   0/1 or a categorical value that is not a state index. The chunk is
-//!   rejected whole and the engine can still be used.
+//!   rejected whole (nothing of it is counted) and the engine can still be
+//!   used.
 //! - A constant unit or hypothesis (or one whose spread is below 1e-6 of its
 //!   mean, i.e. f32 rounding noise) scores r = η = MI = 0, AUC = 0.5, p = 1,
 //!   carries a [`Flag`](crate::ranking::Flag) and ranks last.
@@ -105,10 +111,24 @@
 //! chunkings. matrixmultiply's threads split the GEMM by output tiles, never
 //! along the summed dimension, so each entry is summed in the same order for
 //! any thread count (checked by a test that reruns itself with
-//! `MATMUL_NUM_THREADS=1,2,4`); per-pair finishing work runs in parallel
-//! with rayon but every value depends only on its own inputs. Different
+//! `MATMUL_NUM_THREADS=1,2,4` and `RAYON_NUM_THREADS=1,2,4`). The other
+//! per-block passes (column sums, centring, checks) run on rayon over a
+//! fixed cut of each block into 8 row ranges whose partial sums are added
+//! in range order, and per-pair finishing work computes every value from
+//! its own inputs only, so neither depends on the thread count. Different
 //! CPUs may pick different GEMM kernels (AVX-512 vs AVX2), which can change
-//! the last bits. Random draws come from [`ScoreConfig::seed`].
+//! the last bits. Ties in a ranking are broken by unit index (per
+//! hypothesis) and hypothesis index (per unit). Random draws come from
+//! [`ScoreConfig::seed`].
+//!
+//! # Cost
+//!
+//! Pearson/η: one f32 GEMM of `rows × units` by `rows × design columns`
+//! (one per numeric or binary hypothesis, one per state of a categorical
+//! one), plus a few memory-bound passes. MI: the indicator GEMM, about
+//! `⌈(bins − 1)/2⌉ · (hypothesis bins − 1)` times that for numeric hypotheses
+//! and `⌈(bins − 1)/2⌉` times for binary ones (2× and 6× with the defaults). `benches/score.rs` measures both against
+//! numpy (`cargo bench -p luigi-test --bench score`).
 
 mod bins;
 mod engine;
@@ -208,8 +228,11 @@ pub struct ScoreConfig {
     pub rank_by: Option<Metric>,
     /// Null model of the permutation test. Default `Auto`.
     pub permutation_null: NullModel,
-    /// Rows per internal block (16..=4096). Default 2048.
+    /// Rows per internal block (16..=16384). Default 4096.
     pub block_rows: usize,
+    /// Compute p- and q-values in [`Engine::finish`]. Default true; without
+    /// them, [`Scores::add_significance`] adds them later.
+    pub significance: bool,
     /// |r| (or η) with position above which a hypothesis is reported as
     /// collinear with position. Default 0.99.
     pub position_collinearity: f64,
@@ -238,7 +261,8 @@ impl Default for ScoreConfig {
             top_k_second_pass: 3,
             rank_by: None,
             permutation_null: NullModel::Auto,
-            block_rows: 2048,
+            block_rows: 4096,
+            significance: true,
             position_collinearity: 0.99,
             rare_fraction: 0.001,
         }
@@ -294,6 +318,11 @@ impl ScoreConfig {
     /// Sets the internal block size.
     pub fn block_rows(mut self, rows: usize) -> Self {
         self.block_rows = rows;
+        self
+    }
+    /// Turns p- and q-values in [`Engine::finish`] on or off.
+    pub fn significance(mut self, on: bool) -> Self {
+        self.significance = on;
         self
     }
     /// Sets the calibration sample size for bin edges.

@@ -53,6 +53,8 @@ pub struct Scores {
     pub(crate) seq_lengths: Vec<u32>,
     pub(crate) unit_degenerate: Vec<bool>,
     pub(crate) hyp_degenerate: Vec<bool>,
+    /// Non-empty states per categorical hypothesis (1 otherwise).
+    pub(crate) hyp_groups: Vec<usize>,
     // U × K matrices; NaN = not applicable / not computed.
     pub(crate) pearson: Option<Array2<f64>>,
     pub(crate) eta: Option<Array2<f64>>,
@@ -94,7 +96,6 @@ pub(crate) fn build(fp: FirstPass) -> Result<Scores> {
     // Units.
     let mut units = Vec::with_capacity(fp.units.len());
     let mut unit_degenerate = Vec::with_capacity(fp.units.len());
-    let mut unit_rho = Vec::with_capacity(fp.units.len());
     for (j, name) in fp.units.into_iter().enumerate() {
         let mean = fp.unit_stats.mean[j];
         let m2 = fp.unit_stats.m2[j];
@@ -120,7 +121,6 @@ pub(crate) fn build(fp: FirstPass) -> Result<Scores> {
             flags,
         });
         unit_degenerate.push(degenerate);
-        unit_rho.push(rho);
     }
     let odd: Vec<&str> = units
         .iter()
@@ -144,7 +144,6 @@ pub(crate) fn build(fp: FirstPass) -> Result<Scores> {
     let pos_m2 = fp.pos_stats.m2[0];
     let mut hyps = Vec::with_capacity(fp.hyps.len());
     let mut hyp_degenerate = Vec::with_capacity(fp.hyps.len());
-    let mut hyp_rho = Vec::with_capacity(fp.hyps.len());
     let mut hyp_groups = Vec::with_capacity(fp.hyps.len());
     let rare_rows = (cfg.rare_fraction * n).max(5.0);
     for (k, (name, kind)) in fp.hyps.into_iter().enumerate() {
@@ -166,12 +165,12 @@ pub(crate) fn build(fp: FirstPass) -> Result<Scores> {
             let nonempty = counts.iter().filter(|&&c| c > 0).count();
             let (mut auto, mut var) = (0.0, 0.0);
             let mut between = 0.0;
-            for s in 0..width {
+            for (s, &count) in counts.iter().enumerate() {
                 let c = off + s;
                 auto += fp.design_lag.autocov(c, fp.design_stats.mean[c]);
                 var += fp.design_stats.var(c);
-                if counts[s] > 0 {
-                    between += fp.pos_co.c[[0, c]].powi(2) / counts[s] as f64;
+                if count > 0 {
+                    between += fp.pos_co.c[[0, c]].powi(2) / count as f64;
                 }
             }
             let max_share = counts.iter().copied().max().unwrap_or(0);
@@ -311,19 +310,16 @@ pub(crate) fn build(fp: FirstPass) -> Result<Scores> {
             flags,
         });
         hyp_degenerate.push(degenerate);
-        hyp_rho.push(rho);
         hyp_groups.push(groups);
     }
 
     let (u_n, k_n) = (units.len(), hyps.len());
     let mut pearson = None;
     let mut eta = None;
-    let mut p = None;
-    let mut q = None;
     if let Some(co) = &fp.co {
         let want_r = cfg.has(Metric::Pearson);
         let want_eta = cfg.has(Metric::Eta);
-        let rows: Vec<Vec<(f64, f64, f64)>> = (0..u_n)
+        let rows: Vec<Vec<(f64, f64)>> = (0..u_n)
             .into_par_iter()
             .map(|u| {
                 (0..k_n)
@@ -337,12 +333,6 @@ pub(crate) fn build(fp: FirstPass) -> Result<Scores> {
                             layout,
                             &hyps[k],
                             unit_degenerate[u] || hyp_degenerate[k],
-                            n,
-                            unit_rho[u],
-                            hyp_rho[k],
-                            hyp_groups[k],
-                            want_r,
-                            want_eta,
                         )
                     })
                     .collect()
@@ -350,27 +340,14 @@ pub(crate) fn build(fp: FirstPass) -> Result<Scores> {
             .collect();
         let mut r_m = Array2::from_elem((u_n, k_n), f64::NAN);
         let mut e_m = Array2::from_elem((u_n, k_n), f64::NAN);
-        let mut p_m = Array2::from_elem((u_n, k_n), f64::NAN);
         for (u, row) in rows.into_iter().enumerate() {
-            for (k, (r, e, pv)) in row.into_iter().enumerate() {
+            for (k, (r, e)) in row.into_iter().enumerate() {
                 r_m[[u, k]] = r;
                 e_m[[u, k]] = e;
-                p_m[[u, k]] = pv;
-            }
-        }
-        let finite: Vec<f64> = p_m.iter().copied().filter(|v| v.is_finite()).collect();
-        let qs = bh_qvalues(&finite);
-        let mut q_m = Array2::from_elem((u_n, k_n), f64::NAN);
-        let mut it = qs.into_iter();
-        for (qv, pv) in q_m.iter_mut().zip(p_m.iter()) {
-            if pv.is_finite() {
-                *qv = it.next().unwrap_or(1.0);
             }
         }
         pearson = want_r.then_some(r_m);
         eta = want_eta.then_some(e_m);
-        p = Some(p_m);
-        q = Some(q_m);
     }
 
     let (mi, nmi) = match fp.mi {
@@ -388,7 +365,8 @@ pub(crate) fn build(fp: FirstPass) -> Result<Scores> {
         None => (None, None),
     };
 
-    Ok(Scores {
+    let significance = cfg.significance;
+    let mut scores = Scores {
         cfg,
         units,
         hyps,
@@ -396,10 +374,11 @@ pub(crate) fn build(fp: FirstPass) -> Result<Scores> {
         seq_lengths: fp.seq_lengths,
         unit_degenerate,
         hyp_degenerate,
+        hyp_groups,
         pearson,
         eta,
-        p,
-        q,
+        p: None,
+        q: None,
         mi,
         nmi,
         spearman: None,
@@ -408,7 +387,11 @@ pub(crate) fn build(fp: FirstPass) -> Result<Scores> {
         ci: None,
         null_model: None,
         warnings,
-    })
+    };
+    if significance {
+        scores.add_significance();
+    }
+    Ok(scores)
 }
 
 fn sample_sd(m2: f64, n: f64) -> f64 {
@@ -419,7 +402,7 @@ fn sample_sd(m2: f64, n: f64) -> f64 {
     }
 }
 
-/// (r, η, p) of one pair; NaN where a statistic does not apply or is off.
+/// (r, η) of one pair; NaN where a statistic does not apply.
 #[allow(clippy::too_many_arguments)]
 fn pair_correlation(
     u: usize,
@@ -430,21 +413,11 @@ fn pair_correlation(
     layout: &Layout,
     hyp: &HypothesisInfo,
     degenerate: bool,
-    n: f64,
-    rho_u: f64,
-    rho_k: f64,
-    groups: usize,
-    want_r: bool,
-    want_eta: bool,
-) -> (f64, f64, f64) {
+) -> (f64, f64) {
     let off = layout.offset[k];
-    let n_eff = ar1_n_eff(n, rho_u, rho_k);
     if let Some(counts) = &hyp.state_counts {
-        if !want_eta {
-            return (f64::NAN, f64::NAN, f64::NAN);
-        }
         if degenerate {
-            return (f64::NAN, 0.0, 1.0);
+            return (f64::NAN, 0.0);
         }
         let mut between = 0.0;
         for (s, &c) in counts.iter().enumerate() {
@@ -453,19 +426,13 @@ fn pair_correlation(
             }
         }
         let eta2 = (between / unit_stats.m2[u]).clamp(0.0, 1.0);
-        let g = groups as f64;
-        let p = anova_p(eta2, g - 1.0, n_eff - g);
-        (f64::NAN, eta2.sqrt(), p)
+        (f64::NAN, eta2.sqrt())
     } else {
-        if !want_r {
-            return (f64::NAN, f64::NAN, f64::NAN);
-        }
         if degenerate {
-            return (0.0, f64::NAN, 1.0);
+            return (0.0, f64::NAN);
         }
         let denom = (unit_stats.m2[u] * design_stats.m2[off]).sqrt();
-        let r = (co.c[[u, off]] / denom).clamp(-1.0, 1.0);
-        (r, f64::NAN, pearson_p(r, n_eff - 2.0))
+        ((co.c[[u, off]] / denom).clamp(-1.0, 1.0), f64::NAN)
     }
 }
 
@@ -524,7 +491,12 @@ impl Scores {
     /// The metric hypothesis `k` is ranked by: `rank_by` when it applies and
     /// was computed for every unit, else Pearson (numeric, binary) or η
     /// (categorical), else normalised MI.
-    pub fn metric_for(&self, hypothesis: usize) -> Metric {
+    /// `None` when the index is out of range.
+    pub fn metric_for(&self, hypothesis: usize) -> Option<Metric> {
+        (hypothesis < self.hyps.len()).then(|| self.metric_of(hypothesis))
+    }
+
+    fn metric_of(&self, hypothesis: usize) -> Metric {
         let kind = &self.hyps[hypothesis].kind;
         let available = |m: Metric| {
             let mat = match m {
@@ -569,16 +541,79 @@ impl Scores {
     }
 
     /// The ranking score of a pair (see [`Scores::metric_for`]).
-    pub fn score(&self, unit: usize, hypothesis: usize) -> f64 {
-        self.score_of(self.metric_for(hypothesis), unit, hypothesis)
+    /// `None` when an index is out of range.
+    pub fn score(&self, unit: usize, hypothesis: usize) -> Option<f64> {
+        (unit < self.units.len() && hypothesis < self.hyps.len())
+            .then(|| self.score_of(self.metric_of(hypothesis), unit, hypothesis))
     }
 
     fn degenerate(&self, u: usize, k: usize) -> bool {
         self.unit_degenerate[u] || self.hyp_degenerate[k]
     }
 
+    /// Computes p-values (AR(1) effective-sample-size t-test on r, F-test
+    /// on η) and Benjamini–Hochberg q-values for every pair, unless already
+    /// there. [`Engine::finish`](super::Engine::finish) calls it when
+    /// [`ScoreConfig::significance`] is on (the default).
+    pub fn add_significance(&mut self) {
+        if self.p.is_some() || (self.pearson.is_none() && self.eta.is_none()) {
+            return;
+        }
+        let (u_n, k_n) = (self.units.len(), self.hyps.len());
+        let this = &*self;
+        let rows: Vec<Vec<f64>> = (0..u_n)
+            .into_par_iter()
+            .map(|u| {
+                (0..k_n)
+                    .map(|k| {
+                        let n_eff = this.n_eff_of(u, k);
+                        let degenerate = this.degenerate(u, k);
+                        if is_categorical(&this.hyps[k].kind) {
+                            match get(&this.eta, u, k) {
+                                Some(_) if degenerate => 1.0,
+                                Some(e) => {
+                                    let g = this.hyp_groups[k] as f64;
+                                    anova_p(e * e, g - 1.0, n_eff - g)
+                                }
+                                None => f64::NAN,
+                            }
+                        } else {
+                            match get(&this.pearson, u, k) {
+                                Some(_) if degenerate => 1.0,
+                                Some(r) => pearson_p(r, n_eff - 2.0),
+                                None => f64::NAN,
+                            }
+                        }
+                    })
+                    .collect()
+            })
+            .collect();
+        let mut p_m = Array2::from_elem((u_n, k_n), f64::NAN);
+        for (u, row) in rows.into_iter().enumerate() {
+            for (k, v) in row.into_iter().enumerate() {
+                p_m[[u, k]] = v;
+            }
+        }
+        let finite: Vec<f64> = p_m.iter().copied().filter(|v| v.is_finite()).collect();
+        let mut qs = bh_qvalues(&finite).into_iter();
+        let mut q_m = Array2::from_elem((u_n, k_n), f64::NAN);
+        for (qv, pv) in q_m.iter_mut().zip(p_m.iter()) {
+            if pv.is_finite() {
+                *qv = qs.next().unwrap_or(1.0);
+            }
+        }
+        self.p = Some(p_m);
+        self.q = Some(q_m);
+    }
+
     /// Effective sample size behind the p-value of a pair.
-    pub fn n_eff(&self, unit: usize, hypothesis: usize) -> f64 {
+    /// `None` when an index is out of range.
+    pub fn n_eff(&self, unit: usize, hypothesis: usize) -> Option<f64> {
+        (unit < self.units.len() && hypothesis < self.hyps.len())
+            .then(|| self.n_eff_of(unit, hypothesis))
+    }
+
+    fn n_eff_of(&self, unit: usize, hypothesis: usize) -> f64 {
         ar1_n_eff(self.n, self.units[unit].lag1, self.hyps[hypothesis].lag1)
     }
 
@@ -587,13 +622,13 @@ impl Scores {
         if unit >= self.units.len() || hypothesis >= self.hyps.len() {
             return None;
         }
-        let metric = self.metric_for(hypothesis);
+        let metric = self.metric_of(hypothesis);
         Some(self.pair_with(metric, unit, hypothesis))
     }
 
     fn pair_with(&self, metric: Metric, u: usize, k: usize) -> Pairing {
         let p_value = get(&self.p, u, k);
-        let n_eff = p_value.map(|_| self.n_eff(u, k));
+        let n_eff = p_value.map(|_| self.n_eff_of(u, k));
         let mut flags: Vec<Flag> = self.units[u]
             .flags
             .iter()
@@ -642,8 +677,12 @@ impl Scores {
 
     /// Units of hypothesis `k` in ranking order: non-degenerate first, then
     /// score descending, then unit index.
+    /// Empty when the index is out of range.
     pub fn units_in_order(&self, hypothesis: usize) -> Vec<usize> {
-        let metric = self.metric_for(hypothesis);
+        if hypothesis >= self.hyps.len() {
+            return Vec::new();
+        }
+        let metric = self.metric_of(hypothesis);
         let mut idx: Vec<usize> = (0..self.units.len()).collect();
         let key: Vec<(bool, f64)> = idx
             .iter()
@@ -692,7 +731,7 @@ impl Scores {
     /// hypotheses in order (non-degenerate first, score descending, then
     /// hypothesis index).
     pub fn ranking(&self) -> Ranking {
-        let metrics: Vec<Metric> = (0..self.hyps.len()).map(|k| self.metric_for(k)).collect();
+        let metrics: Vec<Metric> = (0..self.hyps.len()).map(|k| self.metric_of(k)).collect();
         let by_hypothesis = (0..self.hyps.len())
             .map(|k| HypothesisRanking {
                 hypothesis: self.hyps[k].name.clone(),

@@ -344,9 +344,9 @@ impl SecondPass {
             let end = (start + block).min(rows);
             let cu = Centred::new(ru.slice_axis(Axis(0), Slice::from(start..end)));
             let ch = Centred::new(rh.slice_axis(Axis(0), Slice::from(start..end)));
-            co.merge(&cu, &ch);
-            su.merge(&cu);
-            sh.merge(&ch);
+            co.merge_centred(&cu, &ch);
+            su.merge(&cu.m);
+            sh.merge(&ch.m);
             start = end;
         }
         let n = rows as f64;

@@ -126,7 +126,7 @@ pub(crate) fn ar1_n_eff(n: f64, rho_x: f64, rho_y: f64) -> f64 {
 pub(crate) fn bh_qvalues(p: &[f64]) -> Vec<f64> {
     let m = p.len();
     let mut idx: Vec<usize> = (0..m).collect();
-    idx.sort_by(|&a, &b| p[a].total_cmp(&p[b]).then(a.cmp(&b)));
+    idx.sort_unstable_by(|&a, &b| p[a].total_cmp(&p[b]).then(a.cmp(&b)));
     let mut q = vec![1.0; m];
     let mut running = 1.0_f64;
     for (rank0, &i) in idx.iter().enumerate().rev() {
@@ -141,7 +141,7 @@ pub(crate) fn bh_qvalues(p: &[f64]) -> Vec<f64> {
 pub(crate) fn average_ranks(v: &[f32]) -> Vec<f64> {
     let n = v.len();
     let mut idx: Vec<usize> = (0..n).collect();
-    idx.sort_by(|&a, &b| v[a].total_cmp(&v[b]).then(a.cmp(&b)));
+    idx.sort_unstable_by(|&a, &b| v[a].total_cmp(&v[b]).then(a.cmp(&b)));
     let mut ranks = vec![0.0; n];
     let mut start = 0;
     while start < n {
@@ -191,6 +191,7 @@ pub(crate) fn entropy(counts: impl Iterator<Item = f64>, n: f64) -> (f64, usize)
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

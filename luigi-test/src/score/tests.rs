@@ -1,5 +1,6 @@
 //! Tests of the score engine against scipy/sklearn reference numbers, and
 //! of its streaming, determinism, robustness and error behaviour.
+#![allow(clippy::unwrap_used)]
 
 use ndarray::{Array2, ArrayView2, Axis, Slice};
 
@@ -341,14 +342,16 @@ fn block_size_changes_scores_by_less_than_1e6_and_not_the_order() {
     }
 }
 
-/// A dataset big enough for matrixmultiply to use several threads.
-fn threaded_problem() -> (
+type Problem = (
     Array2<f32>,
     Array2<f32>,
     Vec<u32>,
     Vec<String>,
     Vec<(String, HypothesisKind)>,
-) {
+);
+
+/// A dataset big enough for matrixmultiply to use several threads.
+fn threaded_problem() -> Problem {
     let (t, u, k) = (4096, 192, 160);
     let mut rng = SplitMix64::new(99);
     let mut uni = move || (rng.next_u64() >> 40) as f32 / (1u64 << 24) as f32 - 0.5;
@@ -445,6 +448,35 @@ fn nan_activation_is_an_error_naming_unit_row_and_sequence() {
     acts[[57, 3]] = f32::INFINITY;
     let mut e = Engine::new(r.units.clone(), r.hyps.clone(), test_config()).unwrap();
     assert!(e.update(acts.view(), r.values.view(), &r.seq).is_err());
+}
+
+#[test]
+fn a_rejected_small_chunk_leaves_no_trace() {
+    // Small chunks are checked while they are copied; a bad one (here
+    // straddling a block boundary) must be rolled back completely.
+    let r = reference();
+    let cfg = test_config().metrics(&[Metric::Pearson, Metric::Eta, Metric::MutualInfo]);
+    let feed = |bad: bool| {
+        let mut e = Engine::new(r.units.clone(), r.hyps.clone(), cfg.clone()).unwrap();
+        for start in (0..r.seq.len()).step_by(10) {
+            let end = (start + 10).min(r.seq.len());
+            let sl = Slice::from(start..end);
+            let (a, h) = (
+                r.acts.slice_axis(Axis(0), sl),
+                r.values.slice_axis(Axis(0), sl),
+            );
+            if bad && start == 10 {
+                let mut broken = h.to_owned();
+                broken[[8, 0]] = 0.5; // binary hypothesis, row 18
+                let err = e.update(a, broken.view(), &r.seq[start..end]).unwrap_err();
+                assert!(err.to_string().contains("row 18"), "{err}");
+                assert_eq!(e.rows(), 10);
+            }
+            e.update(a, h, &r.seq[start..end]).unwrap();
+        }
+        all_values(&e.finish().unwrap())
+    };
+    assert_eq!(feed(true), feed(false));
 }
 
 #[test]
@@ -640,6 +672,44 @@ fn degenerate_inputs_are_flagged_warned_and_ranked_last() {
         ranking.unit("detector").unwrap().hypotheses[0].hypothesis,
         "bracket"
     );
+}
+
+#[test]
+fn rare_and_nearly_constant_hypotheses_are_reported_not_silently_scored() {
+    let r = reference();
+    let mut values = r.values.clone();
+    values[[100, 4]] = 1.0; // `never` now fires on 2 of 422 timesteps
+    values[[300, 4]] = 1.0;
+    // `position` becomes 1e6 plus f32-rounding-level wiggle
+    for (i, v) in values.column_mut(3).iter_mut().enumerate() {
+        *v = 1.0e6 + if i % 2 == 0 { 0.0625 } else { 0.0 };
+    }
+    let ranking = score_all(
+        r.acts.view(),
+        values.view(),
+        &r.seq,
+        &r.units,
+        &r.hyps,
+        &test_config(),
+    )
+    .unwrap();
+    let kinds: Vec<(WarningKind, &str)> = ranking
+        .warnings
+        .iter()
+        .map(|w| (w.kind, w.subject.as_str()))
+        .collect();
+    assert!(
+        kinds.contains(&(WarningKind::RareHypothesis, "never")),
+        "{kinds:?}"
+    );
+    assert!(
+        kinds.contains(&(WarningKind::NearlyConstantHypothesis, "position")),
+        "{kinds:?}"
+    );
+    let rare = ranking.pair("detector", "never").unwrap();
+    assert!(rare.flags.contains(&Flag::RareHypothesis) && !rare.is_degenerate());
+    let flat = ranking.pair("counter", "position").unwrap();
+    assert!(flat.is_degenerate() && flat.pearson == Some(0.0) && flat.p_value == Some(1.0));
 }
 
 #[test]
