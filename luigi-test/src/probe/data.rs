@@ -74,14 +74,21 @@ impl<'a> Problem<'a> {
     /// Checks a unit list: non-empty, in range, no repeats.
     pub(crate) fn check_units(&self, context: &str, units: &[usize]) -> Result<()> {
         if units.is_empty() {
-            return Err(Error::invalid(context, "the unit set is empty: name at least one unit"));
+            return Err(Error::invalid(
+                context,
+                "the unit set is empty: name at least one unit",
+            ));
         }
         let mut seen = vec![false; self.x.ncols()];
         for &u in units {
             if u >= self.x.ncols() {
                 return Err(Error::invalid(
                     context,
-                    format!("unit {u} does not exist: the layer has {} units (0..{})", self.x.ncols(), self.x.ncols()),
+                    format!(
+                        "unit {u} does not exist: the layer has {} units (0..{})",
+                        self.x.ncols(),
+                        self.x.ncols()
+                    ),
                 ));
             }
             if seen[u] {
@@ -149,13 +156,21 @@ impl Split {
 
     /// Dense features of `units` at the given rows.
     pub(crate) fn dense(p: &Problem<'_>, units: &[usize], train: &[usize], test: &[usize]) -> Self {
-        Split::standardised(gather_dense(p.x, train, units), gather_dense(p.x, test, units))
+        Split::standardised(
+            gather_dense(p.x, train, units),
+            gather_dense(p.x, test, units),
+        )
     }
 
     /// One-hot token identity: the `max_tokens` most frequent training tokens
     /// (ties: smaller id first) get a column each, everything else one
     /// shared column.
-    pub(crate) fn tokens(p: &Problem<'_>, max_tokens: usize, train: &[usize], test: &[usize]) -> Self {
+    pub(crate) fn tokens(
+        p: &Problem<'_>,
+        max_tokens: usize,
+        train: &[usize],
+        test: &[usize],
+    ) -> Self {
         let mut counts: BTreeMap<i64, usize> = BTreeMap::new();
         for &r in train {
             *counts.entry(p.index.token[r]).or_default() += 1;
@@ -163,19 +178,30 @@ impl Split {
         let mut by_count: Vec<(i64, usize)> = counts.into_iter().collect();
         by_count.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
         by_count.truncate(max_tokens);
-        let vocab: BTreeMap<i64, usize> = by_count.iter().enumerate().map(|(i, (t, _))| (*t, i)).collect();
+        let vocab: BTreeMap<i64, usize> = by_count
+            .iter()
+            .enumerate()
+            .map(|(i, (t, _))| (*t, i))
+            .collect();
         let other = vocab.len();
         let code = |r: &usize| vocab.get(&p.index.token[*r]).copied().unwrap_or(other);
         let train_codes: Vec<usize> = train.iter().map(code).collect();
         let test_codes: Vec<usize> = test.iter().map(code).collect();
-        Split::standardised(one_hot(&train_codes, other + 1), one_hot(&test_codes, other + 1))
+        Split::standardised(
+            one_hot(&train_codes, other + 1),
+            one_hot(&test_codes, other + 1),
+        )
     }
 
     /// One-hot position: one column per position when the training rows
     /// have at most `bins` distinct positions `0..=max`, else `bins`
     /// equal-width bins over `0..=max`; later positions go to the last column.
     pub(crate) fn positions(p: &Problem<'_>, bins: usize, train: &[usize], test: &[usize]) -> Self {
-        let max = train.iter().map(|&r| p.index.position[r] as usize).max().unwrap_or(0);
+        let max = train
+            .iter()
+            .map(|&r| p.index.position[r] as usize)
+            .max()
+            .unwrap_or(0);
         let width = (max + 1).min(bins.max(1));
         let code = |r: &usize| {
             let pos = (p.index.position[*r] as usize).min(max);
@@ -209,16 +235,24 @@ mod tests {
         let x = Array2::<f32>::zeros((8, 2));
         let idx = index(8);
         let labels = Labels::from_classes(vec![0; 7], vec!["a".into()]).unwrap();
-        let e = Problem::new("t", x.view(), &idx, &labels).unwrap_err().to_string();
+        let e = Problem::new("t", x.view(), &idx, &labels)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("labels has 7"), "{e}");
         let mut x = Array2::<f32>::zeros((8, 2));
         x[[5, 1]] = f32::NAN;
         let labels = Labels::from_classes(vec![0; 8], vec!["a".into()]).unwrap();
-        let e = Problem::new("t", x.view(), &idx, &labels).unwrap_err().to_string();
+        let e = Problem::new("t", x.view(), &idx, &labels)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("row 5") && e.contains("unit 1"), "{e}");
         let x = Array2::<f32>::zeros((8, 2));
         let p = Problem::new("t", x.view(), &idx, &labels).unwrap();
-        assert!(p.check_units("t", &[0, 2]).unwrap_err().to_string().contains("unit 2"));
+        assert!(p
+            .check_units("t", &[0, 2])
+            .unwrap_err()
+            .to_string()
+            .contains("unit 2"));
         assert!(p.check_units("t", &[1, 1]).is_err());
         assert!(p.check_units("t", &[]).is_err());
     }

@@ -73,7 +73,11 @@ impl Standardizer {
             let sd = var.sqrt();
             mean.push(m);
             // scikit-learn treats a variance below ~10·eps·mean² as zero.
-            scale.push(if sd > 1e-12 * (1.0 + m.abs()) { sd } else { 1.0 });
+            scale.push(if sd > 1e-12 * (1.0 + m.abs()) {
+                sd
+            } else {
+                1.0
+            });
         }
         Standardizer { mean, scale }
     }
@@ -85,21 +89,6 @@ impl Standardizer {
             col.mapv_inplace(|v| (v - m) / s);
         }
     }
-}
-
-/// A column-major `f64` matrix of `rows × columns`, filled by `value(row, j)`.
-pub(crate) fn gather(
-    rows: &[usize],
-    n_columns: usize,
-    mut value: impl FnMut(usize, usize) -> f64,
-) -> Array2<f64> {
-    let mut x = Array2::<f64>::zeros((rows.len(), n_columns).f());
-    for (j, mut col) in x.axis_iter_mut(Axis(1)).enumerate() {
-        for (dst, &r) in col.iter_mut().zip(rows) {
-            *dst = value(r, j);
-        }
-    }
-    x
 }
 
 /// Copies columns `cols` of column-major `x` into a new column-major matrix.
@@ -293,10 +282,7 @@ impl Model {
             Model::Constant { .. } => return Array2::zeros((n, 0)),
             Model::Binary {
                 weights, intercept, ..
-            } => (
-                weights.view().insert_axis(Axis(1)),
-                vec![*intercept],
-            ),
+            } => (weights.view().insert_axis(Axis(1)), vec![*intercept]),
             Model::Multi {
                 weights, intercept, ..
             } => (weights.view(), intercept.to_vec()),
@@ -410,7 +396,10 @@ impl Model {
             } => {
                 let col = r.column(1).to_owned();
                 r = col.insert_axis(Axis(1));
-                (weights.clone().insert_axis(Axis(1)), Array1::from(vec![*intercept]))
+                (
+                    weights.clone().insert_axis(Axis(1)),
+                    Array1::from(vec![*intercept]),
+                )
             }
             Model::Multi {
                 weights, intercept, ..
@@ -449,6 +438,21 @@ mod tests {
     use super::*;
     use ndarray::array;
 
+    /// A column-major `f64` matrix of `rows × columns`, filled by `value(row, j)`.
+    fn gather(
+        rows: &[usize],
+        n_columns: usize,
+        mut value: impl FnMut(usize, usize) -> f64,
+    ) -> Array2<f64> {
+        let mut x = Array2::<f64>::zeros((rows.len(), n_columns).f());
+        for (j, mut col) in x.axis_iter_mut(Axis(1)).enumerate() {
+            for (dst, &r) in col.iter_mut().zip(rows) {
+                *dst = value(r, j);
+            }
+        }
+        x
+    }
+
     fn options() -> FitOptions {
         FitOptions {
             alpha: 1.0,
@@ -471,7 +475,9 @@ mod tests {
 
     #[test]
     fn binary_probe_separates_and_keeps_labels() {
-        let x = gather(&(0..40).collect::<Vec<_>>(), 1, |r, _| r as f64 / 10.0 - 2.0);
+        let x = gather(&(0..40).collect::<Vec<_>>(), 1, |r, _| {
+            r as f64 / 10.0 - 2.0
+        });
         let y: Vec<usize> = (0..40).map(|r| if r < 20 { 7 } else { 3 }).collect();
         let (m, info) = Model::fit(x.view(), &y, options(), None).unwrap();
         assert!(info.converged, "{info:?}");
@@ -496,7 +502,11 @@ mod tests {
         let (cold, _) = Model::fit(x.view(), &y, options(), None).unwrap();
         let (warm, _) = Model::fit(x.view(), &y, options(), Some(&small)).unwrap();
         let acc = |m: &Model| {
-            m.predict(x.view()).iter().zip(&y).filter(|(a, b)| a == b).count()
+            m.predict(x.view())
+                .iter()
+                .zip(&y)
+                .filter(|(a, b)| a == b)
+                .count()
         };
         assert!(acc(&cold) >= 85, "{}", acc(&cold));
         assert_eq!(acc(&cold), acc(&warm));
@@ -518,7 +528,13 @@ mod tests {
     #[test]
     fn binary_warm_start_with_minority_first_matches_cold() {
         let rows: Vec<usize> = (0..60).collect();
-        let x = gather(&rows, 2, |r, j| if j == 0 { (r % 4) as f64 } else { ((r * 7) % 9) as f64 });
+        let x = gather(&rows, 2, |r, j| {
+            if j == 0 {
+                (r % 4) as f64
+            } else {
+                ((r * 7) % 9) as f64
+            }
+        });
         let y: Vec<usize> = (0..60).map(|r| usize::from(r % 4 == 3)).collect();
         let (small, _) = Model::fit(select_columns(&x, &[0]).view(), &y, options(), None).unwrap();
         let (cold, _) = Model::fit(x.view(), &y, options(), None).unwrap();

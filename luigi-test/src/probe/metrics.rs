@@ -212,15 +212,16 @@ pub(crate) fn bootstrap_metrics(
     let mut last: Option<u32> = None;
     let mut cells: Vec<u64> = vec![0; k * k];
     let mut touched: Vec<usize> = Vec::new();
-    let flush = |cells: &mut Vec<u64>, touched: &mut Vec<usize>, groups: &mut Vec<Vec<(usize, u64)>>| {
-        touched.sort_unstable();
-        let g = touched.iter().map(|&c| (c, cells[c])).collect();
-        for &c in touched.iter() {
-            cells[c] = 0;
-        }
-        touched.clear();
-        groups.push(g);
-    };
+    let flush =
+        |cells: &mut Vec<u64>, touched: &mut Vec<usize>, groups: &mut Vec<Vec<(usize, u64)>>| {
+            touched.sort_unstable();
+            let g = touched.iter().map(|&c| (c, cells[c])).collect();
+            for &c in touched.iter() {
+                cells[c] = 0;
+            }
+            touched.clear();
+            groups.push(g);
+        };
     for &i in &order {
         let s = sequence_of[i];
         if last.is_some_and(|l| l != s) {
@@ -324,7 +325,9 @@ mod tests {
     fn bootstrap_interval_brackets_value_and_is_reproducible() {
         let n = 400;
         let truth: Vec<usize> = (0..n).map(|i| i % 2).collect();
-        let pred: Vec<usize> = (0..n).map(|i| if i % 7 == 0 { 1 - i % 2 } else { i % 2 }).collect();
+        let pred: Vec<usize> = (0..n)
+            .map(|i| if i % 7 == 0 { 1 - i % 2 } else { i % 2 })
+            .collect();
         let seq: Vec<u32> = (0..n).map(|i| (i / 10) as u32).collect();
         let boot = Bootstrap {
             resamples: 300,
@@ -339,8 +342,17 @@ mod tests {
         let a = m.accuracy;
         assert!(a.lower < a.value && a.value < a.upper, "{a:?}");
         assert!(a.upper - a.lower < 0.1, "{a:?}");
-        let (none, _) =
-            bootstrap_metrics(&truth, &pred, &seq, 2, Bootstrap { resamples: 0, ..boot }).unwrap();
+        let (none, _) = bootstrap_metrics(
+            &truth,
+            &pred,
+            &seq,
+            2,
+            Bootstrap {
+                resamples: 0,
+                ..boot
+            },
+        )
+        .unwrap();
         assert_eq!(none.accuracy.lower, none.accuracy.value);
     }
 

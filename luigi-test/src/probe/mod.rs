@@ -30,13 +30,22 @@ mod data;
 mod labels;
 mod logistic;
 mod metrics;
+mod pca;
 mod report;
 mod rng;
 mod run;
 mod split;
+mod units;
 
 pub use labels::Labels;
 pub use metrics::{accuracy, balanced_accuracy, macro_f1, scores, Estimate, Metrics, Scores};
+pub use pca::{project, Projection};
 pub use report::{round_to, ClassCount, ControlTaskReport, Flag, ProbeReport, UntrainedReport};
 pub use run::{fit, Controls, ProbeConfig};
 pub use split::Evaluation;
+pub use units::{
+    find_unit_set, CurvePoint, UnitOrdering, UnitSetConfig, UnitSetReport, UnitStability,
+};
+
+#[cfg(test)]
+mod tests;

@@ -116,10 +116,16 @@ impl ProbeReport {
         if self.token_probe.is_some_and(|m| m.accuracy.value >= floor) {
             flags.push(Flag::TokenExplains);
         }
-        if self.position_probe.is_some_and(|m| m.accuracy.value >= floor) {
+        if self
+            .position_probe
+            .is_some_and(|m| m.accuracy.value >= floor)
+        {
             flags.push(Flag::PositionExplains);
         }
-        if self.untrained.is_some_and(|u| u.metrics.accuracy.value >= floor) {
+        if self
+            .untrained
+            .is_some_and(|u| u.metrics.accuracy.value >= floor)
+        {
             flags.push(Flag::UntrainedMatches);
         }
         if self.max_gradient_norm > self.config.tolerance * (1.0 + 1e-6) {

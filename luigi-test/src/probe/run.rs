@@ -103,19 +103,37 @@ impl ProbeConfig {
         let bad = |key: &str, msg: String| Err(Error::invalid(format!("ProbeConfig.{key}"), msg));
         self.evaluation.validate()?;
         if !(self.l2_penalty.is_finite() && self.l2_penalty > 0.0) {
-            return bad("l2_penalty", format!("is {}; use a positive number (1.0 = scikit-learn's C = 1)", self.l2_penalty));
+            return bad(
+                "l2_penalty",
+                format!(
+                    "is {}; use a positive number (1.0 = scikit-learn's C = 1)",
+                    self.l2_penalty
+                ),
+            );
         }
         if !(self.tolerance.is_finite() && self.tolerance > 0.0) {
-            return bad("tolerance", format!("is {}; use a positive number such as 1e-4", self.tolerance));
+            return bad(
+                "tolerance",
+                format!("is {}; use a positive number such as 1e-4", self.tolerance),
+            );
         }
         if self.max_iterations == 0 {
-            return bad("max_iterations", "is 0; use at least 1 (default 100)".to_string());
+            return bad(
+                "max_iterations",
+                "is 0; use at least 1 (default 100)".to_string(),
+            );
         }
         if !(self.confidence > 0.0 && self.confidence < 1.0) {
-            return bad("confidence", format!("is {}; use a level in (0, 1) such as 0.95", self.confidence));
+            return bad(
+                "confidence",
+                format!("is {}; use a level in (0, 1) such as 0.95", self.confidence),
+            );
         }
         if self.controls.max_tokens == 0 || self.controls.position_bins == 0 {
-            return bad("controls", "max_tokens and position_bins must be at least 1".to_string());
+            return bad(
+                "controls",
+                "max_tokens and position_bins must be at least 1".to_string(),
+            );
         }
         Ok(())
     }
@@ -185,11 +203,21 @@ pub fn fit(
                 let split = match task {
                     Task::Probe | Task::Control | Task::Baseline => &dense,
                     Task::Token => {
-                        owned = Split::tokens(&problem, config.controls.max_tokens, &fold.train, &fold.test);
+                        owned = Split::tokens(
+                            &problem,
+                            config.controls.max_tokens,
+                            &fold.train,
+                            &fold.test,
+                        );
                         &owned
                     }
                     Task::Position => {
-                        owned = Split::positions(&problem, config.controls.position_bins, &fold.train, &fold.test);
+                        owned = Split::positions(
+                            &problem,
+                            config.controls.position_bins,
+                            &fold.train,
+                            &fold.test,
+                        );
                         &owned
                     }
                 };

@@ -77,11 +77,7 @@ pub(crate) fn sequence_ranks(sequence_of: &[u32]) -> (Vec<u32>, Vec<usize>) {
 }
 
 /// Splits rows `0..sequence_of.len()` into folds by sequence.
-pub(crate) fn folds(
-    sequence_of: &[u32],
-    evaluation: Evaluation,
-    seed: u64,
-) -> Result<Vec<Fold>> {
+pub(crate) fn folds(sequence_of: &[u32], evaluation: Evaluation, seed: u64) -> Result<Vec<Fold>> {
     evaluation.validate()?;
     let (ids, rank) = sequence_ranks(sequence_of);
     let n_seq = ids.len();
@@ -189,11 +185,17 @@ mod tests {
 
     #[test]
     fn too_few_sequences_is_an_error() {
-        let e = folds(&[0, 0, 0], Evaluation::default(), 0).unwrap_err().to_string();
+        let e = folds(&[0, 0, 0], Evaluation::default(), 0)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("at least 2"), "{e}");
-        let e = folds(&[0, 1, 2], Evaluation::KFold { folds: 5 }, 0).unwrap_err().to_string();
+        let e = folds(&[0, 1, 2], Evaluation::KFold { folds: 5 }, 0)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("fewer folds"), "{e}");
-        assert!(Evaluation::HoldOut { test_fraction: 1.0 }.validate().is_err());
+        assert!(Evaluation::HoldOut { test_fraction: 1.0 }
+            .validate()
+            .is_err());
     }
 
     #[test]
