@@ -434,6 +434,7 @@ fn majority_class(y: &[usize], classes: &[usize]) -> usize {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use ndarray::array;

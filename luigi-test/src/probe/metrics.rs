@@ -290,6 +290,7 @@ pub(crate) fn percentile_interval(mut draws: Vec<f64>, value: f64, confidence: f
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -42,10 +42,14 @@ pub use metrics::{accuracy, balanced_accuracy, macro_f1, scores, Estimate, Metri
 pub use pca::{project, Projection};
 pub use report::{round_to, ClassCount, ControlTaskReport, Flag, ProbeReport, UntrainedReport};
 pub use run::{fit, Controls, ProbeConfig};
-pub use split::Evaluation;
+pub use split::{folds, Evaluation, Fold};
 pub use units::{
     find_unit_set, CurvePoint, UnitOrdering, UnitSetConfig, UnitSetReport, UnitStability,
 };
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod reference;
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests;

@@ -159,8 +159,8 @@ pub(crate) fn top_eigen(a: &Array2<f64>, k: usize) -> (Vec<f64>, Array2<f64>, bo
         // Residual of the wanted pairs.
         let aq_rot = aq.dot(&vecs);
         let mut residual: f64 = 0.0;
-        for j in 0..k {
-            let r = &aq_rot.column(j) - &(&q.column(j) * values[j]);
+        for (j, value) in values.iter().enumerate().take(k) {
+            let r = &aq_rot.column(j) - &(&q.column(j) * *value);
             residual = residual.max(r.dot(&r).sqrt());
         }
         let stable = (0..k).all(|j| (values[j] - prev[j]).abs() <= 1e-13 * scale);
@@ -259,6 +259,7 @@ pub(crate) fn jacobi_eigen(t: &Array2<f64>) -> (Vec<f64>, Array2<f64>) {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use ndarray::array;
@@ -268,8 +269,8 @@ mod tests {
         let t = array![[4.0, 1.0, 0.5], [1.0, 3.0, 0.2], [0.5, 0.2, 1.0]];
         let (vals, vecs) = jacobi_eigen(&t);
         assert!(vals[0] >= vals[1] && vals[1] >= vals[2]);
-        for j in 0..3 {
-            let r = t.dot(&vecs.column(j)) - &(&vecs.column(j) * vals[j]);
+        for (j, value) in vals.iter().enumerate() {
+            let r = t.dot(&vecs.column(j)) - &(&vecs.column(j) * *value);
             assert!(r.dot(&r).sqrt() < 1e-12, "{r}");
         }
         assert!((vals.iter().sum::<f64>() - 8.0).abs() < 1e-12);

@@ -222,6 +222,7 @@ pub(crate) fn round_metrics(m: &Metrics, digits: u32) -> Metrics {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

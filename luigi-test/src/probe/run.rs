@@ -196,7 +196,7 @@ pub fn fit(
         let y_train = problem.labels_of(&fold.train);
         let tasks = tasks(&config.controls);
         let dense = Split::dense(&problem, &units, &fold.train, &fold.test);
-        let results: Vec<Result<(Task, Vec<usize>, FitInfo, f64)>> = tasks
+        let results: Vec<Result<TaskOutcome>> = tasks
             .par_iter()
             .map(|&task| {
                 let owned;
@@ -320,6 +320,10 @@ pub fn fit(
     report.update_flags();
     Ok(report)
 }
+
+/// A task's held-out predictions, its fit diagnostics and (probe only) its
+/// training accuracy.
+type TaskOutcome = (Task, Vec<usize>, FitInfo, f64);
 
 /// The fits made per split.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]

@@ -57,9 +57,11 @@ impl Evaluation {
 }
 
 /// One training/test partition of row indices.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Fold {
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Fold {
+    /// Rows the probe is fitted on.
     pub train: Vec<usize>,
+    /// Rows it is scored on; no sequence has rows on both sides.
     pub test: Vec<usize>,
 }
 
@@ -76,8 +78,11 @@ pub(crate) fn sequence_ranks(sequence_of: &[u32]) -> (Vec<u32>, Vec<usize>) {
     (ids.into_keys().collect(), ranks)
 }
 
-/// Splits rows `0..sequence_of.len()` into folds by sequence.
-pub(crate) fn folds(sequence_of: &[u32], evaluation: Evaluation, seed: u64) -> Result<Vec<Fold>> {
+/// Splits rows `0..sequence_of.len()` into folds by sequence (`sequence_of`
+/// is [`RowIndex::sequence`](crate::RowIndex)): the split [`fit`](super::fit)
+/// uses for the same `evaluation` and seed, e.g. to reproduce a probe with
+/// another tool. One fold for a hold-out split, `folds` for k-fold.
+pub fn folds(sequence_of: &[u32], evaluation: Evaluation, seed: u64) -> Result<Vec<Fold>> {
     evaluation.validate()?;
     let (ids, rank) = sequence_ranks(sequence_of);
     let n_seq = ids.len();
@@ -147,6 +152,7 @@ pub(crate) fn resample_sequences(sequence_of: &[u32], rng: &mut Rng) -> Vec<usiz
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use std::collections::BTreeSet;

@@ -237,7 +237,7 @@ fn bad_settings_name_the_key() {
 
 /// Label = sign(u2 + u5): each unit alone gives ~75%, both together ~100%.
 fn two_unit_problem(seed: u64) -> (RowIndex, Array2<f32>, Labels) {
-    let rows = corpus(50, 16, seed);
+    let rows = corpus(40, 15, seed);
     let mut rng = Rng::new(seed + 100);
     let x = Array2::from_shape_fn((rows.len(), 8), |_| rng.normal() as f32);
     let y: Vec<usize> = (0..rows.len())
@@ -249,12 +249,12 @@ fn two_unit_problem(seed: u64) -> (RowIndex, Array2<f32>, Labels) {
 fn unit_config(ordering: UnitOrdering) -> UnitSetConfig {
     UnitSetConfig {
         probe: ProbeConfig {
-            bootstrap_resamples: 100,
+            bootstrap_resamples: 50,
             controls: Controls::none(),
             ..ProbeConfig::default()
         },
         ordering,
-        stability_resamples: 8,
+        stability_resamples: 6,
         ..UnitSetConfig::default()
     }
 }
@@ -272,7 +272,7 @@ fn smallest_sufficient_set_is_found_and_stable() {
         let mut chosen = r.chosen.clone();
         chosen.sort_unstable();
         assert_eq!(chosen, vec![2, 5], "{ordering:?}: {:?}", r.stability);
-        assert_eq!(r.resample_sizes.len(), 8);
+        assert_eq!(r.resample_sizes.len(), 6);
         assert!(r.stability.iter().take(2).all(|s| s.frequency >= 0.5));
         // The curve ends at the chosen size and climbs to the target.
         assert_eq!(r.curve.last().unwrap().size, r.size);
