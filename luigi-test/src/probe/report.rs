@@ -167,6 +167,8 @@ impl ProbeReport {
 
     /// A copy with every score rounded to `digits` decimals, for snapshots
     /// that must not change with the last bits of floating point.
+    /// `max_gradient_norm` becomes 0 unless the report is flagged
+    /// [`Flag::NotConverged`] (below the tolerance its exact value is noise).
     pub fn rounded(&self, digits: u32) -> ProbeReport {
         let mut r = self.clone();
         let f = |x: &mut f64| *x = round_to(*x, digits);
