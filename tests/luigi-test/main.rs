@@ -3,6 +3,7 @@
 mod bad_input;
 mod example_models;
 mod inspect;
+mod neural_assert;
 mod record;
 
 use std::path::PathBuf;

@@ -158,7 +158,10 @@ fn fsm_item(file: &str, output: Option<&str>) -> Value {
 
 /// Builds exactly one hypothesis from one item of the hypothesis-list
 /// format (plus `boolean: NAME`). The message names the problem and the fix.
-pub(crate) fn from_item(item: &Value, base: &Path) -> std::result::Result<Box<dyn Hypothesis>, String> {
+pub(crate) fn from_item(
+    item: &Value,
+    base: &Path,
+) -> std::result::Result<Box<dyn Hypothesis>, String> {
     match item {
         Value::String(s) if s == "boolean" => {
             return Err(format!(
@@ -287,8 +290,14 @@ mod tests {
         assert_eq!(lvl.kind(), HypothesisKind::Numeric);
         let b = build(&["boolean", "bool_eval"]).unwrap();
         assert!(matches!(b.kind(), HypothesisKind::Categorical { .. }));
-        assert_eq!(build(&["boolean", "bool_eval.accepting"]).unwrap().kind(), HypothesisKind::Binary);
-        assert_eq!(build(&["regex", "hex", "0x[0-9a-f]+"]).unwrap().name(), "regex(hex)");
+        assert_eq!(
+            build(&["boolean", "bool_eval.accepting"]).unwrap().kind(),
+            HypothesisKind::Binary
+        );
+        assert_eq!(
+            build(&["regex", "hex", "0x[0-9a-f]+"]).unwrap().name(),
+            "regex(hex)"
+        );
     }
 
     #[test]
@@ -350,7 +359,9 @@ mod tests {
         assert!(matches!(h.kind(), HypothesisKind::Categorical { .. }));
         let a = builtin(&["fsm", "par.yaml#accepting"], d.path()).unwrap();
         assert_eq!(a.kind(), HypothesisKind::Binary);
-        let e = builtin(&["fsm", "missing.yaml"], d.path()).unwrap_err().to_string();
+        let e = builtin(&["fsm", "missing.yaml"], d.path())
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("missing.yaml"), "{e}");
     }
 }

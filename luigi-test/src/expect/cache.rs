@@ -110,7 +110,9 @@ pub fn disk_enabled() -> Result<bool> {
             "1" | "on" | "true" | "yes" => Ok(true),
             _ => Err(Error::invalid(
                 "LUIGI_DISK_CACHE",
-                format!("`{v}` is not one of 1, on, true, 0, off, false: unset it or use one of those"),
+                format!(
+                    "`{v}` is not one of 1, on, true, 0, off, false: unset it or use one of those"
+                ),
             )),
         },
     }
@@ -129,9 +131,9 @@ pub fn record(model: &Model, corpus: &Corpus, layer: &str) -> Result<Arc<Activat
     let disk = disk_enabled()?;
     let key = RecordingKey::new(model, corpus, layer);
     let slot = {
-        let mut m = memory()
-            .lock()
-            .map_err(|_| Error::invalid("recording cache", "poisoned by a panic in another test"))?;
+        let mut m = memory().lock().map_err(|_| {
+            Error::invalid("recording cache", "poisoned by a panic in another test")
+        })?;
         m.entry(key.digest.clone()).or_default().clone()
     };
     // One recording per key at a time; a panic in another test while it
@@ -248,8 +250,12 @@ fn read_disk(key: &RecordingKey, corpus: &Corpus) -> Option<Activations> {
             .map_err(|e| bad(&e.to_string()))?;
         let mut index = RowIndex::default();
         for r in rows.chunks_exact(3) {
-            index.sequence.push(u32::try_from(r[0]).map_err(|_| bad("bad row index"))?);
-            index.position.push(u32::try_from(r[1]).map_err(|_| bad("bad row index"))?);
+            index
+                .sequence
+                .push(u32::try_from(r[0]).map_err(|_| bad("bad row index"))?);
+            index
+                .position
+                .push(u32::try_from(r[1]).map_err(|_| bad("bad row index"))?);
             index.token.push(r[2]);
         }
         Ok(Activations {

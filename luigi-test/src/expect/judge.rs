@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use ndarray::{Array2, ArrayView2};
 
-use super::report::{fmt_q, table, Origin, Report};
+use super::report::{fmt_q, table, tidy, Origin, Report};
 use super::{cache, metric_name, readout, Expectation, Outcome, Threshold};
 use crate::activations::Activations;
 use crate::corpus::Corpus;
@@ -119,7 +119,8 @@ impl UnitScore {
         self.raw.is_some()
             && !self.pairing.is_degenerate()
             && self.strength >= t.needed()
-            && t.max_q.is_none_or(|m| self.pairing.q_value.is_some_and(|q| q <= m))
+            && t.max_q
+                .is_none_or(|m| self.pairing.q_value.is_some_and(|q| q <= m))
     }
 }
 
@@ -184,7 +185,10 @@ fn value_text(u: &UnitScore, t: &Threshold) -> String {
 }
 
 fn degenerate_reason(p: &Pairing) -> String {
-    if p.flags.iter().any(|f| matches!(f, Flag::ConstantUnit | Flag::NearlyConstantUnit)) {
+    if p.flags
+        .iter()
+        .any(|f| matches!(f, Flag::ConstantUnit | Flag::NearlyConstantUnit))
+    {
         "the unit is constant".to_string()
     } else {
         "not computed".to_string()
@@ -216,6 +220,8 @@ fn resolve_unit(acts: &Activations, name: &str) -> Result<usize> {
 /// What a judgement computes before the verdict, for the report.
 struct Found {
     passed: bool,
+    /// A suggestion for the accept section (e.g. a unit that meets it instead).
+    hint: Option<String>,
     observed: Option<f64>,
     units: Vec<String>,
     headline: String,
@@ -268,12 +274,11 @@ pub(crate) fn judge(
         seed,
     )?;
     if let Some(info) = ranking.hypotheses.first() {
-        if info.flags.iter().any(|f| {
-            matches!(
-                f,
-                Flag::ConstantHypothesis | Flag::NearlyConstantHypothesis
-            )
-        }) {
+        if info
+            .flags
+            .iter()
+            .any(|f| matches!(f, Flag::ConstantHypothesis | Flag::NearlyConstantHypothesis))
+        {
             return Err(Error::Hypothesis {
                 name,
                 message: format!(
@@ -301,9 +306,7 @@ pub(crate) fn judge(
                 .collect::<Result<_>>()?;
             listed_units(&scores, &idx, &t, layer, &name, &n_line)
         }
-        Expectation::AtMost { k, .. } => {
-            at_most(subject, &values, &kind, &name, *k, &t, seed)?
-        }
+        Expectation::AtMost { k, .. } => at_most(subject, &values, &kind, &name, *k, &t, seed)?,
         Expectation::Probe { .. } => unreachable_probe()?,
     };
     let mut report = Report::new(found.headline.clone());
@@ -317,8 +320,8 @@ pub(crate) fn judge(
         "model",
         format!(
             "{} (card {}, fingerprint {}); layer `{layer}` = tensor `{}`, {} units",
-            subject.model.path().display(),
-            card.display(),
+            tidy(&subject.model.path().display().to_string()),
+            tidy(&card.display().to_string()),
             subject.model.fingerprint(),
             acts.tensor,
             acts.n_units()
@@ -328,7 +331,7 @@ pub(crate) fn judge(
         "corpus",
         format!(
             "{}: {} timesteps in {} sequences (fingerprint {})",
-            subject.corpus.name(),
+            tidy(subject.corpus.name()),
             subject.corpus.timesteps(),
             subject.corpus.len(),
             subject.corpus.fingerprint()
@@ -342,16 +345,15 @@ pub(crate) fn judge(
         );
     }
     report.push("competing", competing(&scores, &t));
-    let warnings: Vec<String> = ranking
-        .warnings
-        .iter()
-        .map(|w| w.message.clone())
-        .collect();
+    let warnings: Vec<String> = ranking.warnings.iter().map(|w| w.message.clone()).collect();
     if !warnings.is_empty() {
         report.push("notes", warnings.join("\n"));
     }
     report.push("reproduce", origin.reproduce());
-    report.push("accept", accept_text(&origin, &t, found.observed));
+    report.push(
+        "accept",
+        accept_text(&origin, &t, found.observed, found.hint.as_deref()),
+    );
     Ok(Outcome {
         passed: found.passed,
         observed: found.observed,
@@ -361,7 +363,10 @@ pub(crate) fn judge(
 }
 
 fn unreachable_probe() -> Result<Found> {
-    Err(Error::invalid("expect = probe", "probe expectations need the probe module"))
+    Err(Error::invalid(
+        "expect = probe",
+        "probe expectations need the probe module",
+    ))
 }
 
 fn kind_name(k: &HypothesisKind) -> &'static str {
@@ -386,8 +391,12 @@ fn some_unit(scores: &[UnitScore], t: &Threshold, layer: &str, name: &str, n_lin
         )
     };
     if let Some(u) = passing.first() {
-        let others: Vec<&str> = passing[1..].iter().map(|u| u.pairing.unit.as_str()).collect();
+        let others: Vec<&str> = passing[1..]
+            .iter()
+            .map(|u| u.pairing.unit.as_str())
+            .collect();
         return Found {
+            hint: None,
             passed: true,
             observed: Some(u.strength),
             units: passing.iter().map(|u| u.pairing.unit.clone()).collect(),
@@ -446,9 +455,12 @@ fn some_unit(scores: &[UnitScore], t: &Threshold, layer: &str, name: &str, n_lin
         ),
     };
     Found {
+        hint: None,
         passed: false,
         observed,
-        units: best.map(|b| vec![b.pairing.unit.clone()]).unwrap_or_default(),
+        units: best
+            .map(|b| vec![b.pairing.unit.clone()])
+            .unwrap_or_default(),
         headline,
         observed_text: text,
     }
@@ -502,13 +514,32 @@ fn listed_units(
             .collect();
         format!(
             "FAILED: {} of layer `{layer}` {} {} for `{name}` ({})",
-            if failing.len() == 1 { "a listed unit" } else { "listed units" },
+            if failing.len() == 1 {
+                "a listed unit"
+            } else {
+                "listed units"
+            },
             if failing.len() == 1 { "misses" } else { "miss" },
             t.describe(),
             f.join("; ")
         )
     };
+    let hint = if failing.is_empty() {
+        None
+    } else {
+        scores
+            .iter()
+            .find(|u| u.passes(t) && !idx.contains(&u.pairing.unit_index))
+            .map(|u| {
+                format!(
+                    "unit {} meets it ({}): if the units moved (a retrained model), list it or use some_unit",
+                    u.pairing.unit,
+                    value_text(u, t)
+                )
+            })
+    };
     Found {
+        hint,
         passed: failing.is_empty(),
         observed: weakest.filter(|w| w.is_finite()),
         units,
@@ -655,6 +686,7 @@ fn at_most(
         )
     };
     Ok(Found {
+        hint: None,
         passed,
         observed: Some(rs.prefixes[shown].0).filter(|s| s.is_finite()),
         units: rs.units[..=shown].to_vec(),
@@ -780,8 +812,22 @@ fn baseline(
     )
 }
 
-fn accept_text(origin: &Origin, t: &Threshold, observed: Option<f64>) -> String {
+fn accept_text(
+    origin: &Origin,
+    t: &Threshold,
+    observed: Option<f64>,
+    hint: Option<&str>,
+) -> String {
     let at = origin.edit_at();
+    if let Some(h) = hint {
+        let snap = match origin {
+            Origin::Spec { .. } => {
+                "ranking snapshots: `cargo insta review` or `luigi check --accept`"
+            }
+            _ => "ranking snapshots: `cargo insta review`",
+        };
+        return format!("{h}: edit the expectation at {at}\n{snap}");
+    }
     let suggestion = observed
         .filter(|s| s.is_finite() && *s > 0.0)
         .map(|s| {
@@ -791,7 +837,10 @@ fn accept_text(origin: &Origin, t: &Threshold, observed: Option<f64>) -> String 
             } else {
                 floor
             };
-            format!(" (observed {}; min = {min} keeps a 5% margin)", fmt_strength(s))
+            format!(
+                " (observed {}; min = {min} keeps a 5% margin)",
+                fmt_strength(s)
+            )
         })
         .unwrap_or_default();
     let snap = match origin {

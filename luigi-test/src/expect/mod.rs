@@ -191,8 +191,7 @@ impl Threshold {
 
     /// The requirement in words, e.g. `|r| ≥ 0.9 and q ≤ 0.01`.
     pub fn describe(&self) -> String {
-        let cmp = if matches!(self.metric, Metric::Pearson | Metric::Spearman) && self.min < 0.0
-        {
+        let cmp = if matches!(self.metric, Metric::Pearson | Metric::Spearman) && self.min < 0.0 {
             format!("{} ≤ {}", self.quantity(), self.min)
         } else {
             format!("{} ≥ {}", self.quantity(), self.min)
@@ -581,11 +580,9 @@ impl Assertion {
             Ok(o) if o.passed => {}
             Ok(o) => {
                 eprintln!("{}", o.report);
-                panic!("neural {what} failed: {}", o.report.short());
+                panic!("neural {what}: {}", o.report.short());
             }
-            Err(e) => panic!(
-                "luigi setup error in {what} (the model was not judged): {e}"
-            ),
+            Err(e) => panic!("luigi setup error in {what} (the model was not judged): {e}"),
         }
     }
 }

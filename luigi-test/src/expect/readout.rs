@@ -79,7 +79,10 @@ pub(crate) fn fit(
     let (n, u_n) = acts.dim();
     let ctx = "at_most read-out";
     if h.len() != n || seq.len() != n || pos.len() != n {
-        return Err(Error::invalid(ctx, "rows of activations and hypothesis differ"));
+        return Err(Error::invalid(
+            ctx,
+            "rows of activations and hypothesis differ",
+        ));
     }
     let (held, how) = split(seq, pos, seed);
     let train: Vec<usize> = (0..n).filter(|&i| !held[i]).collect();
@@ -130,7 +133,9 @@ pub(crate) fn fit(
                 let s = h[i] as usize;
                 if s < s_n {
                     class_n[s] += 1;
-                    class_sum.row_mut(s).zip_mut_with(&xc.row(r), |a, b| *a += b);
+                    class_sum
+                        .row_mut(s)
+                        .zip_mut_with(&xc.row(r), |a, b| *a += b);
                 }
             }
         }
@@ -197,16 +202,16 @@ pub(crate) fn fit(
                 let yt = transpose(&y, m);
                 let s = lower_solve_cols(&l, m, &yt); // L⁻¹ (L⁻¹ B)ᵀ = L⁻¹ B L⁻ᵀ
                 let (vals, vecs) = jacobi_eigen(&s, m);
-                let (best, _) = vals
-                    .iter()
-                    .enumerate()
-                    .fold((0usize, f64::NEG_INFINITY), |acc, (i, &v)| {
-                        if v > acc.1 {
-                            (i, v)
-                        } else {
-                            acc
-                        }
-                    });
+                let (best, _) =
+                    vals.iter()
+                        .enumerate()
+                        .fold((0usize, f64::NEG_INFINITY), |acc, (i, &v)| {
+                            if v > acc.1 {
+                                (i, v)
+                            } else {
+                                acc
+                            }
+                        });
                 let wv: Vec<f64> = (0..m).map(|r| vecs[r * m + best]).collect();
                 let v = upper_solve_lt(&l, m, &wv); // L⁻ᵀ w
                 Some((vals[best].clamp(0.0, 1.0), v))
@@ -393,7 +398,10 @@ mod tests {
         let (vals, vecs) = jacobi_eigen(&a, 2);
         let mut s = vals.clone();
         s.sort_by(f64::total_cmp);
-        assert!((s[0] - 1.0).abs() < 1e-12 && (s[1] - 3.0).abs() < 1e-12, "{vals:?}");
+        assert!(
+            (s[0] - 1.0).abs() < 1e-12 && (s[1] - 3.0).abs() < 1e-12,
+            "{vals:?}"
+        );
         // A v = λ v for each column.
         for c in 0..2 {
             let v = [vecs[c], vecs[2 + c]];
@@ -423,7 +431,11 @@ mod tests {
         let mut u = r.units.clone();
         u.sort_unstable();
         assert_eq!(u, [1, 2]);
-        assert!(r.train_fit[0] < 0.6 && r.train_fit[1] > 0.999, "{:?}", r.train_fit);
+        assert!(
+            r.train_fit[0] < 0.6 && r.train_fit[1] > 0.999,
+            "{:?}",
+            r.train_fit
+        );
         // The two-unit read-out reproduces h on held-out rows.
         let col = column(&r.columns, 1);
         let hm = r.test_h.iter().sum::<f32>() / r.test_h.len() as f32;

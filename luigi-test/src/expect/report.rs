@@ -49,7 +49,7 @@ impl Origin {
                 };
                 format!("cargo test {path} -- --exact")
             }
-            Origin::Source { file, .. } => format!("cargo test (the assertion in {file})"),
+            Origin::Source { file, .. } => format!("cargo test (the assertion in {})", tidy(file)),
             Origin::Spec { path, .. } => format!("luigi check {}", path.display()),
             Origin::Unknown => "run the test again".to_string(),
         }
@@ -58,8 +58,10 @@ impl Origin {
     /// Where to edit the expectation.
     pub fn edit_at(&self) -> String {
         match self {
-            Origin::Source { file, line, .. } => format!("{file}:{line}"),
-            Origin::Spec { path, key, line, .. } if *line > 0 => {
+            Origin::Source { file, line, .. } => format!("{}:{line}", tidy(file)),
+            Origin::Spec {
+                path, key, line, ..
+            } if *line > 0 => {
                 format!("{}:{line} (`{key}`)", path.display())
             }
             Origin::Spec { path, key, .. } => format!("{} (`{key}`)", path.display()),
@@ -77,7 +79,7 @@ impl fmt::Display for Origin {
                 module,
                 test,
             } => {
-                write!(f, "{file}:{line}")?;
+                write!(f, "{}:{line}", tidy(file))?;
                 if !test.is_empty() {
                     let m = module.split_once("::").map(|(_, r)| r).unwrap_or("");
                     if m.is_empty() {
@@ -107,6 +109,22 @@ impl fmt::Display for Origin {
             Origin::Unknown => f.write_str("(unknown)"),
         }
     }
+}
+
+/// A path with `dir/../` pairs removed, as `file!()` of a test target
+/// outside its crate's folder gives them (`luigi-test/../tests/x.rs`).
+pub(crate) fn tidy(path: &str) -> String {
+    let mut parts: Vec<&str> = Vec::new();
+    for p in path.split('/') {
+        match p {
+            ".." if parts.last().is_some_and(|l| *l != ".." && !l.is_empty()) => {
+                parts.pop();
+            }
+            "." if !parts.is_empty() => {}
+            _ => parts.push(p),
+        }
+    }
+    parts.join("/")
 }
 
 /// A report: a headline and titled sections, in order.
@@ -233,5 +251,8 @@ mod tests {
         };
         assert_eq!(o.reproduce(), "cargo test neural_assert::depth -- --exact");
         assert_eq!(o.to_string(), "tests/a.rs:3, test `neural_assert::depth`");
+        assert_eq!(tidy("luigi-test/../tests/x.rs"), "tests/x.rs");
+        assert_eq!(tidy("../a/./b.rs"), "../a/b.rs");
+        assert_eq!(tidy("/abs/x/../y"), "/abs/y");
     }
 }
