@@ -4,6 +4,7 @@ mod bad_input;
 mod example_models;
 mod inspect;
 mod neural_assert;
+mod ranking_snapshot;
 mod record;
 
 use std::path::PathBuf;

@@ -70,8 +70,8 @@ pub fn read(path: &Path) -> Result<Option<StoredSnapshot>> {
             .map(|h| (h, ""))
             .ok_or_else(|| bad("the header is not closed by `---`".to_string()))?,
     };
-    let header: Header = serde_yaml::from_str(header)
-        .map_err(|e| bad(format!("unreadable header: {e}")))?;
+    let header: Header =
+        serde_yaml::from_str(header).map_err(|e| bad(format!("unreadable header: {e}")))?;
     let content: RankingSnapshot = serde_yaml::from_str(content).map_err(|e| {
         bad(format!(
             "the content is not a Luigi ranking snapshot ({e}); delete the file to take a new one"
@@ -148,9 +148,7 @@ pub(crate) fn normalise(p: &Path) -> PathBuf {
     for c in p.components() {
         match c {
             Component::CurDir => {}
-            Component::ParentDir
-                if matches!(out.last(), Some(Component::Normal(_))) =>
-            {
+            Component::ParentDir if matches!(out.last(), Some(Component::Normal(_))) => {
                 out.pop();
             }
             c => out.push(c),
@@ -166,7 +164,10 @@ mod tests {
     #[test]
     fn relative_paths_walk_up_and_down() {
         assert_eq!(
-            relative(Path::new("/w/examples/b/m.yaml"), Path::new("/w/specs/snapshots")),
+            relative(
+                Path::new("/w/examples/b/m.yaml"),
+                Path::new("/w/specs/snapshots")
+            ),
             "../../examples/b/m.yaml"
         );
         assert_eq!(relative(Path::new("/w/a/../b/x"), Path::new("/w/b")), "x");

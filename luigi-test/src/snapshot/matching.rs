@@ -150,11 +150,8 @@ mod tests {
         // Greedy (row by row) would take 0→0 (cost 1) and then pay 10.
         let c = Array2::from_shape_vec((2, 2), vec![1.0, 2.0, 2.0, 10.0]).unwrap();
         assert_eq!(hungarian(&c), [Some(1), Some(0)]);
-        let c = Array2::from_shape_vec(
-            (3, 3),
-            vec![4.0, 1.0, 3.0, 2.0, 0.0, 5.0, 3.0, 2.0, 2.0],
-        )
-        .unwrap();
+        let c = Array2::from_shape_vec((3, 3), vec![4.0, 1.0, 3.0, 2.0, 0.0, 5.0, 3.0, 2.0, 2.0])
+            .unwrap();
         let a = hungarian(&c);
         let total: f64 = a.iter().enumerate().map(|(i, j)| c[[i, j.unwrap()]]).sum();
         assert_eq!(total, 5.0);
@@ -184,7 +181,10 @@ mod tests {
     #[test]
     fn kendall_tau_matches_hand_counts() {
         assert_eq!(kendall_tau_b(&[1.0, 2.0, 3.0], &[1.0, 2.0, 3.0]), Some(1.0));
-        assert_eq!(kendall_tau_b(&[1.0, 2.0, 3.0], &[3.0, 2.0, 1.0]), Some(-1.0));
+        assert_eq!(
+            kendall_tau_b(&[1.0, 2.0, 3.0], &[3.0, 2.0, 1.0]),
+            Some(-1.0)
+        );
         // scipy.stats.kendalltau([1,2,3,4],[1,3,2,4]) = 0.6667
         let t = kendall_tau_b(&[1.0, 2.0, 3.0, 4.0], &[1.0, 3.0, 2.0, 4.0]).unwrap();
         assert!((t - 2.0 / 3.0).abs() < 1e-12);

@@ -85,6 +85,8 @@ pub struct SnapshotOptions {
     pub decimals: u32,
     /// Seed of the score engine's draws (default [`DEFAULT_SEED`]).
     pub seed: u64,
+    /// Use only the first this many sequences of the corpus (default: all).
+    pub sequences: Option<usize>,
 }
 
 impl Default for SnapshotOptions {
@@ -93,6 +95,7 @@ impl Default for SnapshotOptions {
             top: 3,
             decimals: 3,
             seed: DEFAULT_SEED,
+            sequences: None,
         }
     }
 }
@@ -177,7 +180,7 @@ impl Capture {
         opts: &SnapshotOptions,
     ) -> Result<Capture> {
         let model = load_model(card.as_ref())?;
-        let corpus = load_corpus(corpus.as_ref(), window, None)?;
+        let corpus = load_corpus(corpus.as_ref(), window, opts.sequences)?;
         Capture::of(Subject::record(model, corpus, layer)?, hypotheses, opts)
     }
 
@@ -285,18 +288,20 @@ fn content_of(ranking: &Ranking, layer: &str, opts: &SnapshotOptions) -> Ranking
         units: ranking
             .by_unit
             .iter()
-            .map(|u| match u.hypotheses.first().filter(|p| !p.is_degenerate()) {
-                Some(p) => UnitEntry {
-                    unit: u.unit.clone(),
-                    best: p.hypothesis.clone(),
-                    score: r(p.score),
+            .map(
+                |u| match u.hypotheses.first().filter(|p| !p.is_degenerate()) {
+                    Some(p) => UnitEntry {
+                        unit: u.unit.clone(),
+                        best: p.hypothesis.clone(),
+                        score: r(p.score),
+                    },
+                    None => UnitEntry {
+                        unit: u.unit.clone(),
+                        best: "(constant)".to_string(),
+                        score: 0.0,
+                    },
                 },
-                None => UnitEntry {
-                    unit: u.unit.clone(),
-                    best: "(constant)".to_string(),
-                    score: 0.0,
-                },
-            })
+            )
             .collect(),
     }
 }
@@ -422,7 +427,9 @@ impl SnapshotDiff {
                 .moves
                 .iter()
                 .map(|m| {
-                    let to = m.to.as_deref().map_or("(none)".to_string(), |t| format!("unit {t}"));
+                    let to =
+                        m.to.as_deref()
+                            .map_or("(none)".to_string(), |t| format!("unit {t}"));
                     match m.abs_r {
                         Some(r) => format!("unit {} → {to} (|r| = {r:.3})", m.from),
                         None => format!("unit {} → {to}", m.from),
@@ -432,12 +439,21 @@ impl SnapshotDiff {
             out.push(format!("moved: {}", m.join(", ")));
         }
         for b in &self.best {
-            let s = |u: &Option<UnitScore>| u.as_ref().map_or("-".to_string(), |u| format!("{:.prec$}", u.score, prec = 3));
+            let s = |u: &Option<UnitScore>| {
+                u.as_ref()
+                    .map_or("-".to_string(), |u| format!("{:.prec$}", u.score, prec = 3))
+            };
             let (old_u, new_u) = (
                 b.old.as_ref().map_or("-", |u| u.unit.as_str()),
                 b.new.as_ref().map_or("-", |u| u.unit.as_str()),
             );
-            let metric = if b.metric == "pearson" { "|r|" } else if b.metric == "eta" { "η" } else { b.metric.as_str() };
+            let metric = if b.metric == "pearson" {
+                "|r|"
+            } else if b.metric == "eta" {
+                "η"
+            } else {
+                b.metric.as_str()
+            };
             let same_score = b.old.as_ref().map(|u| u.score) == b.new.as_ref().map(|u| u.score);
             if b.kept() && old_u == new_u && same_score {
                 continue;
@@ -480,7 +496,11 @@ impl std::fmt::Display for SnapshotDiff {
             f,
             "ranking snapshot {} {} the current ranking:",
             tidy(&self.path.display().to_string()),
-            if self.equal { "matches" } else { "differs from" }
+            if self.equal {
+                "matches"
+            } else {
+                "differs from"
+            }
         )?;
         for l in self.lines() {
             writeln!(f, "  {l}")?;
@@ -491,8 +511,18 @@ impl std::fmt::Display for SnapshotDiff {
 
 /// Compares a stored snapshot with the current capture, matching units first.
 pub fn compare(stored: &StoredSnapshot, current: &Capture) -> Result<SnapshotDiff> {
-    let old_units: Vec<String> = stored.content.units.iter().map(|u| u.unit.clone()).collect();
-    let new_units: Vec<String> = current.content.units.iter().map(|u| u.unit.clone()).collect();
+    let old_units: Vec<String> = stored
+        .content
+        .units
+        .iter()
+        .map(|u| u.unit.clone())
+        .collect();
+    let new_units: Vec<String> = current
+        .content
+        .units
+        .iter()
+        .map(|u| u.unit.clone())
+        .collect();
     let fp_now = current.subject.model.fingerprint();
     let (matching, map, rs) = match &stored.info {
         Some(info) if info.model_fingerprint == fp_now => {
@@ -566,7 +596,11 @@ pub fn compare(stored: &StoredSnapshot, current: &Capture) -> Result<SnapshotDif
             let old_set: Vec<Option<String>> = o.top[..k].iter().map(|u| mapped(&u.unit)).collect();
             let hits = h.top[..k]
                 .iter()
-                .filter(|u| old_set.iter().any(|m| m.as_deref() == Some(u.unit.as_str())))
+                .filter(|u| {
+                    old_set
+                        .iter()
+                        .any(|m| m.as_deref() == Some(u.unit.as_str()))
+                })
                 .count();
             overlaps.push(hits as f64 / k as f64);
         }
@@ -632,9 +666,14 @@ fn activation_match(
         .info
         .as_ref()
         .ok_or("the snapshot records no checkpoint")?;
-    let card = stored.checkpoint().ok_or("the snapshot records no checkpoint")?;
+    let card = stored
+        .checkpoint()
+        .ok_or("the snapshot records no checkpoint")?;
     if !card.exists() {
-        return Err(format!("its checkpoint {} is gone", tidy(&card.display().to_string())));
+        return Err(format!(
+            "its checkpoint {} is gone",
+            tidy(&card.display().to_string())
+        ));
     }
     let model = Model::load(&card).map_err(|e| format!("its checkpoint cannot be loaded: {e}"))?;
     if model.fingerprint() != info.model_fingerprint {
@@ -784,9 +823,18 @@ pub fn check_file(
                 write(t, source, &expression, &info, &capture.content)?;
             }
             let headline = match (&stored, passed) {
-                (None, true) => format!("passed: new ranking snapshot written to {}", tidy(&path.display().to_string())),
-                (None, false) => format!("FAILED: no ranking snapshot at {} yet", tidy(&path.display().to_string())),
-                (Some(_), true) => format!("passed: ranking snapshot {} updated", tidy(&path.display().to_string())),
+                (None, true) => format!(
+                    "passed: new ranking snapshot written to {}",
+                    tidy(&path.display().to_string())
+                ),
+                (None, false) => format!(
+                    "FAILED: no ranking snapshot at {} yet",
+                    tidy(&path.display().to_string())
+                ),
+                (Some(_), true) => format!(
+                    "passed: ranking snapshot {} updated",
+                    tidy(&path.display().to_string())
+                ),
                 (Some(_), false) => format!(
                     "FAILED: ranking snapshot {} differs ({})",
                     tidy(&path.display().to_string()),
@@ -861,7 +909,9 @@ fn best_table(s: &RankingSnapshot) -> String {
             let (u, v) = h
                 .top
                 .first()
-                .map_or(("-".to_string(), "-".to_string()), |t| (t.unit.clone(), format!("{:.3}", t.score)));
+                .map_or(("-".to_string(), "-".to_string()), |t| {
+                    (t.unit.clone(), format!("{:.3}", t.score))
+                });
             let runner = h
                 .top
                 .get(1)
@@ -869,7 +919,10 @@ fn best_table(s: &RankingSnapshot) -> String {
             vec![h.name.clone(), h.metric.clone(), u, v, runner]
         })
         .collect();
-    table(&["hypothesis", "metric", "unit", "score", "runner-up"], &rows)
+    table(
+        &["hypothesis", "metric", "unit", "score", "runner-up"],
+        &rows,
+    )
 }
 
 /// A snapshot assertion prepared for insta (used by

@@ -1,1 +1,0 @@
-//! Ranking snapshots (in progress).
