@@ -821,6 +821,9 @@ pub fn check_file(
             };
             if let Some(t) = &target {
                 write(t, source, &expression, &info, &capture.content)?;
+                if t.as_path() == path && pending.exists() {
+                    let _ = std::fs::remove_file(&pending);
+                }
             }
             let headline = match (&stored, passed) {
                 (None, true) => format!(
