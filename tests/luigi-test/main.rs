@@ -6,6 +6,7 @@ mod inspect;
 mod neural_assert;
 mod ranking_snapshot;
 mod record;
+mod specs;
 
 use std::path::PathBuf;
 

@@ -118,7 +118,10 @@ mod tests {
                         path: "specs/a.yaml".into(),
                         cases: vec![
                             case("ok", CaseResult::Passed(Report::new("passed"))),
-                            case("bad", CaseResult::Failed(Report::new("FAILED: |r| < 0.9 & \"x\""))),
+                            case(
+                                "bad",
+                                CaseResult::Failed(Report::new("FAILED: |r| < 0.9 & \"x\"")),
+                            ),
                             case("err", CaseResult::SetupError(Error::invalid("x", "y\u{1}"))),
                         ],
                     }),
@@ -134,10 +137,16 @@ mod tests {
         let x = junit_xml(&run);
         assert!(x.starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"luigi check\" tests=\"4\" failures=\"1\" errors=\"2\""), "{x}");
         assert!(x.contains("<testsuite name=\"specs/a.yaml\" tests=\"3\" failures=\"1\" errors=\"1\" time=\"1.500\">"), "{x}");
-        assert!(x.contains("<testcase classname=\"specs/a.yaml\" name=\"ok\" time=\"0.500\"/>"), "{x}");
+        assert!(
+            x.contains("<testcase classname=\"specs/a.yaml\" name=\"ok\" time=\"0.500\"/>"),
+            "{x}"
+        );
         assert!(x.contains("<failure type=\"expectation\" message=\"FAILED: |r| &lt; 0.9 &amp; &quot;x&quot;\">"), "{x}");
         assert!(x.contains("<error type=\"setup\" message=\"x: y\">"), "{x}");
-        assert!(x.contains("name=\"(setup)\"") && x.contains("&lt;missing&gt;"), "{x}");
+        assert!(
+            x.contains("name=\"(setup)\"") && x.contains("&lt;missing&gt;"),
+            "{x}"
+        );
         assert!(x.trim_end().ends_with("</testsuites>"));
     }
 }

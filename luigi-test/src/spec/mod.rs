@@ -141,7 +141,10 @@ impl Spec {
                 sequences,
             }) => match load_corpus(&dir.join(c), window, sequences) {
                 Ok(c) => (Some(c), None),
-                Err(e) => (None, Some(format!("the spec's corpus could not be loaded: {e}"))),
+                Err(e) => (
+                    None,
+                    Some(format!("the spec's corpus could not be loaded: {e}")),
+                ),
             },
             _ => (None, None),
         };
@@ -268,7 +271,13 @@ impl Spec {
                 line: x.line,
                 name: (x.name != x.key).then(|| x.name.clone()),
             };
-            let result = match judge(&subject, x.hypothesis.as_ref(), &x.expectation, self.seed, origin) {
+            let result = match judge(
+                &subject,
+                x.hypothesis.as_ref(),
+                &x.expectation,
+                self.seed,
+                origin,
+            ) {
                 Ok(o) if o.passed => CaseResult::Passed(o.report),
                 Ok(o) => CaseResult::Failed(o.report),
                 Err(e) => CaseResult::SetupError(Error::Spec {
@@ -489,11 +498,7 @@ pub fn discover(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
             let mut found: Vec<PathBuf> = std::fs::read_dir(p)
                 .map_err(|e| Error::io(p, e))?
                 .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|f| {
-                    f.is_file()
-                        && f.extension()
-                            .is_some_and(|x| x == "yaml" || x == "yml")
-                })
+                .filter(|f| f.is_file() && f.extension().is_some_and(|x| x == "yaml" || x == "yml"))
                 .collect();
             if found.is_empty() {
                 return Err(Error::invalid(

@@ -120,13 +120,30 @@ pub(super) struct Positive(pub usize);
 
 impl<'de> Deserialize<'de> for Positive {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let v = u64::deserialize(d)?;
-        if v == 0 {
-            return Err(de::Error::custom("must be at least 1"));
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = Positive;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an integer of at least 1")
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Positive, E> {
+                if v == 0 {
+                    return Err(E::custom("must be at least 1"));
+                }
+                usize::try_from(v)
+                    .map(Positive)
+                    .map_err(|_| E::custom("is too large"))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Positive, E> {
+                match u64::try_from(v) {
+                    Ok(u) => self.visit_u64(u),
+                    Err(_) => Err(E::custom(format!(
+                        "{v} is negative: give an integer of at least 1"
+                    ))),
+                }
+            }
         }
-        usize::try_from(v)
-            .map(Positive)
-            .map_err(|_| de::Error::custom("is too large"))
+        d.deserialize_u64(V)
     }
 }
 
@@ -135,7 +152,9 @@ pub(super) struct OneHypothesis(pub Box<dyn Hypothesis>);
 
 impl fmt::Debug for OneHypothesis {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("OneHypothesis").field(&self.0.name()).finish()
+        f.debug_tuple("OneHypothesis")
+            .field(&self.0.name())
+            .finish()
     }
 }
 
@@ -286,7 +305,8 @@ pub(super) enum Form {
     Probe(Option<Vec<String>>),
 }
 
-const FORMS: &str = "`some_unit`, `{units: [53, 127]}`, `{at_most: 3}`, `probe` or `{probe: [53, 127]}`";
+const FORMS: &str =
+    "`some_unit`, `{units: [53, 127]}`, `{at_most: 3}`, `probe` or `{probe: [53, 127]}`";
 
 impl<'de> Deserialize<'de> for Form {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -300,18 +320,18 @@ impl<'de> Deserialize<'de> for Form {
                 match v {
                     "some_unit" => Ok(Form::SomeUnit),
                     "probe" => Ok(Form::Probe(None)),
-                    "units" | "at_most" => Err(E::custom(format!(
-                        "`{v}` needs an argument: write {FORMS}"
-                    ))),
+                    "units" | "at_most" => {
+                        Err(E::custom(format!("`{v}` needs an argument: write {FORMS}")))
+                    }
                     other => Err(E::custom(format!(
                         "unknown expectation `{other}`: write {FORMS}"
                     ))),
                 }
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Form, A::Error> {
-                let key: String = map.next_key()?.ok_or_else(|| {
-                    de::Error::custom(format!("empty map: write {FORMS}"))
-                })?;
+                let key: String = map
+                    .next_key()?
+                    .ok_or_else(|| de::Error::custom(format!("empty map: write {FORMS}")))?;
                 let form = match key.as_str() {
                     "units" => {
                         let u: Vec<UnitRef> = map.next_value()?;
@@ -354,12 +374,22 @@ pub(super) struct MetricName(pub Metric);
 
 impl<'de> Deserialize<'de> for MetricName {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        parse_metric(&s).map(MetricName).ok_or_else(|| {
-            de::Error::custom(format!(
-                "unknown metric `{s}`: use pearson, spearman, mi (mutual_info), auc or eta"
-            ))
-        })
+        // The check runs inside the visitor, so the error points at this node.
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = MetricName;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a metric: pearson, spearman, mi (mutual_info), auc or eta")
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<MetricName, E> {
+                parse_metric(s).map(MetricName).ok_or_else(|| {
+                    E::custom(format!(
+                        "unknown metric `{s}`: use pearson, spearman, mi (mutual_info), auc or eta"
+                    ))
+                })
+            }
+        }
+        d.deserialize_str(V)
     }
 }
 
@@ -394,7 +424,11 @@ pub(super) struct ExpectationItem {
 fn check(raw: RawExpectation) -> Result<ExpectationItem, String> {
     let probe = matches!(raw.expect, Form::Probe(_));
     if probe {
-        for (k, v) in [("metric", raw.metric.is_some()), ("min", raw.min.is_some()), ("max_q", raw.max_q.is_some())] {
+        for (k, v) in [
+            ("metric", raw.metric.is_some()),
+            ("min", raw.min.is_some()),
+            ("max_q", raw.max_q.is_some()),
+        ] {
             if v {
                 return Err(format!(
                     "`{k}` does not apply to `expect: probe`; a probe takes `min_accuracy` and `min_selectivity`"
@@ -513,7 +547,11 @@ pub(super) fn item_lines(text: &str, key: &str) -> Vec<usize> {
 }
 
 /// The spec's folder and its path as seen by the list parser.
-pub(super) fn context_for(path: &Path, corpus: Option<Arc<Corpus>>, corpus_error: Option<String>) -> Context {
+pub(super) fn context_for(
+    path: &Path,
+    corpus: Option<Arc<Corpus>>,
+    corpus_error: Option<String>,
+) -> Context {
     Context {
         base: path.parent().map(Path::to_path_buf).unwrap_or_default(),
         origin: path.to_path_buf(),

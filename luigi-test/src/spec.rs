@@ -1,1 +1,0 @@
-//! YAML specs (in progress).
