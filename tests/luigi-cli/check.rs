@@ -1,4 +1,5 @@
 //! `luigi check`: runs specs, prints each case, exits 0 / 1 / 2, writes JUnit XML.
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] fns
 
 use crate::{luigi, root, text};
 

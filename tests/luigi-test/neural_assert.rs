@@ -1,6 +1,7 @@
 //! `#[neural_assert]` against the real runtime: the hand-set fixture (whose
 //! units are known) and the boolean example model; broken expectations
 //! produce the failure report; setup problems are setup errors.
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] fns
 
 use luigi_test::expect::cache::RecordingKey;
 use luigi_test::expect::{Assertion, Expectation, Origin, Threshold};

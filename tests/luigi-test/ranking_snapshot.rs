@@ -1,6 +1,7 @@
 //! Ranking snapshots with insta, and their diff on a model whose units
 //! were permuted (`examples/boolean/permute_units.py`): a retrained model
 //! in miniature, same function, units in another order.
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] fns
 
 use luigi_test::expect::{Assertion, Expectation, Origin, Threshold};
 use luigi_test::hypothesis::library::CharIs;

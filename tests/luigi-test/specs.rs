@@ -1,6 +1,7 @@
 //! YAML specs: every spec in `specs/` passes under `cargo test` (one test
 //! that runs each spec and reports it by name); broken specs are errors
 //! with file, line, column and key; failing specs report like assertions.
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] fns
 
 use std::path::{Path, PathBuf};
 
@@ -245,7 +246,9 @@ fn check_paths_exit_codes_and_junit() {
     let b = write_spec(d.path(), "b.yaml", &failing);
     let c = write_spec(d.path(), "c.yaml", &broken);
     assert_eq!(
-        check_paths(&[a.clone()], Update::No).unwrap().exit_code(),
+        check_paths(std::slice::from_ref(&a), Update::No)
+            .unwrap()
+            .exit_code(),
         0
     );
     assert_eq!(

@@ -61,17 +61,35 @@ impl Subject {
     }
 }
 
-/// Scores one hypothesis column against every unit.
-fn score_one(
+/// One hypothesis' values on every row, with its name and kind.
+struct Column<'a> {
+    values: &'a [f32],
+    name: &'a str,
+    kind: &'a HypothesisKind,
+}
+
+/// Scores one hypothesis column against every unit of `acts`.
+fn score_one(acts: &Activations, col: &Column<'_>, metric: Metric, seed: u64) -> Result<Ranking> {
+    score_column(
+        acts.values.view(),
+        &acts.rows.sequence,
+        &acts.units,
+        col,
+        metric,
+        seed,
+    )
+}
+
+/// Scores `values` (for the hypothesis `col`) against every column of `acts`.
+fn score_column(
     acts: ArrayView2<'_, f32>,
-    values: &[f32],
     seq: &[u32],
     units: &[String],
-    name: &str,
-    kind: &HypothesisKind,
+    col: &Column<'_>,
     metric: Metric,
     seed: u64,
 ) -> Result<Ranking> {
+    let (values, name, kind) = (col.values, col.name, col.kind);
     let mut metrics = vec![Metric::Pearson, Metric::Eta, Metric::MutualInfo];
     if metric.is_second_pass() {
         metrics.push(metric);
@@ -263,16 +281,12 @@ pub(crate) fn judge(
     }
     let acts = &subject.acts;
     let values = subject.values(h)?;
-    let ranking = score_one(
-        acts.values.view(),
-        &values,
-        &acts.rows.sequence,
-        &acts.units,
-        &name,
-        &kind,
-        t.metric,
-        seed,
-    )?;
+    let col = Column {
+        values: &values,
+        name: &name,
+        kind: &kind,
+    };
+    let ranking = score_one(acts, &col, t.metric, seed)?;
     if let Some(info) = ranking.hypotheses.first() {
         if info
             .flags
@@ -743,16 +757,12 @@ fn baseline(
                 Ok((s, format!("units {{{}}}", rs.units[..=j].join(", "))))
             }
             _ => {
-                let r = score_one(
-                    acts.values.view(),
-                    vals,
-                    &acts.rows.sequence,
-                    &acts.units,
+                let col = Column {
+                    values: vals,
                     name,
                     kind,
-                    t.metric,
-                    seed,
-                )?;
+                };
+                let r = score_one(acts, &col, t.metric, seed)?;
                 let s = unit_scores(&r, t);
                 Ok(s.first()
                     .map(|u| (u.strength, format!("unit {}", u.pairing.unit)))

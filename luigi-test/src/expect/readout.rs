@@ -43,7 +43,7 @@ pub(crate) fn mix(mut x: u64) -> u64 {
 fn split(seq: &[u32], pos: &[u32], seed: u64) -> (Vec<bool>, &'static str) {
     let mut distinct: Vec<u32> = seq.to_vec();
     distinct.dedup();
-    let by_sequence = |s: u32| mix(seed ^ mix(u64::from(s))) % 3 == 0;
+    let by_sequence = |s: u32| mix(seed ^ mix(u64::from(s))).is_multiple_of(3);
     let held: Vec<bool> = seq.iter().map(|&s| by_sequence(s)).collect();
     let n_held = distinct.iter().filter(|&&s| by_sequence(s)).count();
     if distinct.len() >= 6 && n_held > 0 && n_held < distinct.len() {
@@ -149,12 +149,12 @@ pub(crate) fn fit(
     }
     let between = if s_n > 0 {
         let mut b = Array2::<f64>::zeros((u_n, u_n));
-        for s in 0..s_n {
-            if class_n[s] == 0 {
+        for (s, &count) in class_n.iter().enumerate() {
+            if count == 0 {
                 continue;
             }
-            let m = class_sum.row(s).mapv(|v| v / class_n[s] as f64);
-            let c = class_n[s] as f64;
+            let c = count as f64;
+            let m = class_sum.row(s).mapv(|v| v / c);
             for a in 0..u_n {
                 for bb in 0..u_n {
                     b[[a, bb]] += c * m[a] * m[bb];

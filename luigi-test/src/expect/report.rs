@@ -216,7 +216,7 @@ pub(crate) fn table(header: &[&str], rows: &[Vec<String>]) -> String {
 /// A q- or p-value for reports.
 pub(crate) fn fmt_q(q: Option<f64>) -> String {
     match q {
-        Some(q) if q == 0.0 => "<1e-300".to_string(),
+        Some(0.0) => "<1e-300".to_string(),
         Some(q) if q < 1e-3 => format!("{q:.1e}"),
         Some(q) => format!("{q:.3}"),
         None => "-".to_string(),
