@@ -146,7 +146,7 @@ pub fn record(model: &Model, corpus: &Corpus, layer: &str) -> Result<Arc<Activat
         return Ok(a.clone());
     }
     if disk {
-        if let Some(a) = read_disk(&key, corpus) {
+        if let Some(a) = read_disk(&disk_path(&key), &key, corpus) {
             DISK_HITS.fetch_add(1, Ordering::Relaxed);
             let a = Arc::new(a);
             *guard = Some(a.clone());
@@ -161,7 +161,7 @@ pub fn record(model: &Model, corpus: &Corpus, layer: &str) -> Result<Arc<Activat
         .pop()
         .ok_or_else(|| Error::invalid("recording", "no layer recorded"))?;
     if disk {
-        if let Err(e) = write_disk(&key, &acts) {
+        if let Err(e) = write_disk(&disk_path(&key), &key, &acts) {
             eprintln!("luigi: could not keep the recording on disk ({e}); continuing without");
         }
     }
@@ -181,8 +181,7 @@ struct Meta {
     rows: usize,
 }
 
-fn write_disk(key: &RecordingKey, a: &Activations) -> Result<()> {
-    let dir = disk_path(key);
+fn write_disk(dir: &Path, key: &RecordingKey, a: &Activations) -> Result<()> {
     if dir.is_dir() {
         return Ok(());
     }
@@ -221,15 +220,14 @@ fn write_disk(key: &RecordingKey, a: &Activations) -> Result<()> {
         .map_err(|e| Error::invalid("recording cache", e.to_string()))?;
     let meta_path = tmp.join("meta.json");
     std::fs::write(&meta_path, text).map_err(|e| Error::io(&meta_path, e))?;
-    if std::fs::rename(&tmp, &dir).is_err() {
+    if std::fs::rename(&tmp, dir).is_err() {
         // Another process won the race: its copy is as good as ours.
         let _ = std::fs::remove_dir_all(&tmp);
     }
     Ok(())
 }
 
-fn read_disk(key: &RecordingKey, corpus: &Corpus) -> Option<Activations> {
-    let dir = disk_path(key);
+fn read_disk(dir: &Path, key: &RecordingKey, corpus: &Corpus) -> Option<Activations> {
     let read = |dir: &Path| -> Result<Activations> {
         let meta_path = dir.join("meta.json");
         let text = std::fs::read_to_string(&meta_path).map_err(|e| Error::io(&meta_path, e))?;
@@ -269,15 +267,85 @@ fn read_disk(key: &RecordingKey, corpus: &Corpus) -> Option<Activations> {
     if !dir.is_dir() {
         return None;
     }
-    match read(&dir) {
+    match read(dir) {
         Ok(a) => Some(a),
         Err(e) => {
             eprintln!(
                 "luigi: ignoring the cached recording in {} ({e}); recording again",
                 dir.display()
             );
-            let _ = std::fs::remove_dir_all(&dir);
+            let _ = std::fs::remove_dir_all(dir);
             None
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::corpus::CorpusFormat;
+
+    fn fixture(name: &str) -> PathBuf {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../tests/fixtures")
+            .join(name)
+    }
+
+    #[test]
+    fn keys_change_with_model_corpus_and_layer() {
+        let m = Model::load(fixture("lstm_ids.luigi.yaml")).unwrap();
+        let c = Corpus::load(fixture("corpus.txt"), CorpusFormat::Lines).unwrap();
+        let c2 = Corpus::from_strings("other", ["(a)"]).unwrap();
+        let k = RecordingKey::new(&m, &c, "lstm");
+        assert_eq!(k, RecordingKey::new(&m, &c, "lstm"));
+        assert_ne!(k.digest, RecordingKey::new(&m, &c, "hidden").digest);
+        assert_ne!(k.digest, RecordingKey::new(&m, &c2, "lstm").digest);
+        let g = Model::load(fixture("gru_ids.luigi.yaml")).unwrap();
+        assert_ne!(k.digest, RecordingKey::new(&g, &c, "lstm").digest);
+    }
+
+    #[test]
+    fn disk_copies_round_trip_and_corrupt_ones_are_dropped() {
+        let m = Model::load(fixture("lstm_ids.luigi.yaml")).unwrap();
+        let c = Corpus::load(fixture("corpus.txt"), CorpusFormat::Lines).unwrap();
+        let key = RecordingKey::new(&m, &c, "lstm");
+        let acts = m.record(&c, &["lstm"]).unwrap().remove(0);
+        let d = tempfile::tempdir().unwrap();
+        let dir = d.path().join(&key.digest);
+        write_disk(&dir, &key, &acts).unwrap();
+        let back = read_disk(&dir, &key, &c).unwrap();
+        assert_eq!(back.values, acts.values);
+        assert_eq!(back.rows, acts.rows);
+        assert_eq!(
+            (back.units, back.tensor),
+            (acts.units.clone(), acts.tensor.clone())
+        );
+        // Another corpus under the same folder does not match its key.
+        let other = Corpus::from_strings("other", ["(a)"]).unwrap();
+        let other_key = RecordingKey::new(&m, &other, "lstm");
+        assert!(read_disk(&dir, &other_key, &other).is_none());
+        assert!(
+            !dir.exists(),
+            "a copy that does not match its key is removed"
+        );
+        write_disk(&dir, &key, &acts).unwrap();
+        std::fs::write(dir.join("values.npy"), b"garbage").unwrap();
+        assert!(read_disk(&dir, &key, &c).is_none());
+    }
+
+    #[test]
+    fn the_disk_switch_is_parsed_strictly() {
+        // Only this test touches LUIGI_DISK_CACHE in the library's unit tests.
+        std::env::set_var("LUIGI_DISK_CACHE", "maybe");
+        let e = disk_enabled().unwrap_err().to_string();
+        std::env::set_var("LUIGI_DISK_CACHE", "on");
+        let on = disk_enabled().unwrap();
+        std::env::remove_var("LUIGI_DISK_CACHE");
+        assert!(
+            e.contains("LUIGI_DISK_CACHE") && e.contains("`maybe`"),
+            "{e}"
+        );
+        assert!(on);
+        assert!(!disk_enabled().unwrap());
     }
 }
