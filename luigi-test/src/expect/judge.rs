@@ -90,10 +90,7 @@ fn score_column(
     seed: u64,
 ) -> Result<Ranking> {
     let (values, name, kind) = (col.values, col.name, col.kind);
-    let mut metrics = vec![Metric::Pearson, Metric::Eta, Metric::MutualInfo];
-    if metric.is_second_pass() {
-        metrics.push(metric);
-    }
+    let metrics = metrics_for(metric);
     let cfg = ScoreConfig::default()
         .metrics(&metrics)
         .permutations(0)
@@ -111,6 +108,17 @@ fn score_column(
         &[(name.to_string(), kind.clone())],
         &cfg,
     )
+}
+
+/// What to compute for an assertion on `metric`: Pearson r and η (one
+/// GEMM; their p-values give the q-values) and the asserted metric. Mutual
+/// information and the rank statistics cost more and are left out unless asserted.
+fn metrics_for(metric: Metric) -> Vec<Metric> {
+    let mut m = vec![Metric::Pearson, Metric::Eta];
+    if !m.contains(&metric) {
+        m.push(metric);
+    }
+    m
 }
 
 /// The raw value of a metric in a pairing.
@@ -594,10 +602,7 @@ fn readout_score(
     let cols: Vec<String> = (1..=r.units.len()).map(|j| format!("first {j}")).collect();
     let h = Array2::from_shape_vec((r.test_h.len(), 1), r.test_h.clone())
         .map_err(|e| Error::invalid("read-out", e.to_string()))?;
-    let mut metrics = vec![Metric::Pearson, Metric::Eta, Metric::MutualInfo];
-    if t.metric.is_second_pass() {
-        metrics.push(t.metric);
-    }
+    let metrics = metrics_for(t.metric);
     let cfg = ScoreConfig::default()
         .metrics(&metrics)
         .permutations(0)
@@ -711,26 +716,38 @@ fn at_most(
 
 /// The best competing units, as a table.
 fn competing(scores: &[UnitScore], t: &Threshold) -> String {
+    // Beside the asserted metric, r (or η) when that is not the metric.
+    let extra = match t.metric {
+        Metric::Pearson | Metric::Eta => None,
+        _ if scores.iter().any(|u| u.pairing.eta.is_some()) => Some(("eta", Metric::Eta)),
+        _ => Some(("pearson", Metric::Pearson)),
+    };
     let rows: Vec<Vec<String>> = scores
         .iter()
         .take(COMPETING)
         .map(|u| {
-            vec![
+            let mut row = vec![
                 u.pairing.unit.clone(),
                 fmt_strength(u.strength),
                 u.raw.map_or("-".to_string(), |r| format!("{r:.3}")),
                 fmt_q(u.pairing.q_value),
-                u.pairing.nmi.map_or("-".to_string(), |v| format!("{v:.3}")),
-            ]
+            ];
+            if let Some((_, m)) = extra {
+                row.push(raw(&u.pairing, m).map_or("-".to_string(), |v| format!("{v:.3}")));
+            }
+            row
         })
         .collect();
-    let raw_head = metric_name(t.metric);
+    let mut header = vec!["unit", t.quantity(), metric_name(t.metric), "q"];
+    if let Some((name, _)) = extra {
+        header.push(name);
+    }
     let mut out = format!(
         "best {} of {} units for this hypothesis:\n",
         rows.len(),
         scores.len()
     );
-    out.push_str(&table(&["unit", t.quantity(), raw_head, "q", "nmi"], &rows));
+    out.push_str(&table(&header, &rows));
     out
 }
 

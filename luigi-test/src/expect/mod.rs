@@ -31,8 +31,11 @@
 //! # Thresholds
 //!
 //! A [`Threshold`] is a metric, the least value `min`, and optionally the
-//! largest q-value `max_q` (Benjamini–Hochberg over the layer's units for
-//! this one hypothesis). The value compared is direction-free, because the
+//! largest q-value `max_q`: the Benjamini–Hochberg q-value, over the
+//! layer's units for this one hypothesis, of the unit's Pearson r (η for a
+//! categorical hypothesis) under the score engine's autocorrelation-aware
+//! test (see [`crate::score`]); for `at_most`, of the read-out's r (η) on
+//! the held-out rows. The value compared is direction-free, because the
 //! sign of a unit is arbitrary and flips between trainings:
 //!
 //! | metric | compared with `min` |

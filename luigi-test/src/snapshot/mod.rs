@@ -1,8 +1,8 @@
 //! Ranking snapshots: what a layer encodes, stored as an insta YAML
 //! snapshot, and a diff that follows units across retraining.
 //!
-//! A [`Capture`] scores a hypothesis set against a recorded layer and
-//! keeps, for each hypothesis, its best units with their ranking score
+//! A [`Capture`] scores a hypothesis set against a recorded layer (Pearson
+//! r and η only: one matrix product, cheap even in a debug build) and keeps, for each hypothesis, its best units with their ranking score
 //! (|r| for numeric and binary hypotheses, η for categorical ones), and for
 //! each unit its best hypothesis, all rounded to
 //! [`SnapshotOptions::decimals`] places. Scores are deterministic for any
@@ -214,7 +214,7 @@ impl Capture {
             .zip(hypotheses.kinds())
             .collect();
         let cfg = ScoreConfig::default()
-            .metrics(&[Metric::Pearson, Metric::Eta, Metric::MutualInfo])
+            .metrics(&[Metric::Pearson, Metric::Eta])
             .permutations(0)
             .bootstrap(0)
             .top_k_second_pass(0)
