@@ -264,11 +264,7 @@ pub(crate) fn judge(
 ) -> Result<Outcome> {
     expectation.validate()?;
     let Some(t) = expectation.threshold().copied() else {
-        return Err(Error::invalid(
-            "expect = probe",
-            "probe expectations need Luigi's probe module (luigi_test::probe), which this build does not have yet; \
-             until it lands, use `at_most(k)` with metric eta (categorical) or auc (binary), which reads a few units together",
-        ));
+        return Err(probe_unavailable());
     };
     let kind = h.kind();
     let name = h.name().to_string();
@@ -329,7 +325,7 @@ pub(crate) fn judge(
             listed_units(&scores, &idx, &t, layer, &name, &n_line)
         }
         Expectation::AtMost { k, .. } => at_most(subject, &values, &kind, &name, *k, &t, seed)?,
-        Expectation::Probe { .. } => unreachable_probe()?,
+        Expectation::Probe { .. } => return Err(probe_unavailable()),
     };
     let mut report = Report::new(found.headline.clone());
     report.push(
@@ -367,7 +363,11 @@ pub(crate) fn judge(
         );
     }
     report.push("competing", competing(&scores, &t));
-    let warnings: Vec<String> = ranking.warnings.iter().map(|w| w.message.clone()).collect();
+    let warnings: Vec<String> = ranking
+        .warnings
+        .iter()
+        .map(|w| format!("{}: {}", w.subject, w.message))
+        .collect();
     if !warnings.is_empty() {
         report.push("notes", warnings.join("\n"));
     }
@@ -384,11 +384,13 @@ pub(crate) fn judge(
     })
 }
 
-fn unreachable_probe() -> Result<Found> {
-    Err(Error::invalid(
+/// The setup error of a probe expectation while the probe module is missing.
+fn probe_unavailable() -> Error {
+    Error::invalid(
         "expect = probe",
-        "probe expectations need the probe module",
-    ))
+        "probe expectations need Luigi's probe module (luigi_test::probe), which this build does not have yet; \
+         until it lands, use `at_most(k)` with metric eta (categorical) or auc (binary), which reads a few units together",
+    )
 }
 
 fn kind_name(k: &HypothesisKind) -> &'static str {

@@ -40,7 +40,7 @@
 //!
 //! | metric | compared with `min` |
 //! |---|---|
-//! | `pearson`, `spearman` | `|r|` when `min ≥ 0`; when `min < 0` the unit must be anti-correlated: `r ≤ min` |
+//! | `pearson`, `spearman` | `\|r\|` when `min ≥ 0`; when `min < 0` the unit must be anti-correlated: `r ≤ min` |
 //! | `auc` (binary hypotheses) | `max(AUC, 1 − AUC)` |
 //! | `mi` (normalised mutual information), `eta` (categorical) | the value itself |
 //!
@@ -49,10 +49,11 @@
 //!
 //! # `at_most(k)`: a few units read together
 //!
-//! Sequences are split (seeded) into a training third and a held-out
-//! third-and-more: two thirds train, one third is held out. On the
-//! training rows, units are chosen greedily (forward selection) to
-//! maximise the in-sample R² of a least-squares read-out of the hypothesis
+//! Sequences are split, with the seed, into about two thirds for training
+//! and one third held out (with fewer than 6 sequences, the last third of
+//! every sequence is held out instead). On the training rows, units are
+//! chosen greedily (forward selection) to maximise the in-sample R² of a
+//! least-squares read-out of the hypothesis
 //! (numeric and binary hypotheses) or the η² of the best linear combination
 //! (categorical hypotheses: the leading discriminant direction). The
 //! read-out of the first 1, 2, …, `k` chosen units is then scored on the
