@@ -81,6 +81,14 @@ fn an_unknown_layer_is_a_setup_error() {}
 )]
 fn an_unknown_builtin_is_a_setup_error() {}
 
+/// Until the probe module lands, a probe expectation is a setup error saying so.
+#[neural_assert(model = "../examples/boolean/boolean.luigi.yaml", layer = "lstm",
+                corpus = "../examples/boolean/heldout.txt",
+                hypothesis = builtin("boolean", "bool_eval"),
+                expect = probe, min_accuracy = 0.99, seed = 7)]
+#[should_panic(expected = "probe expectations need Luigi's probe module")]
+fn a_probe_expectation_needs_the_probe_module() {}
+
 // ---- the boolean example model (4 LSTM units, trained).
 
 #[neural_assert(model = "../examples/boolean/boolean.luigi.yaml", layer = "lstm",
