@@ -115,6 +115,19 @@ enum Command {
         #[arg(long, default_value_t = 32)]
         batch_size: usize,
     },
+    /// Run YAML specs (expectations and ranking snapshots); exit 1 when a
+    /// case fails, 2 on a setup error.
+    Check {
+        /// Spec files, or folders of specs (`*.yaml` directly inside).
+        #[arg(default_value = "specs")]
+        paths: Vec<PathBuf>,
+        /// Also write the results as JUnit XML to this file.
+        #[arg(long)]
+        junit: Option<PathBuf>,
+        /// Accept differing or missing ranking snapshots (write the `.snap` files).
+        #[arg(long)]
+        accept: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -178,7 +191,28 @@ fn run(cli: Cli) -> Result<ExitCode> {
             out,
             batch_size,
         } => record(&model, &corpus, &layer, &out, batch_size),
+        Command::Check {
+            paths,
+            junit,
+            accept,
+        } => check(&paths, junit.as_deref(), accept),
     }
+}
+
+fn check(paths: &[PathBuf], junit: Option<&Path>, accept: bool) -> Result<ExitCode> {
+    use luigi_test::snapshot::Update;
+    use luigi_test::spec::{check_paths, junit_xml};
+    let update = if accept {
+        Update::Accept
+    } else {
+        Update::from_env()?
+    };
+    let run = check_paths(paths, update)?;
+    println!("{run}");
+    if let Some(p) = junit {
+        std::fs::write(p, junit_xml(&run)).with_context(|| format!("writing {}", p.display()))?;
+    }
+    Ok(ExitCode::from(run.exit_code()))
 }
 
 fn layers(model: &Path) -> Result<ExitCode> {

@@ -9,6 +9,7 @@
 pub mod activations;
 pub mod corpus;
 pub mod error;
+pub mod expect;
 pub mod hypothesis;
 pub mod inspect;
 pub mod model;
@@ -17,6 +18,12 @@ pub mod probe;
 pub mod ranking;
 pub mod runtime;
 pub mod score;
+pub mod snapshot;
+pub mod spec;
+
+#[doc(hidden)]
+pub use expect::macro_support as _macro_support;
+pub use luigi_macros::neural_assert;
 
 pub use activations::{Activations, RowIndex};
 pub use corpus::{Corpus, CorpusFormat, Sequence};

@@ -1,5 +1,7 @@
 //! Tests of the `luigi` command-line tool, run as a user would.
 
+mod check;
+
 use std::path::PathBuf;
 use std::process::{Command, Output};
 

@@ -3,7 +3,10 @@
 mod bad_input;
 mod example_models;
 mod inspect;
+mod neural_assert;
+mod ranking_snapshot;
 mod record;
+mod specs;
 
 use std::path::PathBuf;
 

@@ -1,0 +1,467 @@
+//! `at_most(k)`: a linear read-out of a few units, chosen greedily on
+//! training sequences and evaluated on held-out ones (see the module docs
+//! of [`super`]).
+
+use ndarray::{Array2, ArrayView2};
+
+use crate::error::{Error, Result};
+use crate::hypothesis::HypothesisKind;
+
+/// Rows per block when accumulating moments (f64, bounded memory).
+const BLOCK: usize = 4096;
+
+/// What the read-out found.
+#[derive(Debug, Clone)]
+pub(crate) struct Readout {
+    /// Chosen units (column indices), in the order they were added.
+    pub units: Vec<usize>,
+    /// In-sample fit (R², or η² for categorical) of each prefix.
+    pub train_fit: Vec<f64>,
+    /// Training rows.
+    pub train_rows: usize,
+    /// `test rows × units.len()`: column `j` is the read-out of the first
+    /// `j + 1` chosen units on the held-out rows.
+    pub columns: Array2<f32>,
+    /// The hypothesis on the held-out rows.
+    pub test_h: Vec<f32>,
+    /// Sequence id of each held-out row.
+    pub test_seq: Vec<u32>,
+    /// How the rows were split.
+    pub split: &'static str,
+}
+
+/// A deterministic 64-bit mix (splitmix64).
+pub(crate) fn mix(mut x: u64) -> u64 {
+    x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    x ^ (x >> 31)
+}
+
+/// Marks held-out rows: about a third of the sequences (seeded), or, with
+/// fewer than 6 sequences, the last third of every sequence.
+fn split(seq: &[u32], pos: &[u32], seed: u64) -> (Vec<bool>, &'static str) {
+    let mut distinct: Vec<u32> = seq.to_vec();
+    distinct.dedup();
+    let by_sequence = |s: u32| mix(seed ^ mix(u64::from(s))).is_multiple_of(3);
+    let held: Vec<bool> = seq.iter().map(|&s| by_sequence(s)).collect();
+    let n_held = distinct.iter().filter(|&&s| by_sequence(s)).count();
+    if distinct.len() >= 6 && n_held > 0 && n_held < distinct.len() {
+        return (held, "a third of the sequences held out (seeded)");
+    }
+    // Few sequences: hold out the last third of each.
+    let mut len = std::collections::BTreeMap::new();
+    for (&s, &p) in seq.iter().zip(pos) {
+        let e = len.entry(s).or_insert(0u32);
+        *e = (*e).max(p + 1);
+    }
+    let held = seq
+        .iter()
+        .zip(pos)
+        .map(|(s, &p)| {
+            let l = len.get(s).copied().unwrap_or(1);
+            3 * p >= 2 * l
+        })
+        .collect();
+    (held, "the last third of every sequence held out")
+}
+
+/// Fits the read-out of at most `k` units.
+pub(crate) fn fit(
+    acts: ArrayView2<'_, f32>,
+    h: &[f32],
+    seq: &[u32],
+    pos: &[u32],
+    kind: &HypothesisKind,
+    k: usize,
+    seed: u64,
+) -> Result<Readout> {
+    let (n, u_n) = acts.dim();
+    let ctx = "at_most read-out";
+    if h.len() != n || seq.len() != n || pos.len() != n {
+        return Err(Error::invalid(
+            ctx,
+            "rows of activations and hypothesis differ",
+        ));
+    }
+    let (held, how) = split(seq, pos, seed);
+    let train: Vec<usize> = (0..n).filter(|&i| !held[i]).collect();
+    let test: Vec<usize> = (0..n).filter(|&i| held[i]).collect();
+    if train.len() < 3 || test.len() < 3 {
+        return Err(Error::invalid(
+            ctx,
+            format!(
+                "{n} timesteps are too few to hold some out ({} train, {} held out): use a larger corpus",
+                train.len(),
+                test.len()
+            ),
+        ));
+    }
+    let states = match kind {
+        HypothesisKind::Categorical { states } => Some(states.len()),
+        _ => None,
+    };
+    // Training moments in f64, block by block.
+    let mut mean = vec![0.0f64; u_n];
+    let mut h_mean = 0.0f64;
+    for &i in &train {
+        for (m, &x) in mean.iter_mut().zip(acts.row(i)) {
+            *m += f64::from(x);
+        }
+        h_mean += f64::from(h[i]);
+    }
+    let nt = train.len() as f64;
+    mean.iter_mut().for_each(|m| *m /= nt);
+    h_mean /= nt;
+    let mut cov = Array2::<f64>::zeros((u_n, u_n));
+    let mut cross = vec![0.0f64; u_n];
+    let mut h_ss = 0.0f64;
+    let s_n = states.unwrap_or(0);
+    let mut class_sum = Array2::<f64>::zeros((s_n, u_n));
+    let mut class_n = vec![0usize; s_n];
+    for block in train.chunks(BLOCK) {
+        let mut xc = Array2::<f64>::zeros((block.len(), u_n));
+        for (r, &i) in block.iter().enumerate() {
+            let hc = f64::from(h[i]) - h_mean;
+            h_ss += hc * hc;
+            for (j, &x) in acts.row(i).iter().enumerate() {
+                let v = f64::from(x) - mean[j];
+                xc[[r, j]] = v;
+                cross[j] += v * hc;
+            }
+            if s_n > 0 {
+                let s = h[i] as usize;
+                if s < s_n {
+                    class_n[s] += 1;
+                    class_sum
+                        .row_mut(s)
+                        .zip_mut_with(&xc.row(r), |a, b| *a += b);
+                }
+            }
+        }
+        cov += &xc.t().dot(&xc);
+    }
+    if h_ss <= 0.0 {
+        return Err(Error::invalid(
+            ctx,
+            "the hypothesis is constant on the training rows: use a corpus where it varies",
+        ));
+    }
+    let between = if s_n > 0 {
+        let mut b = Array2::<f64>::zeros((u_n, u_n));
+        for (s, &count) in class_n.iter().enumerate() {
+            if count == 0 {
+                continue;
+            }
+            let c = count as f64;
+            let m = class_sum.row(s).mapv(|v| v / c);
+            for a in 0..u_n {
+                for bb in 0..u_n {
+                    b[[a, bb]] += c * m[a] * m[bb];
+                }
+            }
+        }
+        Some(b)
+    } else {
+        None
+    };
+    let max_var = (0..u_n).map(|j| cov[[j, j]]).fold(0.0f64, f64::max);
+    let usable: Vec<usize> = (0..u_n)
+        .filter(|&j| cov[[j, j]] > 1e-12 * max_var.max(1e-300))
+        .collect();
+    // Objective and weights of a subset.
+    let eval = |set: &[usize]| -> Option<(f64, Vec<f64>)> {
+        let m = set.len();
+        let mut c = vec![0.0; m * m];
+        for (a, &i) in set.iter().enumerate() {
+            for (b, &j) in set.iter().enumerate() {
+                c[a * m + b] = cov[[i, j]];
+            }
+        }
+        let tr: f64 = (0..m).map(|a| c[a * m + a]).sum::<f64>() / m as f64;
+        for a in 0..m {
+            c[a * m + a] += 1e-9 * tr;
+        }
+        let l = cholesky(&c, m)?;
+        match &between {
+            None => {
+                let rhs: Vec<f64> = set.iter().map(|&i| cross[i]).collect();
+                let w = chol_solve(&l, m, &rhs);
+                let fit = w.iter().zip(&rhs).map(|(a, b)| a * b).sum::<f64>() / h_ss;
+                Some((fit.clamp(0.0, 1.0), w))
+            }
+            Some(b) => {
+                // λ_max of C⁻¹B via L⁻¹ B L⁻ᵀ.
+                let mut bm = vec![0.0; m * m];
+                for (a, &i) in set.iter().enumerate() {
+                    for (bb, &j) in set.iter().enumerate() {
+                        bm[a * m + bb] = b[[i, j]];
+                    }
+                }
+                let y = lower_solve_cols(&l, m, &bm); // L⁻¹ B
+                let yt = transpose(&y, m);
+                let s = lower_solve_cols(&l, m, &yt); // L⁻¹ (L⁻¹ B)ᵀ = L⁻¹ B L⁻ᵀ
+                let (vals, vecs) = jacobi_eigen(&s, m);
+                let (best, _) =
+                    vals.iter()
+                        .enumerate()
+                        .fold((0usize, f64::NEG_INFINITY), |acc, (i, &v)| {
+                            if v > acc.1 {
+                                (i, v)
+                            } else {
+                                acc
+                            }
+                        });
+                let wv: Vec<f64> = (0..m).map(|r| vecs[r * m + best]).collect();
+                let v = upper_solve_lt(&l, m, &wv); // L⁻ᵀ w
+                Some((vals[best].clamp(0.0, 1.0), v))
+            }
+        }
+    };
+    let mut chosen: Vec<usize> = Vec::new();
+    let mut weights: Vec<Vec<f64>> = Vec::new();
+    let mut train_fit = Vec::new();
+    for _ in 0..k.min(usable.len()) {
+        let mut best: Option<(f64, usize, Vec<f64>)> = None;
+        for &cand in &usable {
+            if chosen.contains(&cand) {
+                continue;
+            }
+            let mut set = chosen.clone();
+            set.push(cand);
+            if let Some((f, w)) = eval(&set) {
+                if best.as_ref().is_none_or(|b| f > b.0 + 1e-12) {
+                    best = Some((f, cand, w));
+                }
+            }
+        }
+        let Some((f, cand, w)) = best else { break };
+        chosen.push(cand);
+        weights.push(w);
+        train_fit.push(f);
+    }
+    if chosen.is_empty() {
+        return Err(Error::invalid(
+            ctx,
+            "every unit is constant on the training rows: nothing to read out",
+        ));
+    }
+    let kk = chosen.len();
+    let mut columns = Array2::<f32>::zeros((test.len(), kk));
+    for (r, &i) in test.iter().enumerate() {
+        let row = acts.row(i);
+        for (j, w) in weights.iter().enumerate() {
+            let v: f64 = chosen[..=j]
+                .iter()
+                .zip(w)
+                .map(|(&u, wu)| (f64::from(row[u]) - mean[u]) * wu)
+                .sum();
+            columns[[r, j]] = v as f32;
+        }
+    }
+    Ok(Readout {
+        units: chosen,
+        train_fit,
+        train_rows: train.len(),
+        columns,
+        test_h: test.iter().map(|&i| h[i]).collect(),
+        test_seq: test.iter().map(|&i| seq[i]).collect(),
+        split: how,
+    })
+}
+
+/// Lower Cholesky factor of a symmetric positive-definite `m × m` matrix.
+fn cholesky(a: &[f64], m: usize) -> Option<Vec<f64>> {
+    let mut l = vec![0.0; m * m];
+    for i in 0..m {
+        for j in 0..=i {
+            let mut s = a[i * m + j];
+            for k in 0..j {
+                s -= l[i * m + k] * l[j * m + k];
+            }
+            if i == j {
+                if s <= 0.0 || !s.is_finite() {
+                    return None;
+                }
+                l[i * m + i] = s.sqrt();
+            } else {
+                l[i * m + j] = s / l[j * m + j];
+            }
+        }
+    }
+    Some(l)
+}
+
+fn chol_solve(l: &[f64], m: usize, b: &[f64]) -> Vec<f64> {
+    let mut y = vec![0.0; m];
+    for i in 0..m {
+        let s: f64 = (0..i).map(|k| l[i * m + k] * y[k]).sum();
+        y[i] = (b[i] - s) / l[i * m + i];
+    }
+    upper_solve_lt(l, m, &y)
+}
+
+/// Solves `Lᵀ x = y`.
+fn upper_solve_lt(l: &[f64], m: usize, y: &[f64]) -> Vec<f64> {
+    let mut x = vec![0.0; m];
+    for i in (0..m).rev() {
+        let s: f64 = (i + 1..m).map(|k| l[k * m + i] * x[k]).sum();
+        x[i] = (y[i] - s) / l[i * m + i];
+    }
+    x
+}
+
+/// `L⁻¹ B` for a square `B` (row-major), column by column.
+fn lower_solve_cols(l: &[f64], m: usize, b: &[f64]) -> Vec<f64> {
+    let mut out = vec![0.0; m * m];
+    for c in 0..m {
+        for i in 0..m {
+            let s: f64 = (0..i).map(|k| l[i * m + k] * out[k * m + c]).sum();
+            out[i * m + c] = (b[i * m + c] - s) / l[i * m + i];
+        }
+    }
+    out
+}
+
+fn transpose(a: &[f64], m: usize) -> Vec<f64> {
+    let mut t = vec![0.0; m * m];
+    for i in 0..m {
+        for j in 0..m {
+            t[j * m + i] = a[i * m + j];
+        }
+    }
+    t
+}
+
+/// Eigenvalues and eigenvectors (columns) of a symmetric matrix, cyclic Jacobi.
+fn jacobi_eigen(a: &[f64], m: usize) -> (Vec<f64>, Vec<f64>) {
+    let mut a = a.to_vec();
+    let mut v = vec![0.0; m * m];
+    for i in 0..m {
+        v[i * m + i] = 1.0;
+    }
+    for _sweep in 0..60 {
+        let off: f64 = (0..m)
+            .flat_map(|i| (0..m).filter(move |&j| j != i).map(move |j| (i, j)))
+            .map(|(i, j)| a[i * m + j] * a[i * m + j])
+            .sum();
+        if off < 1e-22 {
+            break;
+        }
+        for p in 0..m {
+            for q in p + 1..m {
+                let apq = a[p * m + q];
+                if apq.abs() < 1e-300 {
+                    continue;
+                }
+                let theta = (a[q * m + q] - a[p * m + p]) / (2.0 * apq);
+                let t = theta.signum() / (theta.abs() + (theta * theta + 1.0).sqrt());
+                let t = if theta == 0.0 { 1.0 } else { t };
+                let c = 1.0 / (t * t + 1.0).sqrt();
+                let s = t * c;
+                for k in 0..m {
+                    let akp = a[k * m + p];
+                    let akq = a[k * m + q];
+                    a[k * m + p] = c * akp - s * akq;
+                    a[k * m + q] = s * akp + c * akq;
+                }
+                for k in 0..m {
+                    let apk = a[p * m + k];
+                    let aqk = a[q * m + k];
+                    a[p * m + k] = c * apk - s * aqk;
+                    a[q * m + k] = s * apk + c * aqk;
+                }
+                for k in 0..m {
+                    let vkp = v[k * m + p];
+                    let vkq = v[k * m + q];
+                    v[k * m + p] = c * vkp - s * vkq;
+                    v[k * m + q] = s * vkp + c * vkq;
+                }
+            }
+        }
+    }
+    ((0..m).map(|i| a[i * m + i]).collect(), v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::Axis;
+
+    fn column(a: &Array2<f32>, j: usize) -> Vec<f32> {
+        a.index_axis(Axis(1), j).to_vec()
+    }
+
+    #[test]
+    fn jacobi_finds_eigenvalues() {
+        let a = [2.0, 1.0, 1.0, 2.0];
+        let (vals, vecs) = jacobi_eigen(&a, 2);
+        let mut s = vals.clone();
+        s.sort_by(f64::total_cmp);
+        assert!(
+            (s[0] - 1.0).abs() < 1e-12 && (s[1] - 3.0).abs() < 1e-12,
+            "{vals:?}"
+        );
+        // A v = λ v for each column.
+        for c in 0..2 {
+            let v = [vecs[c], vecs[2 + c]];
+            let av = [2.0 * v[0] + v[1], v[0] + 2.0 * v[1]];
+            assert!((av[0] - vals[c] * v[0]).abs() < 1e-12);
+        }
+    }
+
+    #[test]
+    fn two_units_together_read_a_sum_one_cannot() {
+        // h = a + b with a, b independent: each unit alone explains half.
+        let n = 3000;
+        let mut acts = Array2::<f32>::zeros((n, 3));
+        let mut h = vec![0.0f32; n];
+        for i in 0..n {
+            let a = ((mix(i as u64) % 1000) as f32) / 1000.0;
+            let b = ((mix(i as u64 + 77_777) % 1000) as f32) / 1000.0;
+            let noise = ((mix(i as u64 + 5) % 1000) as f32) / 1000.0;
+            acts[[i, 0]] = noise;
+            acts[[i, 1]] = a;
+            acts[[i, 2]] = b;
+            h[i] = a + b;
+        }
+        let seq: Vec<u32> = (0..n as u32).map(|i| i / 30).collect();
+        let pos: Vec<u32> = (0..n as u32).map(|i| i % 30).collect();
+        let r = fit(acts.view(), &h, &seq, &pos, &HypothesisKind::Numeric, 2, 1).unwrap();
+        let mut u = r.units.clone();
+        u.sort_unstable();
+        assert_eq!(u, [1, 2]);
+        assert!(
+            r.train_fit[0] < 0.6 && r.train_fit[1] > 0.999,
+            "{:?}",
+            r.train_fit
+        );
+        // The two-unit read-out reproduces h on held-out rows.
+        let col = column(&r.columns, 1);
+        let hm = r.test_h.iter().sum::<f32>() / r.test_h.len() as f32;
+        for (c, t) in col.iter().zip(&r.test_h) {
+            assert!((c - (t - hm)).abs() < 0.05, "{c} vs {t}");
+        }
+    }
+
+    #[test]
+    fn categorical_readout_finds_the_discriminating_unit() {
+        let n = 1200;
+        let mut acts = Array2::<f32>::zeros((n, 2));
+        let mut h = vec![0.0f32; n];
+        for i in 0..n {
+            let s = (i / 7) % 3;
+            h[i] = s as f32;
+            acts[[i, 0]] = ((mix(i as u64) % 100) as f32) / 100.0;
+            acts[[i, 1]] = s as f32 + 0.01 * ((mix(i as u64 + 9) % 10) as f32);
+        }
+        let seq: Vec<u32> = (0..n as u32).map(|i| i / 20).collect();
+        let pos: Vec<u32> = (0..n as u32).map(|i| i % 20).collect();
+        let kind = HypothesisKind::Categorical {
+            states: vec!["a".into(), "b".into(), "c".into()],
+        };
+        let r = fit(acts.view(), &h, &seq, &pos, &kind, 1, 3).unwrap();
+        assert_eq!(r.units, [1]);
+        assert!(r.train_fit[0] > 0.99, "{:?}", r.train_fit);
+    }
+}
