@@ -149,26 +149,6 @@ pub fn read<T: NpyElement>(path: &Path) -> Result<(Vec<usize>, Vec<T>)> {
     Ok((shape, data))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn round_trip_and_alignment() {
-        let d = tempfile::tempdir().unwrap();
-        let p = d.path().join("a.npy");
-        write(&p, &[2, 3], &[1.0f32, 2.0, 3.0, 4.0, 5.0, 6.5]).unwrap();
-        let bytes = std::fs::read(&p).unwrap();
-        let hlen = u16::from_le_bytes([bytes[8], bytes[9]]) as usize;
-        assert_eq!((10 + hlen) % 64, 0);
-        let (shape, data) = read::<f32>(&p).unwrap();
-        assert_eq!(shape, vec![2, 3]);
-        assert_eq!(data[5], 6.5);
-        assert!(read::<i64>(&p).is_err());
-        assert!(write(&p, &[2, 2], &[1.0f32]).is_err());
-    }
-}
-
 /// Writes an `.npy` file piece by piece when the shape is known up front
 /// (e.g. a recording streamed chunk by chunk).
 pub struct StreamWriter {
@@ -220,5 +200,25 @@ impl StreamWriter {
             ));
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_and_alignment() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("a.npy");
+        write(&p, &[2, 3], &[1.0f32, 2.0, 3.0, 4.0, 5.0, 6.5]).unwrap();
+        let bytes = std::fs::read(&p).unwrap();
+        let hlen = u16::from_le_bytes([bytes[8], bytes[9]]) as usize;
+        assert_eq!((10 + hlen) % 64, 0);
+        let (shape, data) = read::<f32>(&p).unwrap();
+        assert_eq!(shape, vec![2, 3]);
+        assert_eq!(data[5], 6.5);
+        assert!(read::<i64>(&p).is_err());
+        assert!(write(&p, &[2, 2], &[1.0f32]).is_err());
     }
 }

@@ -1,5 +1,8 @@
 //! Tests of the `luigi` command-line tool, run as a user would.
 
+// Test helpers outside `#[test]` functions may panic: a panic is a test failure.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod check;
 
 use std::path::PathBuf;

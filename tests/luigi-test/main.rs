@@ -1,5 +1,8 @@
 //! Integration tests of the `luigi-test` library (one binary, many modules).
 
+// Test helpers outside `#[test]` functions may panic: a panic is a test failure.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod bad_input;
 mod example_models;
 mod inspect;
