@@ -81,13 +81,23 @@ fn an_unknown_layer_is_a_setup_error() {}
 )]
 fn an_unknown_builtin_is_a_setup_error() {}
 
-/// Until the probe module lands, a probe expectation is a setup error saying so.
+/// A probe on the whole layer reads the evaluator's state (7 classes) on
+/// held-out sequences. (No `min_selectivity`: with five token types the
+/// hidden state also carries the current token, so the Hewitt–Liang control
+/// task is learnt perfectly and selectivity is 0 here.)
 #[neural_assert(model = "../examples/boolean/boolean.luigi.yaml", layer = "lstm",
                 corpus = "../examples/boolean/heldout.txt",
                 hypothesis = builtin("boolean", "bool_eval"),
-                expect = probe, min_accuracy = 0.99, seed = 7)]
-#[should_panic(expected = "probe expectations need Luigi's probe module")]
-fn a_probe_expectation_needs_the_probe_module() {}
+                expect = probe, min_accuracy = 0.95, seed = 7)]
+fn boolean_probe_reads_the_evaluator_state() {}
+
+/// The untrained twin's layer does not carry the value computed so far.
+#[neural_assert(model = "../examples/boolean/boolean-untrained.luigi.yaml", layer = "lstm",
+                corpus = "../examples/boolean/heldout.txt",
+                hypothesis = builtin("fsm", "../specs/automata/bool_eval.yaml#accepting"),
+                expect = probe, min_accuracy = 0.95, seed = 7)]
+#[should_panic(expected = "does not read `bool_eval.accepting` well enough: held-out accuracy")]
+fn the_untrained_twin_fails_a_probe_expectation() {}
 
 // ---- the boolean example model (4 LSTM units, trained).
 
@@ -332,16 +342,28 @@ fn setup_problems_are_errors_not_failures() {
         .unwrap_err()
         .to_string();
     assert!(e.contains("is constant on corpus"), "{e}");
+    let probe = || Expectation::Probe {
+        units: None,
+        min_accuracy: Some(0.9),
+        min_selectivity: None,
+    };
+    let e = base()
+        .hypothesis_builtin(&["depth", "("])
+        .expect(probe())
+        .check()
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("is numeric; a probe predicts classes"), "{e}");
     let e = base()
         .expect(Expectation::Probe {
-            units: None,
+            units: Some(vec!["12".to_string()]),
             min_accuracy: Some(0.9),
             min_selectivity: None,
         })
         .check()
         .unwrap_err()
         .to_string();
-    assert!(e.contains("probe module"), "{e}");
+    assert!(e.contains("no unit `12`"), "{e}");
     let e = base()
         .expect(Expectation::some_unit(Threshold::new(Metric::Auc, 1.5)))
         .check()

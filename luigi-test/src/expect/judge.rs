@@ -222,7 +222,7 @@ fn degenerate_reason(p: &Pairing) -> String {
 }
 
 /// Resolves a unit by name, or by index when no unit has that name.
-fn resolve_unit(acts: &Activations, name: &str) -> Result<usize> {
+pub(crate) fn resolve_unit(acts: &Activations, name: &str) -> Result<usize> {
     if let Some(i) = acts.units.iter().position(|u| u == name) {
         return Ok(i);
     }
@@ -264,7 +264,7 @@ pub(crate) fn judge(
 ) -> Result<Outcome> {
     expectation.validate()?;
     let Some(t) = expectation.threshold().copied() else {
-        return Err(probe_unavailable());
+        return super::probe::judge_probe(subject, h, expectation, seed, origin);
     };
     let kind = h.kind();
     let name = h.name().to_string();
@@ -325,36 +325,16 @@ pub(crate) fn judge(
             listed_units(&scores, &idx, &t, layer, &name, &n_line)
         }
         Expectation::AtMost { k, .. } => at_most(subject, &values, &kind, &name, *k, &t, seed)?,
-        Expectation::Probe { .. } => return Err(probe_unavailable()),
+        Expectation::Probe { .. } => {
+            return super::probe::judge_probe(subject, h, expectation, seed, origin)
+        }
     };
     let mut report = Report::new(found.headline.clone());
     report.push(
         "asserted",
         format!("`{name}` in layer `{layer}`: {}", expectation.describe()),
     );
-    report.push("where", origin.to_string());
-    let card = &subject.model.card().path;
-    report.push(
-        "model",
-        format!(
-            "{} (card {}, fingerprint {}); layer `{layer}` = tensor `{}`, {} units",
-            tidy(&subject.model.path().display().to_string()),
-            tidy(&card.display().to_string()),
-            subject.model.fingerprint(),
-            acts.tensor,
-            acts.n_units()
-        ),
-    );
-    report.push(
-        "corpus",
-        format!(
-            "{}: {} timesteps in {} sequences (fingerprint {})",
-            tidy(subject.corpus.name()),
-            subject.corpus.timesteps(),
-            subject.corpus.len(),
-            subject.corpus.fingerprint()
-        ),
-    );
+    push_subject(&mut report, subject, &origin);
     report.push("observed", found.observed_text.clone());
     if !found.passed {
         report.push(
@@ -384,13 +364,33 @@ pub(crate) fn judge(
     })
 }
 
-/// The setup error of a probe expectation while the probe module is missing.
-fn probe_unavailable() -> Error {
-    Error::invalid(
-        "expect = probe",
-        "probe expectations need Luigi's probe module (luigi_test::probe), which this build does not have yet; \
-         until it lands, use `at_most(k)` with metric eta (categorical) or auc (binary), which reads a few units together",
-    )
+/// The `where`, `model` and `corpus` lines of a report.
+pub(crate) fn push_subject(report: &mut Report, subject: &Subject, origin: &Origin) {
+    let layer = &subject.layer;
+    let acts = &subject.acts;
+    report.push("where", origin.to_string());
+    let card = &subject.model.card().path;
+    report.push(
+        "model",
+        format!(
+            "{} (card {}, fingerprint {}); layer `{layer}` = tensor `{}`, {} units",
+            tidy(&subject.model.path().display().to_string()),
+            tidy(&card.display().to_string()),
+            subject.model.fingerprint(),
+            acts.tensor,
+            acts.n_units()
+        ),
+    );
+    report.push(
+        "corpus",
+        format!(
+            "{}: {} timesteps in {} sequences (fingerprint {})",
+            tidy(subject.corpus.name()),
+            subject.corpus.timesteps(),
+            subject.corpus.len(),
+            subject.corpus.fingerprint()
+        ),
+    );
 }
 
 fn kind_name(k: &HypothesisKind) -> &'static str {

@@ -26,7 +26,7 @@
 //! | [`Expectation::SomeUnit`] | some single unit meets the [`Threshold`]. Indices move when a model is retrained; this form does not care which unit it is. |
 //! | [`Expectation::Units`] | every listed unit meets the threshold (pins units: for a model that is not retrained). |
 //! | [`Expectation::AtMost`] | a linear read-out of at most `k` units meets the threshold on held-out sequences (see below). |
-//! | [`Expectation::Probe`] | a probe reads the hypothesis with the given accuracy and selectivity. Needs the `probe` module; until it lands this is a setup error saying so. |
+//! | [`Expectation::Probe`] | a probe reads the hypothesis with the given accuracy and selectivity. The probe is [`crate::probe::fit`] with its default controls, the expectation seed, and 200 bootstrap resamples; selectivity is the accuracy over the Hewitt–Liang control task's. |
 //!
 //! # Thresholds
 //!
@@ -87,6 +87,7 @@ pub mod cache;
 mod judge;
 #[doc(hidden)]
 pub mod macro_support;
+mod probe;
 mod readout;
 pub mod report;
 
@@ -251,7 +252,7 @@ pub enum Expectation {
         /// What the read-out must reach.
         threshold: Threshold,
     },
-    /// A probe reads the hypothesis (needs the probe module).
+    /// A logistic-regression probe reads the hypothesis on held-out sequences.
     Probe {
         /// The units the probe reads; all units when absent.
         units: Option<Vec<String>>,

@@ -33,8 +33,8 @@
 //!   format ([`crate::hypothesis::list`]) plus `boolean: NAME`, exactly as
 //!   `builtin(...)` of `#[neural_assert]` ([`crate::expect::builtin`]); it
 //!   must give exactly one hypothesis. Expectations and thresholds mean
-//!   what they mean in [`crate::expect`]; `probe` is a setup error until
-//!   the probe module lands.
+//!   what they mean in [`crate::expect`]; `probe` fits a logistic-regression
+//!   probe (see [`crate::probe`]).
 //! - A spec needs `expectations`, `snapshot`, or both.
 //! - Unknown keys, missing keys, values of the wrong type or range, paths
 //!   that do not exist and hypotheses that cannot be built are
