@@ -1,30 +1,52 @@
-//! YAML specs: every spec in `specs/` passes under `cargo test` (one test
-//! that runs each spec and reports it by name); broken specs are errors
+//! YAML specs: the harness that runs every spec in `specs/` as its own test
+//! (`cargo test --test specs`, tests/specs/main.rs); broken specs are errors
 //! with file, line, column and key; failing specs report like assertions.
 #![allow(clippy::unwrap_used)] // test helpers outside #[test] fns
 
 use std::path::{Path, PathBuf};
 
 use luigi_test::snapshot::Update;
-use luigi_test::spec::{check_paths, discover, junit_xml, CaseResult, Spec};
+use luigi_test::spec::{check_paths, discover, junit_xml, trials, CaseResult, Spec};
 use luigi_test::Error;
 
 use crate::{fixture, root};
 
-/// Runs every spec of `specs/`, printing each by name; fails if any case
-/// fails or cannot be judged. `INSTA_UPDATE` decides what is written for a
-/// differing snapshot (a `.snap.new` for `cargo insta review`, outside CI).
+/// Runs `trials` quietly on one thread; (passed, failed) counts.
+fn run_trials(trials: Vec<libtest_mimic::Trial>) -> (u64, u64) {
+    let args = libtest_mimic::Arguments {
+        test_threads: Some(1),
+        quiet: true,
+        ..Default::default()
+    };
+    let c = libtest_mimic::run(&args, trials);
+    (c.num_passed, c.num_failed)
+}
+
+/// The `specs` test target's harness: one test per spec, named after the
+/// file; a failing spec fails its own test only; a folder with no spec is a
+/// failing test, not an empty success.
 #[test]
-fn every_spec_in_specs_passes() {
-    let run = check_paths(&[root().join("specs")], Update::from_env().unwrap()).unwrap();
-    let names: Vec<String> = run
-        .specs
-        .iter()
-        .map(|s| s.path.file_name().unwrap().to_string_lossy().to_string())
-        .collect();
-    assert!(names.contains(&"boolean.yaml".to_string()), "{names:?}");
-    println!("{run}");
-    assert_eq!(run.exit_code(), 0, "some specs did not pass:\n{run}");
+fn the_spec_harness_makes_one_test_per_spec() {
+    let repo = trials(&[root().join("specs")]);
+    let names: Vec<&str> = repo.iter().map(|t| t.name()).collect();
+    assert!(
+        names.contains(&"specs/boolean.yaml") && names.contains(&"specs/cmodel.yaml"),
+        "{names:?}"
+    );
+    let d = tempfile::tempdir().unwrap();
+    let ok = head() + "expectations:\n  - hypothesis: column\n    expect: some_unit\n    metric: pearson\n    min: 0.9\n";
+    let failing = head() + "expectations:\n  - hypothesis: column\n    expect: {units: [0]}\n    metric: pearson\n    min: 0.9\n";
+    write_spec(d.path(), "a.yaml", &ok);
+    write_spec(d.path(), "b.yaml", &failing);
+    let t = trials(&[d.path()]);
+    assert_eq!(t.len(), 2);
+    assert!(t[1].name().ends_with("/b.yaml"), "{}", t[1].name());
+    assert_eq!(run_trials(t), (1, 1));
+    let empty = tempfile::tempdir().unwrap();
+    let t = trials(&[empty.path()]);
+    assert_eq!(t.len(), 1);
+    assert_eq!(t[0].name(), "discover specs");
+    assert_eq!(run_trials(t), (0, 1));
 }
 
 fn write_spec(dir: &Path, name: &str, text: &str) -> PathBuf {

@@ -51,6 +51,7 @@
 //! 1 a case failed, 2 a setup error. [`junit_xml`] writes the result as
 //! JUnit XML.
 
+mod harness;
 mod junit;
 mod parse;
 
@@ -59,6 +60,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
+pub use harness::{test_main, trials};
 pub use junit::junit_xml;
 
 use crate::corpus::Corpus;
