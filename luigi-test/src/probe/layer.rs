@@ -521,6 +521,8 @@ impl LayerProbes {
             "control",
             "selectivity",
             "untrained",
+            "token",
+            "position",
             "set",
             "set_acc",
             "flags",
@@ -546,6 +548,12 @@ impl LayerProbes {
                         .unwrap_or_else(|| "-".into()),
                     r.untrained
                         .map(|u| format!("{:.4}", u.metrics.accuracy.value))
+                        .unwrap_or_else(|| "-".into()),
+                    r.token_probe
+                        .map(|m| format!("{:.4}", m.accuracy.value))
+                        .unwrap_or_else(|| "-".into()),
+                    r.position_probe
+                        .map(|m| format!("{:.4}", m.accuracy.value))
                         .unwrap_or_else(|| "-".into()),
                     p.chosen
                         .as_ref()
@@ -591,7 +599,7 @@ impl LayerProbes {
             out.push_str(&line(r));
         }
         out.push_str(
-            "(classes: classes present; control: Hewitt-Liang control task accuracy, selectivity = accuracy - control; set: smallest sufficient unit set, set_acc its probe's held-out accuracy)\n",
+            "(accuracy: held-out, with its sequence-bootstrap interval; classes: classes present; majority: majority-class baseline; control: Hewitt-Liang control task accuracy, selectivity = accuracy - control; untrained: the untrained twin's probe; token/position: probes from the input token or the position alone; set: smallest sufficient unit set, set_acc: its probe's held-out accuracy)\n",
         );
         out
     }
