@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod bad_input;
+mod boolean_probe;
 mod example_models;
 mod inspect;
 mod neural_assert;

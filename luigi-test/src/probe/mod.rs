@@ -2,7 +2,9 @@
 //! a layer (or a unit set), evaluated on held-out *sequences*, next to the
 //! baselines and controls that say whether the accuracy means anything; the
 //! smallest sufficient unit set and how stable it is; and a 2-D projection of
-//! the rows for plotting (the paper's Figure 3b).
+//! the rows for plotting (the paper's Figure 3b). [`LayerData`] does all of
+//! it for a model's layer and named hypotheses (what `luigi inspect --probe`
+//! and `--pca` run).
 //!
 //! ```
 //! use luigi_test::probe::{self, Labels, ProbeConfig};
@@ -28,6 +30,7 @@
 
 mod data;
 mod labels;
+mod layer;
 mod logistic;
 mod metrics;
 mod pca;
@@ -38,6 +41,10 @@ mod split;
 mod units;
 
 pub use labels::Labels;
+pub use layer::{
+    ChosenSet, HypothesisProbe, LayerData, LayerProbeConfig, LayerProbes, PcaExport, PcaLoading,
+    PcaPoint, UntrainedLayer,
+};
 pub use metrics::{accuracy, balanced_accuracy, macro_f1, scores, Estimate, Metrics, Scores};
 pub use pca::{project, Projection};
 pub use report::{round_to, ClassCount, ControlTaskReport, Flag, ProbeReport, UntrainedReport};
