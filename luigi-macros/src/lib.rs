@@ -88,7 +88,7 @@ use proc_macro::TokenStream;
 /// #[neural_assert(model = "examples/boolean/boolean.luigi.yaml", layer = "lstm",
 ///                 corpus = "examples/boolean/heldout.txt",
 ///                 hypothesis = builtin("fsm", "examples/boolean/automata.yaml#value"),
-///                 expect = probe, min_accuracy = 0.99, min_selectivity = 0.2, seed = 7)]
+///                 expect = probe, min_accuracy = 0.99, seed = 7)]
 /// fn fsm_readable() {}
 /// ```
 ///
