@@ -263,27 +263,8 @@ impl Inspection {
                 runner,
             ]);
         }
-        let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
-        for r in &rows {
-            for (w, c) in widths.iter_mut().zip(r) {
-                *w = (*w).max(c.chars().count());
-            }
-        }
-        let line = |cells: Vec<String>| -> String {
-            cells
-                .iter()
-                .zip(&widths)
-                .map(|(c, w)| format!("{c:<w$}"))
-                .collect::<Vec<_>>()
-                .join("  ")
-                .trim_end()
-                .to_string()
-                + "\n"
-        };
-        out.push_str(&line(header.iter().map(|s| s.to_string()).collect()));
-        for r in rows {
-            out.push_str(&line(r));
-        }
+        out.push_str(&crate::expect::report::table(&header, &rows));
+        out.push('\n');
         if !self.issues.is_empty() {
             out.push_str(&format!(
                 "\n{} warnings (* marks flagged pairings):\n",

@@ -575,29 +575,8 @@ impl LayerProbes {
                 ]
             })
             .collect();
-        let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
-        for r in &rows {
-            for (w, c) in widths.iter_mut().zip(r) {
-                *w = (*w).max(c.chars().count());
-            }
-        }
-        let line = |cells: &[String]| -> String {
-            cells
-                .iter()
-                .zip(&widths)
-                .map(|(c, w)| format!("{c:<w$}"))
-                .collect::<Vec<_>>()
-                .join("  ")
-                .trim_end()
-                .to_string()
-                + "\n"
-        };
-        out.push_str(&line(
-            &header.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
-        ));
-        for r in &rows {
-            out.push_str(&line(r));
-        }
+        out.push_str(&crate::expect::report::table(&header, &rows));
+        out.push('\n');
         out.push_str(
             "(accuracy: held-out, with its sequence-bootstrap interval; classes: classes present; majority: majority-class baseline; control: Hewitt-Liang control task accuracy, selectivity = accuracy - control; untrained: the untrained twin's probe; token/position: probes from the input token or the position alone; set: smallest sufficient unit set, set_acc: its probe's held-out accuracy)\n",
         );
