@@ -583,7 +583,7 @@ fn record(
     let mut writers: Vec<(String, luigi_test::npy::StreamWriter)> = Vec::new();
     let mut rows_writer: Option<luigi_test::npy::StreamWriter> = None;
     let mut manifest = serde_json::Map::new();
-    m.record_with(&c, &names, &opts, |chunk| {
+    m.record_each(&c, &names, &opts, |chunk| {
         if writers.is_empty() {
             for a in &chunk.layers {
                 let file = format!("{}.npy", sanitize(&a.layer));

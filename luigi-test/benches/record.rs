@@ -62,7 +62,7 @@ fn main() {
         };
         // warm-up creates the session
         model
-            .record_with(&corpus, &["lstm"], &opts, |_| Ok(()))
+            .record_each(&corpus, &["lstm"], &opts, |_| Ok(()))
             .expect("records");
         // Rounds alternate Luigi and Python so that a busy machine slows both alike;
         // each side reports its best round.
@@ -75,7 +75,7 @@ fn main() {
                 let t0 = Instant::now();
                 let mut rows = 0usize;
                 model
-                    .record_with(&corpus, &["lstm"], &opts, |c| {
+                    .record_each(&corpus, &["lstm"], &opts, |c| {
                         rows += c.layers[0].n_rows();
                         Ok(())
                     })

@@ -140,11 +140,10 @@ pub fn inspect(
                     chunk_timesteps: opts.record.chunk_timesteps,
                     progress: None,
                 };
-                model.record_with(corpus, &[layer], &again, |chunk| {
+                model.record_each(corpus, &[layer], &again, |chunk| {
                     let acts = chunk
                         .layers
-                        .into_iter()
-                        .next()
+                        .first()
                         .ok_or_else(|| Error::invalid("inspect", "no layer recorded"))?;
                     let values =
                         hypotheses.evaluate(&corpus.sequences()[chunk.sequences.clone()])?;

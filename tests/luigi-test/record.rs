@@ -167,3 +167,50 @@ fn several_layers_in_one_pass_and_in_memory_equals_streamed() {
     assert_eq!(mem[0].rows, streamed.rows);
     assert_eq!(mem[1].n_rows(), c.timesteps());
 }
+
+#[test]
+fn lent_chunks_reuse_buffers_without_leaking_rows_between_chunks() {
+    // `record_each` records every chunk into the previous chunk's buffers.
+    // Chunks of different sizes (lines of different lengths, small chunk
+    // targets) must still give exactly the numpy reference, for both layers
+    // of a two-layer request, with the right row index.
+    let m = Model::load(fixture("lstm_ids.luigi.yaml")).unwrap();
+    let c = corpus();
+    let (shape, want, rows) = expected("lstm_ids");
+    for (batch, chunk) in [(1, 1), (3, 50), (5, 7), (32, 65_536)] {
+        let opts = RecordOptions {
+            batch_size: batch,
+            chunk_timesteps: chunk,
+            ..RecordOptions::default()
+        };
+        let mut got: Vec<Option<Activations>> = vec![None, None];
+        let mut next_seq = 0;
+        m.record_each(&c, &["lstm", "hidden"], &opts, |ch| {
+            assert_eq!(ch.sequences.start, next_seq);
+            next_seq = ch.sequences.end;
+            for (slot, a) in got.iter_mut().zip(&ch.layers) {
+                assert_eq!(a.rows.len(), a.n_rows());
+                match slot {
+                    None => *slot = Some(a.clone()),
+                    Some(acc) => acc.append(a)?,
+                }
+            }
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(next_seq, c.len());
+        for a in got.into_iter().map(Option::unwrap) {
+            assert_eq!(a.values.dim(), (shape[0], shape[1]));
+            let d = max_diff(&a, &want);
+            assert!(
+                d <= 1e-5,
+                "{} batch {batch} chunk {chunk}: max abs diff {d}",
+                a.layer
+            );
+            for (i, r) in rows.chunks(2).enumerate() {
+                assert_eq!(i64::from(a.rows.sequence[i]), r[0]);
+                assert_eq!(i64::from(a.rows.position[i]), r[1]);
+            }
+        }
+    }
+}
