@@ -214,3 +214,24 @@ fn lent_chunks_reuse_buffers_without_leaking_rows_between_chunks() {
         }
     }
 }
+
+#[test]
+fn large_batches_copied_by_several_threads_match_one_sequence_at_a_time() {
+    // A batch of 32 windows of 256 steps × 128 units is 2^20 floats: the
+    // recorder copies it into the chunk with several threads. Batch 1 takes
+    // the single-threaded path; both must put every row in the same place.
+    let m = Model::load(crate::root().join("examples/cmodel/cmodel.luigi.yaml")).unwrap();
+    let text = std::fs::read_to_string(crate::root().join("examples/cmodel/eval.c")).unwrap();
+    let cut: String = text.chars().take(256 * 70 + 77).collect();
+    let c = Corpus::from_text_windows("eval.c", &cut, 256).unwrap();
+    let many = record_with_batch(&m, &c, "lstm", 32, 65_536);
+    let one = record_with_batch(&m, &c, "lstm", 1, 65_536);
+    assert_eq!(many.rows, one.rows);
+    let d = many
+        .values
+        .iter()
+        .zip(one.values.iter())
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0, f32::max);
+    assert!(d <= 1e-4, "batch 32 vs batch 1: max abs diff {d}");
+}

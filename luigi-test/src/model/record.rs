@@ -30,6 +30,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use ndarray::Array2;
+use rayon::prelude::*;
 
 use crate::activations::{Activations, RowIndex};
 use crate::corpus::Corpus;
@@ -107,6 +108,10 @@ impl LayerLayout {
         Ok((offsets, strides[self.batch_axis], strides[self.time_axis]))
     }
 }
+
+/// Output tensors at least this large (in floats) are copied into the chunk
+/// by several threads.
+const PARALLEL_COPY_FLOATS: usize = 1 << 20;
 
 /// Options for [`Model::record_with`].
 pub struct RecordOptions {
@@ -734,11 +739,30 @@ impl Model {
                     check_batch_time(shape, layout, batch.len(), time)?;
                     let u = offsets.len();
                     let contiguous = offsets.iter().enumerate().all(|(k, o)| *o == k);
-                    let buf = &mut bufs[li];
-                    for (bi, &si) in batch.iter().enumerate() {
-                        for t in 0..encoded[si].len() {
-                            let base = bi * sb + t * st;
-                            let dst = &mut buf[(row_of[si] + t) * u..(row_of[si] + t + 1) * u];
+                    // Each sequence of the batch owns a disjoint block of rows
+                    // of the chunk buffer: carve the blocks out and fill them
+                    // in parallel (the copy is memory-bound and, for large
+                    // batches, a sizeable share of a run).
+                    let mut by_row: Vec<(usize, usize)> = batch
+                        .iter()
+                        .enumerate()
+                        .map(|(bi, &si)| (row_of[si], bi))
+                        .collect();
+                    by_row.sort_unstable();
+                    let mut blocks: Vec<(usize, &mut [f32])> = Vec::with_capacity(by_row.len());
+                    let mut rest: &mut [f32] = &mut bufs[li];
+                    let mut at = 0usize;
+                    for &(row, bi) in &by_row {
+                        let len = encoded[batch[bi]].len() * u;
+                        let (_, tail) = std::mem::take(&mut rest).split_at_mut(row * u - at);
+                        let (block, tail) = tail.split_at_mut(len);
+                        blocks.push((bi, block));
+                        rest = tail;
+                        at = row * u + len;
+                    }
+                    let fill = |(bi, block): &mut (usize, &mut [f32])| {
+                        for (t, dst) in block.chunks_exact_mut(u.max(1)).enumerate() {
+                            let base = *bi * sb + t * st;
                             if contiguous {
                                 dst.copy_from_slice(&data[base..base + u]);
                             } else {
@@ -747,6 +771,11 @@ impl Model {
                                 }
                             }
                         }
+                    };
+                    if data.len() >= PARALLEL_COPY_FLOATS {
+                        blocks.par_iter_mut().for_each(fill);
+                    } else {
+                        blocks.iter_mut().for_each(fill);
                     }
                     Ok(())
                 })?;

@@ -45,7 +45,7 @@ impl OrtSession {
         let ctx = || format!("creating a session for {what}");
         let mut builder = Session::builder(&rt.env).map_err(|e| Error::ort(ctx(), e))?;
         builder = builder
-            .with_optimization_level(GraphOptimizationLevel::Level3)
+            .with_optimization_level(GraphOptimizationLevel::All)
             .map_err(|e| Error::ort(ctx(), e))?;
         if let Some(n) = intra_threads() {
             builder = builder
