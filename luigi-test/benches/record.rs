@@ -4,8 +4,10 @@
 //!
 //! The model is a 128-unit LSTM over a one-hot vocabulary of 100 (random
 //! weights), the corpus 800 sequences of 256 characters (204,800 timesteps).
-//! Both sides encode the characters, run the model and keep every
-//! timestep's 128 units. Rounds alternate Luigi and Python (5 rounds); in
+//! Both sides encode the characters, run the model and copy every
+//! timestep's 128 units out of ONNX Runtime's output into row-major
+//! per-sequence blocks (Luigi: `Model::record_each`, which streams chunks
+//! and reuses their buffers; Python: one contiguous array per sequence). Rounds alternate Luigi and Python (5 rounds); in
 //! each round each side runs twice (Python after creating its session,
 //! Luigi on its warm session), and each side reports its best run: the same
 //! number of tries for both, because run times on a shared 2-core machine
