@@ -605,10 +605,10 @@ impl Model {
 
     /// Like [`Model::record_with`], but lends each chunk instead of giving
     /// it away, and records the next chunk into the same buffers. After the
-    /// first chunk nothing is allocated, which saves the page faults of a
-    /// fresh chunk-sized buffer per chunk (about a tenth of the time of a
-    /// 128-unit LSTM at batch 256). Use it to stream (write, accumulate
-    /// statistics) when nothing needs to outlive the callback.
+    /// first chunk no chunk buffer is allocated, which saves the page faults
+    /// of touching a fresh chunk-sized buffer for every chunk. Use it to
+    /// stream (write, accumulate statistics) when nothing needs to outlive
+    /// the callback.
     pub fn record_each<F>(
         &self,
         corpus: &Corpus,
