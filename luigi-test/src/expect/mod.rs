@@ -102,7 +102,7 @@ use crate::hypothesis::{from_fn, Hypothesis, HypothesisKind};
 use crate::model::Model;
 use crate::score::Metric;
 
-pub(crate) use judge::{judge, Subject};
+pub(crate) use judge::{judge, push_subject, Subject};
 pub use report::{Origin, Report};
 
 /// The default seed of every random draw of an assertion.

@@ -70,7 +70,7 @@ pub use file::{read, relative, write, StoredSnapshot};
 
 use crate::error::{Error, Result};
 use crate::expect::report::{table, tidy, Origin, Report};
-use crate::expect::{load_corpus, load_model, metric_name, Subject, DEFAULT_SEED};
+use crate::expect::{load_corpus, load_model, metric_name, push_subject, Subject, DEFAULT_SEED};
 use crate::hypothesis::HypothesisSet;
 use crate::model::Model;
 use crate::ranking::{round_to, Ranking};
@@ -857,29 +857,7 @@ pub fn check_file(
             tidy(&path.display().to_string())
         ),
     );
-    report.push("where", origin.to_string());
-    report.push(
-        "model",
-        format!(
-            "{} (card {}, fingerprint {}); layer `{}` = tensor `{}`, {} units",
-            tidy(&subject.model.path().display().to_string()),
-            tidy(&subject.model.card().path.display().to_string()),
-            subject.model.fingerprint(),
-            subject.layer,
-            subject.acts.tensor,
-            subject.acts.n_units()
-        ),
-    );
-    report.push(
-        "corpus",
-        format!(
-            "{}: {} timesteps in {} sequences (fingerprint {})",
-            tidy(subject.corpus.name()),
-            subject.corpus.timesteps(),
-            subject.corpus.len(),
-            subject.corpus.fingerprint()
-        ),
-    );
+    push_subject(&mut report, subject, origin);
     if let Some(d) = &diff {
         report.push("diff", d.lines().join("\n"));
         report.push("stability", d.stability());
