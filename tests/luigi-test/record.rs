@@ -97,6 +97,14 @@ fn one_hot_time_major_model_matches_numpy_reference() {
     let a = m.record(&corpus(), &["lstm"]).unwrap().remove(0);
     let d = max_diff(&a, &want);
     assert!(d <= 1e-5, "max abs diff {d}");
+    // The one-hot input buffer is kept between batches and chunks, growing
+    // and shrinking with the batch's shape: no one of an earlier batch may
+    // survive into a later one.
+    for (batch, chunk) in [(1, 1), (2, 9), (3, 50), (5, 7)] {
+        let a = record_with_batch(&m, &corpus(), "lstm", batch, chunk);
+        let d = max_diff(&a, &want);
+        assert!(d <= 1e-5, "batch {batch} chunk {chunk}: max abs diff {d}");
+    }
 }
 
 #[test]

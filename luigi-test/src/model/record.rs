@@ -109,6 +109,38 @@ impl LayerLayout {
     }
 }
 
+/// The one-hot input of a run of batches, kept from one batch to the next:
+/// each batch clears the ones the previous batch set and sets its own, so a
+/// batch writes `batch × time` floats instead of `batch × time × vocabulary`
+/// (26 MB for 256 sequences of 256 steps over 100 symbols) into fresh memory.
+#[derive(Debug, Default)]
+pub(crate) struct OneHotBuffer {
+    data: Vec<f32>,
+    /// Indices of `data` that hold 1.0; every other value is 0.0.
+    ones: Vec<usize>,
+}
+
+impl OneHotBuffer {
+    /// Makes the buffer `len` zeros with 1.0 at each index of `ones` (indices
+    /// at or past `len` are skipped) and returns it.
+    pub(crate) fn fill(&mut self, len: usize, ones: impl Iterator<Item = usize>) -> &[f32] {
+        for &i in &self.ones {
+            if let Some(x) = self.data.get_mut(i) {
+                *x = 0.0;
+            }
+        }
+        self.ones.clear();
+        self.data.resize(len, 0.0);
+        for i in ones {
+            if let Some(x) = self.data.get_mut(i) {
+                *x = 1.0;
+                self.ones.push(i);
+            }
+        }
+        &self.data
+    }
+}
+
 /// Output tensors at least this large (in floats) are copied into the chunk
 /// by several threads.
 const PARALLEL_COPY_FLOATS: usize = 1 << 20;
@@ -311,12 +343,16 @@ impl Model {
 
     /// The inputs to feed for a batch of `batch` sequences of `time` steps:
     /// the token input and zero state for every state input.
-    pub(crate) fn feeds(
+    ///
+    /// A one-hot input is written into `onehot`, which keeps its buffer from
+    /// one call to the next (pass the same one for every batch of a run).
+    pub(crate) fn feeds<'b>(
         &self,
         ids: &[&[i64]],
         time: usize,
         state: Option<&[Vec<f32>]>,
-    ) -> Result<Vec<(String, Feed)>> {
+        onehot: &'b mut OneHotBuffer,
+    ) -> Result<Vec<(String, Feed<'b>)>> {
         let batch = ids.len();
         let input = &self.card.file.input;
         let pad = self.card.file.vocabulary.unknown.unwrap_or(0);
@@ -342,24 +378,21 @@ impl Model {
                 Feed::I64(vec![time as i64, batch as i64], d)
             }
             (Encoding::OneHot, layout) => {
-                let mut d = vec![0f32; batch * time * v];
-                for b in 0..batch {
-                    for t in 0..time {
+                let ones = (0..batch).flat_map(|b| {
+                    (0..time).filter_map(move |t| {
                         let id = at(b, t) as usize;
                         let row = match layout {
                             Layout::BatchMajor => b * time + t,
                             Layout::TimeMajor => t * batch + b,
                         };
-                        if id < v {
-                            d[row * v + id] = 1.0;
-                        }
-                    }
-                }
+                        (id < v).then_some(row * v + id)
+                    })
+                });
                 let shape = match layout {
                     Layout::BatchMajor => vec![batch as i64, time as i64, v as i64],
                     Layout::TimeMajor => vec![time as i64, batch as i64, v as i64],
                 };
-                Feed::F32(shape, d)
+                Feed::F32Ref(shape, onehot.fill(batch * time * v, ones))
             }
         };
         let mut feeds = vec![(input.name.clone(), feed)];
@@ -455,7 +488,8 @@ impl Model {
         let pad = self.card.file.vocabulary.unknown.unwrap_or(0);
         let row = vec![pad; t];
         let ids: Vec<&[i64]> = vec![row.as_slice(); b];
-        let feeds = self.feeds(&ids, t, None)?;
+        let mut onehot = OneHotBuffer::default();
+        let feeds = self.feeds(&ids, t, None, &mut onehot)?;
         let out = session.run(feeds, &[tensor.to_string()])?;
         let shape = out
             .first()
@@ -667,6 +701,7 @@ impl Model {
         // Buffers of the last chunk handed back by `emit`, for reuse.
         let mut spare_bufs: Vec<Vec<f32>> = Vec::new();
         let mut spare_rows = RowIndex::default();
+        let mut onehot = OneHotBuffer::default();
 
         let mut wstart = 0;
         while wstart < seqs.len() {
@@ -732,7 +767,7 @@ impl Model {
             for batch in &batches {
                 let ids: Vec<&[i64]> = batch.iter().map(|&i| encoded[i].as_slice()).collect();
                 let time = ids.iter().map(|s| s.len()).max().unwrap_or(0);
-                let feeds = self.feeds(&ids, time, None)?;
+                let feeds = self.feeds(&ids, time, None, &mut onehot)?;
                 session.run_with(feeds, &tensors, |li, shape, data| {
                     let layout = &layouts[li];
                     let (offsets, sb, st) = layout.offsets(shape)?;
@@ -985,5 +1020,39 @@ fn suggest(close: &[String]) -> String {
                 .collect::<Vec<_>>()
                 .join(" or ")
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::OneHotBuffer;
+
+    /// What a fresh one-hot buffer would hold.
+    fn fresh(len: usize, ones: &[usize]) -> Vec<f32> {
+        let mut d = vec![0f32; len];
+        for &i in ones {
+            if i < len {
+                d[i] = 1.0;
+            }
+        }
+        d
+    }
+
+    #[test]
+    fn reused_one_hot_buffer_equals_a_fresh_one_as_it_grows_and_shrinks() {
+        let mut buf = OneHotBuffer::default();
+        let cases: [(usize, &[usize]); 6] = [
+            (12, &[0, 5, 11]),
+            (30, &[1, 2, 29]),
+            (8, &[7, 3]),
+            // an index past the end is skipped, not written
+            (8, &[0, 8, 100]),
+            (40, &[39]),
+            (0, &[0]),
+        ];
+        for (len, ones) in cases {
+            let got = buf.fill(len, ones.iter().copied()).to_vec();
+            assert_eq!(got, fresh(len, ones), "len {len}, ones {ones:?}");
+        }
     }
 }

@@ -3,19 +3,23 @@
 
 use std::sync::Mutex;
 
+use ort::session::SessionInputValue;
 use ort::session::{builder::GraphOptimizationLevel, RunOptions, Session};
-use ort::value::Tensor;
+use ort::value::{Tensor, TensorRef};
 
 use crate::error::{Error, Result};
 use crate::runtime;
 
-/// One input tensor, owned.
+/// One input tensor: owned, or borrowed from a buffer the caller reuses
+/// across runs.
 #[derive(Debug, Clone)]
-pub(crate) enum Feed {
+pub(crate) enum Feed<'a> {
     /// int64 data with its shape.
     I64(Vec<i64>, Vec<i64>),
     /// float32 data with its shape.
     F32(Vec<i64>, Vec<f32>),
+    /// float32 data with its shape, borrowed for the run.
+    F32Ref(Vec<i64>, &'a [f32]),
 }
 
 /// One output tensor, copied out as float32.
@@ -63,7 +67,7 @@ impl OrtSession {
     /// Runs the session on `inputs` and returns copies of the named outputs, in order.
     pub(crate) fn run(
         &self,
-        inputs: Vec<(String, Feed)>,
+        inputs: Vec<(String, Feed<'_>)>,
         outputs: &[String],
     ) -> Result<Vec<Fetched>> {
         let mut fetched = Vec::with_capacity(outputs.len());
@@ -81,24 +85,23 @@ impl OrtSession {
     /// to `read(index, shape, data)` without copying it.
     pub(crate) fn run_with<F>(
         &self,
-        inputs: Vec<(String, Feed)>,
+        inputs: Vec<(String, Feed<'_>)>,
         outputs: &[String],
         mut read: F,
     ) -> Result<()>
     where
         F: FnMut(usize, &[usize], &[f32]) -> Result<()>,
     {
-        let mut values: Vec<(String, ort::value::DynValue)> = Vec::with_capacity(inputs.len());
+        let mut values: Vec<(String, SessionInputValue<'_>)> = Vec::with_capacity(inputs.len());
         for (name, feed) in inputs {
-            let v =
-                match feed {
-                    Feed::I64(shape, data) => Tensor::from_array((shape, data))
-                        .map(|t| t.into_dyn())
-                        .map_err(|e| Error::ort(format!("building input `{name}`"), e))?,
-                    Feed::F32(shape, data) => Tensor::from_array((shape, data))
-                        .map(|t| t.into_dyn())
-                        .map_err(|e| Error::ort(format!("building input `{name}`"), e))?,
-                };
+            let err = |e: ort::Error| Error::ort(format!("building input `{name}`"), e);
+            let v: SessionInputValue<'_> = match feed {
+                Feed::I64(shape, data) => Tensor::from_array((shape, data)).map_err(err)?.into(),
+                Feed::F32(shape, data) => Tensor::from_array((shape, data)).map_err(err)?.into(),
+                Feed::F32Ref(shape, data) => TensorRef::from_array_view((shape, data))
+                    .map_err(err)?
+                    .into(),
+            };
             values.push((name, v));
         }
         let mut selector = ort::session::OutputSelector::no_default();

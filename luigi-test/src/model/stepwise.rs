@@ -10,7 +10,7 @@ use ndarray::Array2;
 
 use crate::activations::{Activations, RowIndex};
 use crate::error::{Error, Result};
-use crate::model::record::{LayerLayout, Model, ResolvedLayer};
+use crate::model::record::{LayerLayout, Model, OneHotBuffer, ResolvedLayer};
 use crate::model::session::OrtSession;
 
 /// One recurrent state tensor (batch 1), as fed at the next step.
@@ -146,7 +146,10 @@ impl Stepper<'_> {
         }
         let values: Vec<Vec<f32>> = self.state.iter().map(|s| s.values.clone()).collect();
         let one = [id];
-        let feeds = self.model.feeds(&[&one[..]], 1, Some(&values))?;
+        let mut onehot = OneHotBuffer::default();
+        let feeds = self
+            .model
+            .feeds(&[&one[..]], 1, Some(&values), &mut onehot)?;
         let out = self.session.run(feeds, &self.outputs)?;
         let mut layers = Vec::with_capacity(self.layers.len());
         for ((_, layout), f) in self.layers.iter().zip(&out) {
