@@ -1,6 +1,7 @@
 //! Recording speed against Python `onnxruntime` on the same model, corpus and
 //! batch size, in one run. `cargo bench -p luigi-test --bench record`
-//! (set LUIGI_BENCH_BATCHES=1,32,256 to choose batch sizes).
+//! (LUIGI_BENCH_BATCHES=1,32,256 chooses the batch sizes, LUIGI_BENCH_PAIRS
+//! the number of timed pairs per batch size, 20 by default).
 //!
 //! The model is a 128-unit LSTM over a one-hot vocabulary of 100 (random
 //! weights), the corpus 800 sequences of 256 characters (204,800 timesteps).
@@ -9,44 +10,98 @@
 //! per-sequence blocks (Luigi: `Model::record_each`, which streams chunks
 //! and reuses their buffers; Python: one contiguous array per sequence).
 //!
-//! Rounds alternate Luigi and Python (5 rounds; LUIGI_BENCH_ROUNDS sets
-//! another count); in each round each side runs twice (Python after
-//! creating its session, Luigi on its warm session) and keeps its better
-//! run: the same number of tries for both, because run times on a shared
-//! 2-core machine vary by ±20%. Printed: each side's best over all rounds
-//! and their ratio, then the median and the range of the per-round ratios
-//! (a round's two sides run back to back, so its ratio is the least
-//! disturbed by load that comes and goes).
+//! Python runs as one long-lived process (`record_bench.py serve`) with its
+//! session made once, as Luigi's is; each side is warmed up with one pass.
+//! Then the bench times pairs of passes, one pass of each side back to back
+//! (Luigi first in even pairs, Python first in odd ones). The speed of a
+//! shared 2-core machine drifts by ±20% over seconds, so the figure to read
+//! is the median of the per-pair ratios (two passes a fraction of a second
+//! apart see the same machine), printed with its interquartile range; each
+//! side's best pass and the ratio of the bests are printed too.
 
+use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
-use std::process::Command;
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::time::Instant;
 
 use luigi_test::model::{Model, RecordOptions};
 use luigi_test::{Corpus, CorpusFormat};
 
-/// Alternating rounds per batch size, unless LUIGI_BENCH_ROUNDS says otherwise.
-const ROUNDS: usize = 5;
+/// Timed pairs per batch size, unless LUIGI_BENCH_PAIRS says otherwise.
+const PAIRS: usize = 20;
 
-fn python(args: &[&str]) -> String {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/record_bench.py");
-    let out = Command::new("python3")
-        .arg(&script)
-        .args(args)
-        .output()
-        .expect("python3 runs");
-    assert!(
-        out.status.success(),
-        "python3 {script:?} {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).to_string()
+fn script() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/record_bench.py")
+}
+
+/// The Python side: a `record_bench.py serve` process for one batch size.
+struct Python {
+    child: Child,
+    stdin: ChildStdin,
+    stdout: BufReader<ChildStdout>,
+}
+
+impl Python {
+    fn start(dir: &str, batch: usize) -> (Python, usize) {
+        let mut child = Command::new("python3")
+            .arg(script())
+            .args(["serve", dir, &batch.to_string()])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("python3 runs");
+        let stdin = child.stdin.take().expect("piped stdin");
+        let stdout = BufReader::new(child.stdout.take().expect("piped stdout"));
+        let mut py = Python {
+            child,
+            stdin,
+            stdout,
+        };
+        let total = py.line().parse().expect("python prints its timestep count");
+        (py, total)
+    }
+
+    fn line(&mut self) -> String {
+        let mut s = String::new();
+        self.stdout.read_line(&mut s).expect("reads python");
+        assert!(
+            !s.is_empty(),
+            "{:?} stopped (see its stderr above)",
+            script()
+        );
+        s.trim().to_string()
+    }
+
+    /// One timed pass, in seconds (measured inside Python).
+    fn pass(&mut self) -> f64 {
+        writeln!(self.stdin, "run").expect("writes python");
+        self.stdin.flush().expect("flushes python");
+        self.line().parse().expect("python prints seconds")
+    }
+}
+
+impl Drop for Python {
+    fn drop(&mut self) {
+        let _ = writeln!(self.stdin, "quit");
+        let _ = self.child.wait();
+    }
+}
+
+fn quantile(sorted: &[f64], q: f64) -> f64 {
+    let pos = q * (sorted.len() - 1) as f64;
+    let (lo, hi) = (pos.floor() as usize, pos.ceil() as usize);
+    sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo as f64)
 }
 
 fn main() {
     let dir = tempfile::tempdir().expect("temp dir");
     let d = dir.path().to_str().expect("utf-8 temp path");
-    python(&["make", d]);
+    let made = Command::new("python3")
+        .arg(script())
+        .args(["make", d])
+        .status()
+        .expect("python3 runs");
+    assert!(made.success(), "{:?} make failed", script());
     let model = Model::load(dir.path().join("bench.luigi.yaml")).expect("bench model loads");
     let corpus = Corpus::load(dir.path().join("corpus.txt"), CorpusFormat::Lines).expect("corpus");
     let batches: Vec<usize> = std::env::var("LUIGI_BENCH_BATCHES")
@@ -54,83 +109,70 @@ fn main() {
         .split(',')
         .filter_map(|s| s.trim().parse().ok())
         .collect();
-    let rounds: usize = std::env::var("LUIGI_BENCH_ROUNDS")
+    let pairs: usize = std::env::var("LUIGI_BENCH_PAIRS")
         .ok()
         .and_then(|s| s.trim().parse().ok())
         .filter(|&n| n > 0)
-        .unwrap_or(ROUNDS);
+        .unwrap_or(PAIRS);
     println!(
         "recording a 128-unit LSTM (one-hot vocabulary of 100), {} timesteps",
         corpus.timesteps()
     );
     println!(
-        "{:>6} {:>16} {:>16} {:>8}   per-round ratio: median [min, max] over {rounds} rounds",
-        "batch", "luigi ts/s", "python ts/s", "ratio"
+        "{:>6} {:>12} {:>12} {:>10}   {:>6} {:>15}",
+        "batch", "luigi ts/s", "python ts/s", "best/best", "median", "IQR"
     );
     for &batch in &batches {
         let opts = RecordOptions {
             batch_size: batch,
             ..RecordOptions::default()
         };
-        // warm-up creates the session
-        model
-            .record_each(&corpus, &["lstm"], &opts, |_| Ok(()))
-            .expect("records");
-        // Rounds alternate Luigi and Python so that a busy machine slows both alike;
-        // each side reports its best round.
-        let (mut best, mut py_best) = (f64::INFINITY, f64::INFINITY);
-        let mut total = 0.0;
-        let mut ratios = Vec::with_capacity(rounds);
-        for _ in 0..rounds {
-            let mut round = f64::INFINITY;
-            // Best of 2 runs, as each Python round is: both sides get the
-            // same number of tries.
-            for _ in 0..2 {
-                let t0 = Instant::now();
-                let mut rows = 0usize;
-                model
-                    .record_each(&corpus, &["lstm"], &opts, |c| {
-                        rows += c.layers[0].n_rows();
-                        Ok(())
-                    })
-                    .expect("records");
-                round = round.min(t0.elapsed().as_secs_f64());
-                assert_eq!(rows, corpus.timesteps());
-            }
-            let py_out = python(&["time", d, &batch.to_string()]);
-            let mut it = py_out.split_whitespace();
-            total = it
-                .next()
-                .and_then(|s| s.parse().ok())
-                .expect("python total");
-            let secs: f64 = it
-                .next()
-                .and_then(|s| s.parse().ok())
-                .expect("python seconds");
-            assert_eq!(
-                total as usize,
-                corpus.timesteps(),
-                "both sides record the same corpus"
-            );
-            best = best.min(round);
-            py_best = py_best.min(secs);
-            // timesteps/s ratio of the round = Python seconds / Luigi seconds
-            ratios.push(secs / round);
-        }
-        let rust = corpus.timesteps() as f64 / best;
-        let py = total / py_best;
-        ratios.sort_by(f64::total_cmp);
-        let n = ratios.len();
-        let median = if n % 2 == 1 {
-            ratios[n / 2]
-        } else {
-            (ratios[n / 2 - 1] + ratios[n / 2]) / 2.0
+        let luigi = || {
+            let t0 = Instant::now();
+            let mut rows = 0usize;
+            model
+                .record_each(&corpus, &["lstm"], &opts, |c| {
+                    rows += c.layers[0].n_rows();
+                    Ok(())
+                })
+                .expect("records");
+            assert_eq!(rows, corpus.timesteps());
+            t0.elapsed().as_secs_f64()
         };
+        let (mut py, total) = Python::start(d, batch);
+        assert_eq!(
+            total,
+            corpus.timesteps(),
+            "both sides record the same corpus"
+        );
+        // warm-up: Luigi's first pass creates its session
+        luigi();
+        py.pass();
+        let (mut best, mut py_best) = (f64::INFINITY, f64::INFINITY);
+        let mut ratios = Vec::with_capacity(pairs);
+        for i in 0..pairs {
+            let (l, p) = if i % 2 == 0 {
+                let l = luigi();
+                (l, py.pass())
+            } else {
+                let p = py.pass();
+                (luigi(), p)
+            };
+            best = best.min(l);
+            py_best = py_best.min(p);
+            // timesteps/s ratio of the pair = Python seconds / Luigi seconds
+            ratios.push(p / l);
+        }
+        ratios.sort_by(f64::total_cmp);
+        let ts = corpus.timesteps() as f64;
         println!(
-            "{batch:>6} {rust:>16.0} {py:>16.0} {:>8.2}   {median:.2} [{:.2}, {:.2}]",
-            rust / py,
-            ratios[0],
-            ratios[n - 1]
+            "{batch:>6} {:>12.0} {:>12.0} {:>10.2}   {:>6.2}    [{:.2}, {:.2}]",
+            ts / best,
+            ts / py_best,
+            py_best / best,
+            quantile(&ratios, 0.5),
+            quantile(&ratios, 0.25),
+            quantile(&ratios, 0.75),
         );
     }
 }

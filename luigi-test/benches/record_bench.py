@@ -5,9 +5,11 @@
 hidden sequence is a graph output (DIR/bench_py.onnx, since Python's
 onnxruntime can only fetch graph outputs), and a corpus DIR/corpus.txt.
 
-`time DIR BATCH`: times Python onnxruntime recording the hidden sequence of
-every corpus line at that batch size (encoding included, as Luigi does it),
-best of 2, and prints `timesteps seconds`.
+`serve DIR BATCH`: makes a Python onnxruntime session, prints the corpus's
+timestep count, then for each `run` line on stdin records the hidden
+sequence of every corpus line at that batch size (encoding included, as
+Luigi does it) and prints the seconds it took; stops at `quit` or the end of
+stdin.
 """
 import sys
 import time
@@ -66,16 +68,17 @@ def make(out):
         f.write("\n".join(lines) + "\n")
 
 
-def time_python(out, batch):
+def serve(out, batch):
     import onnxruntime as ort
 
     sess = ort.InferenceSession(f"{out}/bench_py.onnx", providers=["CPUExecutionProvider"])
     index = {c: i for i, c in enumerate(VOCAB)}
     seqs = [np.array([index[c] for c in line], dtype=np.int64) for line in open(f"{out}/corpus.txt").read().split("\n") if line]
-    total = sum(len(s) for s in seqs)
     eye = np.eye(len(VOCAB), dtype=np.float32)
-    best = float("inf")
-    for _ in range(2):
+    print(sum(len(s) for s in seqs), flush=True)
+    for command in sys.stdin:
+        if command.strip() != "run":
+            break
         t0 = time.perf_counter()
         kept = []
         for i in range(0, len(seqs), batch):
@@ -84,13 +87,15 @@ def time_python(out, batch):
             # [time, 1, batch, h] -> one [len, h] block per sequence
             for b in range(y.shape[2]):
                 kept.append(np.ascontiguousarray(y[:, 0, b, :]))
-        best = min(best, time.perf_counter() - t0)
+        seconds = time.perf_counter() - t0
         del kept
-    print(total, best)
+        print(seconds, flush=True)
 
 
 if __name__ == "__main__":
     if sys.argv[1] == "make":
         make(sys.argv[2])
+    elif sys.argv[1] == "serve":
+        serve(sys.argv[2], int(sys.argv[3]))
     else:
-        time_python(sys.argv[2], int(sys.argv[3]))
+        sys.exit(f"usage: {sys.argv[0]} make DIR | serve DIR BATCH")
