@@ -2,9 +2,16 @@
 in ``cmodel.meta.json`` (key ``onnx_measurements``).
 
 Next-character accuracy follows ``corpus.EVAL_PROTOCOL`` (also written to
-the metadata as ``eval_protocol``) on three texts: ``eval.c`` (committed),
+the metadata as ``eval_protocol``) on four texts: ``eval.c`` (committed),
 the held-out headers and the training headers (both rebuilt from the
-installed ``linux-libc-dev``, see ``corpus.py``).
+installed ``linux-libc-dev``, see ``corpus.py``), and a sample of the kernel
+training text (``train_kernel_sample``: every 25th window of 256 characters
+of it, concatenated; windows are cut as the protocol says, so the sample's
+windows are exactly those windows), the held-out kernel C
+(``heldout_kernel``: files of the same directories as the kernel training
+text, split by file) and a sample of the kernel's drivers
+(``heldout_drivers``: ``.c`` files under ``drivers/``, a directory no
+training text comes from).  Rules in ``corpus.py``.
 
 Also checks, on the first 4 windows of ``eval.c``, that running the model one
 token at a time (feeding ``hn``/``cn`` back as ``h0``/``c0``) reproduces the
@@ -34,6 +41,7 @@ import corpus  # noqa: E402
 
 COMMAND = "python3 examples/cmodel/evaluate.py"
 HIDDEN = 128
+KERNEL_SAMPLE_EVERY = 25
 
 
 def lstm_y_name(path: Path) -> str:
@@ -92,10 +100,19 @@ def main(argv: list[str]) -> None:
         raise SystemExit("vocab.json differs from corpus.VOCAB")
     eval_ids = corpus.encode((HERE / "eval.c").read_text(encoding="utf-8"))
     _, train_text, held_text = corpus.provenance()
+    _, kernel_text, heldout_kernel_text = corpus.kernel_provenance(held_text)
+    drivers_prov, drivers_text = corpus.heldout_drivers_provenance()
+    kernel_ids = corpus.encode(kernel_text)
+    del kernel_text
+    # every KERNEL_SAMPLE_EVERY-th window of the kernel training text
+    kernel_sample = np.concatenate(corpus.windows(kernel_ids)[::KERNEL_SAMPLE_EVERY])
     texts = {
         "eval_c": eval_ids,
         "heldout": corpus.encode(held_text),
         "train": corpus.encode(train_text),
+        "train_kernel_sample": kernel_sample,
+        "heldout_kernel": corpus.encode(heldout_kernel_text),
+        "heldout_drivers": corpus.encode(drivers_text),
     }
     result = {"command": COMMAND, "onnxruntime": ort.__version__,
               "eval_protocol": corpus.EVAL_PROTOCOL}
@@ -112,6 +129,7 @@ def main(argv: list[str]) -> None:
     meta_path = HERE / "cmodel.meta.json"
     meta = json.loads(meta_path.read_text())
     meta["onnx_measurements"] = result
+    meta["data"]["heldout_drivers"] = drivers_prov
     meta_path.write_text(json.dumps(meta, indent=2) + "\n")
     if not result["trained"]["stepwise_check"]["passed"]:
         raise SystemExit("stepwise check failed")

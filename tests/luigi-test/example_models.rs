@@ -2,7 +2,7 @@
 //! accuracies their metadata records (measured by the training scripts with
 //! Python onnxruntime), so an export/runtime mismatch cannot go unseen.
 
-use luigi_test::model::Model;
+use luigi_test::model::{Model, RecordOptions};
 use luigi_test::{Corpus, CorpusFormat};
 
 use crate::root;
@@ -66,26 +66,32 @@ fn boolean_model_reaches_its_recorded_heldout_accuracy() {
 /// correct when it equals the id fed at t+1 of the same window.
 fn cmodel_accuracy(card: &str, corpus: &Corpus) -> (usize, usize) {
     let m = Model::load(root().join(card)).unwrap();
-    let logits = m.record(corpus, &["logits"]).unwrap().remove(0);
-    let rows = &logits.rows;
     let (mut correct, mut scored) = (0usize, 0usize);
-    for r in 0..logits.n_rows().saturating_sub(1) {
-        if rows.sequence[r + 1] != rows.sequence[r] || rows.position[r + 1] != rows.position[r] + 1
-        {
-            continue;
-        }
-        let row = logits.values.row(r);
-        let mut best = 0usize;
-        for (i, v) in row.iter().enumerate() {
-            if *v > row[best] {
-                best = i;
+    // Streamed: chunks hold whole windows, so a chunk never cuts a window.
+    m.record_each(corpus, &["logits"], &RecordOptions::default(), |chunk| {
+        let logits = &chunk.layers[0];
+        let rows = &logits.rows;
+        for r in 0..logits.n_rows().saturating_sub(1) {
+            if rows.sequence[r + 1] != rows.sequence[r]
+                || rows.position[r + 1] != rows.position[r] + 1
+            {
+                continue;
+            }
+            let row = logits.values.row(r);
+            let mut best = 0usize;
+            for (i, v) in row.iter().enumerate() {
+                if *v > row[best] {
+                    best = i;
+                }
+            }
+            scored += 1;
+            if best as i64 == rows.token[r + 1] {
+                correct += 1;
             }
         }
-        scored += 1;
-        if best as i64 == rows.token[r + 1] {
-            correct += 1;
-        }
-    }
+        Ok(())
+    })
+    .unwrap();
     (correct, scored)
 }
 
@@ -157,5 +163,61 @@ fn c_model_reaches_its_recorded_heldout_accuracy_when_the_headers_are_installed(
         format!("{acc:.3}"),
         format!("{recorded:.3}"),
         "held-out: luigi {acc:.5} ({correct}/{scored}) vs recorded {recorded:.5}"
+    );
+}
+
+/// Where the kernel tree of the metadata's `linux-source` package was
+/// unpacked by `examples/cmodel/corpus.py`: `$LUIGI_KERNEL_SOURCE`, else its
+/// cache under `$XDG_CACHE_HOME` (or `~/.cache`).
+fn kernel_tree(package: &str, version: &str) -> std::path::PathBuf {
+    if let Ok(p) = std::env::var("LUIGI_KERNEL_SOURCE") {
+        return p.into();
+    }
+    let cache = std::env::var("XDG_CACHE_HOME")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|_| {
+            std::path::PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(".cache")
+        });
+    cache
+        .join("luigi-cmodel")
+        .join(format!("{package}_{version}"))
+        .join("usr/src")
+        .join(package)
+}
+
+/// The held-out kernel C (files of the training directories, split by
+/// file) is reproduced through Luigi when the kernel tree that training used
+/// is on this machine (after `python3 examples/cmodel/train.py` or
+/// `evaluate.py`, or with `LUIGI_KERNEL_SOURCE`).
+#[test]
+fn c_model_reaches_its_recorded_heldout_kernel_accuracy_when_the_kernel_source_is_present() {
+    let meta = meta("examples/cmodel/cmodel.meta.json");
+    let kernel = &meta["data"]["kernel"];
+    let mut words = kernel["package"].as_str().unwrap().split_whitespace();
+    let (package, version) = (words.next().unwrap(), words.next().unwrap());
+    let tree = kernel_tree(package, version);
+    if !tree.join("kernel").is_dir() {
+        eprintln!(
+            "NOT CHECKED: no kernel tree of {package} {version} at {} \
+             (python3 examples/cmodel/evaluate.py fetches it)",
+            tree.display()
+        );
+        return;
+    }
+    let mut text = String::new();
+    for f in kernel["heldout_file_list"].as_array().unwrap() {
+        let bytes = std::fs::read(tree.join(f.as_str().unwrap())).unwrap();
+        text.push_str(&String::from_utf8_lossy(&bytes));
+    }
+    let rec = &meta["onnx_measurements"]["trained"]["heldout_kernel"];
+    assert_eq!(text.chars().count() as u64, rec["chars"].as_u64().unwrap());
+    let corpus = windows_of("held-out kernel C", &text);
+    let (correct, scored) = cmodel_accuracy("examples/cmodel/cmodel.luigi.yaml", &corpus);
+    let acc = correct as f64 / scored as f64;
+    let recorded = rec["accuracy"].as_f64().unwrap();
+    assert_eq!(
+        format!("{acc:.3}"),
+        format!("{recorded:.3}"),
+        "held-out kernel C: luigi {acc:.5} ({correct}/{scored}) vs recorded {recorded:.5}"
     );
 }

@@ -113,18 +113,18 @@ fn boolean_some_unit_follows_the_evaluator() {}
                 expect = at_most(2), metric = "auc", min = 0.98)]
 fn boolean_value_so_far_is_read_by_two_units() {}
 
-// ---- the C model (128 LSTM units, trained on C headers), on its
-// evaluation corpus in windows of 256 characters. Measured (each failure
-// report gives both numbers): inside `(`, unit 51 with AUC 0.943 (the
-// untrained twin's best unit: 0.686); comments, a read-out of units
-// {14, 51, 46} with AUC 0.932 on held-out windows (twin: 0.722). The
+// ---- the C model (128 LSTM units, trained on Linux kernel C and headers),
+// on its evaluation corpus in windows of 256 characters. Measured (each
+// failure report gives both numbers): inside `(`, unit 22 with AUC 0.819
+// (the untrained twin's best unit: 0.686); comments, a read-out of units
+// {103, 28, 56} with AUC 0.944 on held-out windows (twin: 0.722). The
 // thresholds keep a 5% margin.
 
 /// The function is the hypothesis: inside at least one `(`.
 #[neural_assert(model = "../examples/cmodel/cmodel.luigi.yaml", layer = "lstm",
                 corpus = "../examples/cmodel/eval.c", window = 256,
                 kind = "binary",
-                expect = some_unit, metric = "auc", min = 0.89, max_q = 0.001)]
+                expect = some_unit, metric = "auc", min = 0.77, max_q = 0.001)]
 fn c_model_some_unit_knows_it_is_inside_parentheses(seq: &[char]) -> Vec<f32> {
     let mut depth = 0i32;
     seq.iter()
@@ -142,7 +142,7 @@ fn c_model_some_unit_knows_it_is_inside_parentheses(seq: &[char]) -> Vec<f32> {
 #[neural_assert(model = "../examples/cmodel/cmodel.luigi.yaml", layer = "lstm",
                 corpus = "../examples/cmodel/eval.c", window = 256,
                 hypothesis = builtin("comment"),
-                expect = at_most(3), metric = "auc", min = 0.88)]
+                expect = at_most(3), metric = "auc", min = 0.89)]
 fn c_model_comments_are_read_by_a_few_units() {}
 
 // ---- the builder API, non-panicking.
