@@ -5,11 +5,13 @@
 hidden sequence is a graph output (DIR/bench_py.onnx, since Python's
 onnxruntime can only fetch graph outputs), and a corpus DIR/corpus.txt.
 
-`serve DIR BATCH`: makes a Python onnxruntime session, prints the corpus's
-timestep count, then for each `run` line on stdin records the hidden
-sequence of every corpus line at that batch size (encoding included, as
-Luigi does it) and prints the seconds it took; stops at `quit` or the end of
-stdin.
+`serve DIR BATCH`: makes a Python onnxruntime session, reads the corpus
+lines, prints their timestep count, then for each `run` line on stdin
+records the hidden sequence of every line at that batch size, as Luigi does:
+characters to ids, ids to one-hot, run, one contiguous array per sequence.
+It prints two numbers: the seconds of the whole pass, and the seconds of its
+first step (characters to ids), so the bench can also compare against the
+model run alone. Stops at `quit` or the end of stdin.
 """
 import sys
 import time
@@ -73,13 +75,15 @@ def serve(out, batch):
 
     sess = ort.InferenceSession(f"{out}/bench_py.onnx", providers=["CPUExecutionProvider"])
     index = {c: i for i, c in enumerate(VOCAB)}
-    seqs = [np.array([index[c] for c in line], dtype=np.int64) for line in open(f"{out}/corpus.txt").read().split("\n") if line]
+    lines = [line for line in open(f"{out}/corpus.txt").read().split("\n") if line]
     eye = np.eye(len(VOCAB), dtype=np.float32)
-    print(sum(len(s) for s in seqs), flush=True)
+    print(sum(len(s) for s in lines), flush=True)
     for command in sys.stdin:
         if command.strip() != "run":
             break
         t0 = time.perf_counter()
+        seqs = [np.array([index[c] for c in line], dtype=np.int64) for line in lines]
+        encoded = time.perf_counter() - t0
         kept = []
         for i in range(0, len(seqs), batch):
             ids = np.stack(seqs[i : i + batch])
@@ -89,7 +93,7 @@ def serve(out, batch):
                 kept.append(np.ascontiguousarray(y[:, 0, b, :]))
         seconds = time.perf_counter() - t0
         del kept
-        print(seconds, flush=True)
+        print(seconds, encoded, flush=True)
 
 
 if __name__ == "__main__":

@@ -136,6 +136,9 @@ pub struct Card {
     /// The untrained twin's path, resolved.
     pub untrained_path: Option<PathBuf>,
     lookup: BTreeMap<char, i64>,
+    /// `lookup` for the 128 ASCII characters, indexed by code: the
+    /// characters of most corpora, found without a tree search.
+    ascii: [Option<i64>; 128],
 }
 
 /// The card path for a model path: `<model>.luigi.yaml` beside it.
@@ -275,6 +278,12 @@ impl Card {
                 ));
             }
         }
+        let mut ascii = [None; 128];
+        for (c, id) in &lookup {
+            if let Some(slot) = ascii.get_mut(*c as usize) {
+                *slot = Some(*id);
+            }
+        }
         if let Some(u) = file.vocabulary.unknown {
             if u < 0 || u as usize >= vocabulary.len() {
                 return Err(err(
@@ -290,15 +299,17 @@ impl Card {
             vocabulary,
             untrained_path,
             lookup,
+            ascii,
         })
     }
 
     /// The token id of a character (the `unknown` id if it has one).
     pub fn token_id(&self, c: char) -> Option<i64> {
-        self.lookup
-            .get(&c)
-            .copied()
-            .or(self.file.vocabulary.unknown)
+        let id = match self.ascii.get(c as usize) {
+            Some(id) => *id,
+            None => self.lookup.get(&c).copied(),
+        };
+        id.or(self.file.vocabulary.unknown)
     }
 
     /// Encodes a sequence; a character outside the vocabulary without an
@@ -366,6 +377,33 @@ mod tests {
         assert_eq!(c.token_id('z'), Some(0));
         assert_eq!(c.resolve_layer("lstm"), "Y");
         assert_eq!(c.file.input.layout, Layout::BatchMajor);
+    }
+
+    #[test]
+    fn token_ids_of_ascii_and_other_characters() {
+        let d = tempfile::tempdir().unwrap();
+        // ids: 0 'é', 1 '\t', 2 'a', 3 '→', 4 '~'
+        let with_unknown = write(
+            d.path(),
+            "u.luigi.yaml",
+            "input: {name: tokens, encoding: ids}\nvocabulary: {chars: \"é\\ta→~\", unknown: 0}\n",
+        );
+        let without = write(
+            d.path(),
+            "n.luigi.yaml",
+            "input: {name: tokens, encoding: ids}\nvocabulary: {chars: \"é\\ta→~\"}\n",
+        );
+        let u = Card::load(&with_unknown).unwrap();
+        let n = Card::load(&without).unwrap();
+        for (c, id) in [('é', 0), ('\t', 1), ('a', 2), ('→', 3), ('~', 4)] {
+            assert_eq!(u.token_id(c), Some(id), "{c:?}");
+            assert_eq!(n.token_id(c), Some(id), "{c:?}");
+        }
+        // not in the vocabulary: ASCII, the last ASCII code, and beyond
+        for c in ['b', '\u{7f}', '\u{80}', '€'] {
+            assert_eq!(u.token_id(c), Some(0), "{c:?}");
+            assert_eq!(n.token_id(c), None, "{c:?}");
+        }
     }
 
     #[test]
