@@ -144,6 +144,23 @@ def kernel_tree() -> Path:
     return root
 
 
+def _source_files(root: Path, top: str, suffixes: tuple[str, ...]) -> list[str]:
+    """Regular files (not symlinks) under ``root / top`` whose names end in one
+    of ``suffixes``, outside any ``uapi`` directory, relative to ``root``, in
+    ``os.walk`` order (callers sort)."""
+    found = []
+    for dirpath, dirnames, filenames in os.walk(root / top):
+        rel_dir = Path(dirpath).relative_to(root)
+        if "uapi" in rel_dir.parts:
+            dirnames[:] = []
+            continue
+        for f in filenames:
+            p = Path(dirpath) / f
+            if f.endswith(suffixes) and p.is_file() and not p.is_symlink():
+                found.append(str(rel_dir / f))
+    return found
+
+
 def _long_lines(text: str) -> list[str]:
     return [s for s in (line.strip() for line in text.splitlines()) if len(s) >= OVERLAP_LINE_CHARS]
 
@@ -157,15 +174,7 @@ def kernel_files(root: Path, held_text: str) -> tuple[list[str], list[str]]:
     kept, dropped = [], []
     candidates = []
     for d in KERNEL_DIRS:
-        for dirpath, dirnames, filenames in os.walk(root / d):
-            rel_dir = Path(dirpath).relative_to(root)
-            if "uapi" in rel_dir.parts:
-                dirnames[:] = []
-                continue
-            for f in filenames:
-                p = Path(dirpath) / f
-                if f.endswith((".c", ".h")) and p.is_file() and not p.is_symlink():
-                    candidates.append(str(rel_dir / f))
+        candidates.extend(_source_files(root, d, (".c", ".h")))
     for rel in sorted(candidates):
         lines = _long_lines((root / rel).read_bytes().decode("utf-8", errors="replace"))
         shared = sum(line in held_lines for line in lines)
@@ -192,16 +201,7 @@ HELDOUT_KERNEL_EVERY = 300
 
 def heldout_drivers_files(root: Path) -> list[str]:
     """Held-out driver files, relative to ``root`` (see ``HELDOUT_KERNEL_DIR``)."""
-    found = []
-    for dirpath, dirnames, filenames in os.walk(root / HELDOUT_KERNEL_DIR):
-        rel_dir = Path(dirpath).relative_to(root)
-        if "uapi" in rel_dir.parts:
-            dirnames[:] = []
-            continue
-        for f in filenames:
-            p = Path(dirpath) / f
-            if f.endswith(".c") and p.is_file() and not p.is_symlink():
-                found.append(str(rel_dir / f))
+    found = _source_files(root, HELDOUT_KERNEL_DIR, (".c",))
     return sorted(found)[::HELDOUT_KERNEL_EVERY]
 
 
