@@ -32,6 +32,9 @@ pub(crate) struct Fetched {
 /// An ONNX Runtime session behind a lock (`Session::run` needs `&mut`).
 pub(crate) struct OrtSession {
     inner: Mutex<Session>,
+    /// True when the session runs a graph cut down to its outputs
+    /// ([`crate::model::graph::pruned_to_outputs`]), false for the whole graph.
+    pub(crate) pruned: bool,
 }
 
 /// Number of ONNX Runtime intra-op threads: `LUIGI_ORT_THREADS`, else ORT's default.
@@ -61,6 +64,7 @@ impl OrtSession {
             .map_err(|e| Error::ort(format!("loading {what}"), e))?;
         Ok(OrtSession {
             inner: Mutex::new(session),
+            pruned: false,
         })
     }
 

@@ -271,6 +271,8 @@ const ATTR_STRING: i32 = 3;
 const ATTR_FLOATS: i32 = 6;
 const ATTR_INTS: i32 = 7;
 const ATTR_STRINGS: i32 = 8;
+const ATTR_GRAPH: i32 = 5;
+const ATTR_GRAPHS: i32 = 10;
 
 fn attribute(s: Slice<'_>) -> DResult<(String, Attr)> {
     let mut name = String::new();
@@ -282,6 +284,7 @@ fn attribute(s: Slice<'_>) -> DResult<(String, Attr)> {
     let mut ints = Vec::new();
     let mut strings = Vec::new();
     let mut other = false;
+    let mut subgraph = false;
     let mut r = Reader::new(s);
     while let Some(f) = r.next_field()? {
         match f.number {
@@ -293,8 +296,10 @@ fn attribute(s: Slice<'_>) -> DResult<(String, Attr)> {
             7 => f.push_floats("AttributeProto.floats", &mut floats)?,
             8 => f.push_int64s("AttributeProto.ints", &mut ints)?,
             9 => strings.push(f.lossy_string("AttributeProto.strings")?),
-            // t, g, tensors, graphs, sparse tensors, type protos: not decoded.
-            5 | 6 | 10 | 11 | 14 | 15 | 22 | 23 => other = true,
+            // g, graphs: subgraph bodies, not decoded.
+            6 | 11 => subgraph = true,
+            // t, tensors, sparse tensors, type protos: not decoded.
+            5 | 10 | 14 | 15 | 22 | 23 => other = true,
             _ => {}
         }
     }
@@ -306,10 +311,16 @@ fn attribute(s: Slice<'_>) -> DResult<(String, Attr)> {
         Some(ATTR_FLOATS) => Attr::Floats(floats),
         Some(ATTR_INTS) => Attr::Ints(ints),
         Some(ATTR_STRINGS) => Attr::Strs(strings),
+        Some(ATTR_GRAPH | ATTR_GRAPHS) => Attr::Graph,
+        // A declared type that disagrees with a subgraph field still hides
+        // a subgraph from anyone who prunes by data flow: say so.
+        Some(_) if subgraph => Attr::Graph,
         Some(_) => Attr::Other,
         // No type (very old files): infer it from the field present.
         None => {
-            if other {
+            if subgraph {
+                Attr::Graph
+            } else if other {
                 Attr::Other
             } else if !floats.is_empty() {
                 Attr::Floats(floats)

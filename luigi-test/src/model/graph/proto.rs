@@ -247,6 +247,12 @@ impl<'a> Reader<'a> {
         }
     }
 
+    /// Absolute offset of the next unread byte: after [`Reader::next_field`],
+    /// the end of the field it returned.
+    pub(crate) fn position(&self) -> usize {
+        self.base + self.pos
+    }
+
     fn at_end(&self) -> bool {
         self.pos >= self.bytes.len()
     }

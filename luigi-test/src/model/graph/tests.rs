@@ -310,8 +310,8 @@ fn subgraph_bodies_are_skipped() {
     let g = Graph::parse(IF_SUBGRAPH, Path::new("if.onnx")).unwrap();
     assert_eq!(g.nodes.len(), 1);
     assert_eq!(g.nodes[0].op_type, "If");
-    assert_eq!(g.nodes[0].attributes["then_branch"], Attr::Other);
-    assert_eq!(g.nodes[0].attributes["else_branch"], Attr::Other);
+    assert_eq!(g.nodes[0].attributes["then_branch"], Attr::Graph);
+    assert_eq!(g.nodes[0].attributes["else_branch"], Attr::Graph);
     let names: Vec<String> = g.tensors().into_iter().map(|r| r.name).collect();
     assert_eq!(names, ["cond", "a", "r"]);
     assert_eq!(g.tensor("cond").unwrap().dtype, Some(ElemType::Bool));
@@ -609,7 +609,7 @@ fn nesting_bombs_are_skipped_not_recursed() {
     let g = Graph::parse(&bytes, Path::new("bomb.onnx")).unwrap();
     assert_fast(start);
     assert_eq!(g.nodes.len(), 1);
-    assert_eq!(g.nodes[0].attributes["g"], Attr::Other);
+    assert_eq!(g.nodes[0].attributes["g"], Attr::Graph);
 
     // TypeProto.sequence_type > Sequence.elem_type > TypeProto ... in an input.
     let mut name = Vec::new();
@@ -755,10 +755,133 @@ proptest! {
             apply(&mut bytes, m);
         }
         check_no_panic(&bytes)?;
+        // A graph that decodes can be cut to any of its tensors, and the
+        // cut decodes too.
+        if let Ok(g) = Graph::parse(&bytes, Path::new("m.onnx")) {
+            for t in g.tensors().iter().take(4) {
+                if let Some(cut) = pruned_to_outputs(&bytes, &g, &[&t.name]) {
+                    prop_assert!(Graph::parse(&cut, Path::new("m.onnx")).is_ok());
+                }
+            }
+        }
     }
 
     #[test]
     fn random_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
         check_no_panic(&bytes)?;
     }
+}
+
+fn names<T>(items: &[T], name: impl Fn(&T) -> &str) -> Vec<&str> {
+    items.iter().map(name).collect()
+}
+
+#[test]
+fn pruning_keeps_only_what_an_intermediate_tensor_needs() {
+    let bytes = pruned_to_outputs(TINY_LSTM, &tiny(), &["h_seq"]).unwrap();
+    let g = Graph::parse(&bytes, Path::new("tiny_lstm.onnx")).unwrap();
+    let before = tiny();
+    assert_eq!(
+        names(&g.nodes, |n| &n.name),
+        ["/lstm/LSTM", "/lstm/Squeeze", "/Transpose"]
+    );
+    assert_eq!(g.nodes[..], before.nodes[..3]);
+    assert_eq!(names(&g.outputs, |v| &v.name), ["h_seq"]);
+    assert_eq!(g.outputs[0].dtype, None, "an added output is untyped");
+    assert_eq!(
+        names(&g.initializers, |t| &t.name),
+        ["W", "R", "B", "squeeze_axes"]
+    );
+    assert_eq!(names(&g.inputs, |v| &v.name), ["x", "W"]);
+    let vi = names(&g.value_info, |v| &v.name);
+    assert!(vi.contains(&"y_sq") && vi.contains(&"h_seq"), "{vi:?}");
+    assert!(
+        !vi.contains(&"logit") && !vi.contains(&"logit_mm"),
+        "{vi:?}"
+    );
+    assert_eq!(
+        g.tensor("h_seq").unwrap().shape,
+        Some(vec![f(1), named("seq"), f(4)])
+    );
+    assert_eq!(
+        (g.ir_version, &g.producer, &g.opsets),
+        (before.ir_version, &before.producer, &before.opsets)
+    );
+}
+
+#[test]
+fn pruning_to_existing_outputs_keeps_their_types_and_order() {
+    let g = Graph::parse(
+        &pruned_to_outputs(TINY_LSTM, &tiny(), &["Y_h"]).unwrap(),
+        Path::new("m.onnx"),
+    )
+    .unwrap();
+    assert_eq!(names(&g.nodes, |n| &n.name), ["/lstm/LSTM"]);
+    assert_eq!(g.outputs, tiny().outputs[1..]);
+    assert_eq!(names(&g.initializers, |t| &t.name), ["W", "R", "B"]);
+
+    // Everything needed: the whole graph, with the outputs in the order asked.
+    let g = Graph::parse(
+        &pruned_to_outputs(TINY_LSTM, &tiny(), &["Y", "prob"]).unwrap(),
+        Path::new("m.onnx"),
+    )
+    .unwrap();
+    assert_eq!(g.nodes, tiny().nodes);
+    assert_eq!(g.initializers, tiny().initializers);
+    assert_eq!(names(&g.outputs, |v| &v.name), ["Y", "prob"]);
+    assert_eq!(g.outputs[1], tiny().outputs[0]);
+}
+
+#[test]
+fn pruning_to_a_graph_input_drops_every_node_and_unused_initializer_inputs() {
+    let g = Graph::parse(
+        &pruned_to_outputs(TINY_LSTM, &tiny(), &["x"]).unwrap(),
+        Path::new("m.onnx"),
+    )
+    .unwrap();
+    assert!(g.nodes.is_empty());
+    assert!(g.initializers.is_empty());
+    // W is an initializer listed as an input: without its initializer it
+    // would become an input to feed, so it goes too; x stays.
+    assert_eq!(names(&g.inputs, |v| &v.name), ["x"]);
+}
+
+#[test]
+fn pruning_refuses_a_kept_node_with_a_subgraph_and_follows_merged_graphs() {
+    let g = Graph::parse(IF_SUBGRAPH, Path::new("if.onnx")).unwrap();
+    assert_eq!(pruned_to_outputs(IF_SUBGRAPH, &g, &["r"]), None);
+    // The If node is not needed for its own input.
+    let cut = pruned_to_outputs(IF_SUBGRAPH, &g, &["cond"]).unwrap();
+    assert!(Graph::parse(&cut, Path::new("if.onnx"))
+        .unwrap()
+        .nodes
+        .is_empty());
+
+    // A graph given in two `graph` fields (protobuf merges them).
+    let mut bytes = model(|g| node(g, "Relu", "", &["a"], &["b"]));
+    msg(&mut bytes, 7, |g| {
+        node(g, "Neg", "", &["b"], &["c"]);
+        node(g, "Abs", "", &["a"], &["d"]);
+    });
+    let g = Graph::parse(&bytes, Path::new("m.onnx")).unwrap();
+    let cut = Graph::parse(
+        &pruned_to_outputs(&bytes, &g, &["c"]).unwrap(),
+        Path::new("m.onnx"),
+    )
+    .unwrap();
+    assert_eq!(names(&cut.nodes, |n| &n.op_type), ["Relu", "Neg"]);
+    assert_eq!(cut.ir_version, 9);
+
+    // Nodes out of topological order are still followed back.
+    let bytes = model(|g| {
+        node(g, "Neg", "", &["b"], &["c"]);
+        node(g, "Relu", "", &["a"], &["b"]);
+    });
+    let g = Graph::parse(&bytes, Path::new("m.onnx")).unwrap();
+    let cut = Graph::parse(
+        &pruned_to_outputs(&bytes, &g, &["c"]).unwrap(),
+        Path::new("m.onnx"),
+    )
+    .unwrap();
+    assert_eq!(names(&cut.nodes, |n| &n.op_type), ["Neg", "Relu"]);
 }
