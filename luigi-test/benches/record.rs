@@ -1,28 +1,43 @@
 //! Recording speed against Python `onnxruntime` on the same model, corpus and
 //! batch size, in one run. `cargo bench -p luigi-test --bench record`
-//! (LUIGI_BENCH_BATCHES=1,32,256 chooses the batch sizes, LUIGI_BENCH_PAIRS
-//! the number of timed pairs per batch size, 20 by default).
+//! (LUIGI_BENCH_MODELS=synthetic,cmodel chooses the models,
+//! LUIGI_BENCH_BATCHES=1,32,256 the batch sizes, LUIGI_BENCH_PAIRS the
+//! number of timed rounds per batch size, 20 by default).
 //!
-//! The model is a 128-unit LSTM over a one-hot vocabulary of 100 (random
-//! weights), the corpus 800 sequences of 256 characters (204,800 timesteps).
+//! Two models:
+//! - `synthetic`: a 128-unit LSTM over a one-hot vocabulary of 100 (random
+//!   weights) whose only head is a transpose, on 800 random lines of 256
+//!   characters (204,800 timesteps). Luigi records the LSTM's `Y`; Python
+//!   runs the model with `Y` added as a graph output.
+//! - `cmodel`: the example C model (examples/cmodel: int64 ids, LSTM(128),
+//!   a 98-way logits head), on examples/cmodel/eval.c three times over in
+//!   windows of 256 characters (202,653 timesteps). Luigi records the
+//!   card's `lstm` layer; Python fetches the same graph output `hidden` from
+//!   the model file as it is.
+//!
 //! Both sides start from the corpus's characters (read once, before
-//! timing): they map characters to ids and ids to one-hot rows, run the
+//! timing): they map characters to ids (and ids to one-hot rows), run the
 //! model and copy every timestep's 128 units out of ONNX Runtime's output
 //! into row-major per-sequence blocks (Luigi: `Model::record_each`, which
 //! streams chunks and reuses their buffers; Python: one contiguous array per
 //! sequence).
 //!
 //! Python runs as one long-lived process (`record_bench.py serve`) with its
-//! session made once, as Luigi's is; each side is warmed up with one pass.
-//! Then the bench times pairs of passes, one pass of each side back to back
-//! (Luigi first in even pairs, Python first in odd ones). The speed of a
-//! shared 2-core machine drifts by ±20% over seconds, so the figure to read
-//! is the median of the per-pair ratios (two passes a fraction of a second
-//! apart see the same machine), printed with its interquartile range; each
-//! side's best pass and the ratio of the bests are printed too. The last
-//! column compares Luigi's whole pass with Python's pass less its
-//! characters-to-ids step (timed inside Python), that is with Python
-//! given the ids for free: the stricter comparison.
+//! sessions made once, as Luigi's is; each side is warmed up with one pass.
+//! Then the bench times rounds of three passes back to back, in orders
+//! taken in turn from the six possible ones (`ORDERS`): Luigi; Python on the model as it comes;
+//! Python on the graph cut by `onnx.utils.extract_model` to the nodes the
+//! recorded tensor needs (Luigi makes that cut itself: ONNX Runtime runs
+//! every node of a graph whichever outputs are fetched). The speed of a
+//! shared 2-core machine drifts by ±20% over seconds, so the figures to read
+//! are medians of per-round ratios (passes a fraction of a second apart see
+//! the same machine), the first with its interquartile range:
+//! - `vs model`: Python on the model as it comes / Luigi;
+//! - `vs cut`: Python on the cut graph / Luigi, the strictest comparison;
+//! - `vs run`: Python on the model as it comes, less its characters-to-ids
+//!   step (timed inside Python), / Luigi.
+//!
+//! Each side's best pass (timesteps/s) is printed too.
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
@@ -32,8 +47,23 @@ use std::time::Instant;
 use luigi_test::model::{Model, RecordOptions};
 use luigi_test::{Corpus, CorpusFormat};
 
-/// Timed pairs per batch size, unless LUIGI_BENCH_PAIRS says otherwise.
-const PAIRS: usize = 20;
+/// Timed rounds per batch size, unless LUIGI_BENCH_PAIRS says otherwise.
+const PAIRS: usize = 24;
+
+/// The orders of a round's three passes (0: Luigi, 1: Python on the model,
+/// 2: Python on the cut graph), taken in turn: over every 6 rounds each
+/// pass follows each other pass equally often. (A pass runs faster right
+/// after a pass of its own process, whose memory is still in the caches;
+/// a fixed order would always put the cut graph right after Python's other
+/// pass.)
+const ORDERS: [[usize; 3]; 6] = [
+    [0, 1, 2],
+    [1, 2, 0],
+    [2, 0, 1],
+    [0, 2, 1],
+    [2, 1, 0],
+    [1, 0, 2],
+];
 
 fn script() -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/record_bench.py")
@@ -47,10 +77,10 @@ struct Python {
 }
 
 impl Python {
-    fn start(dir: &str, batch: usize) -> (Python, usize) {
+    fn start(dir: &str, model: &str, batch: usize) -> (Python, usize) {
         let mut child = Command::new("python3")
             .arg(script())
-            .args(["serve", dir, &batch.to_string()])
+            .args(["serve", dir, model, &batch.to_string()])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .spawn()
@@ -77,10 +107,11 @@ impl Python {
         s.trim().to_string()
     }
 
-    /// One timed pass, measured inside Python: (seconds of the whole pass,
+    /// One timed pass of `which` (`run`: the model as it comes; `cut`: the
+    /// cut graph), measured inside Python: (seconds of the whole pass,
     /// seconds of its characters-to-ids step).
-    fn pass(&mut self) -> (f64, f64) {
-        writeln!(self.stdin, "run").expect("writes python");
+    fn pass(&mut self, which: &str) -> (f64, f64) {
+        writeln!(self.stdin, "{which}").expect("writes python");
         self.stdin.flush().expect("flushes python");
         let line = self.line();
         let mut it = line.split_whitespace().map(|w| w.parse::<f64>());
@@ -104,6 +135,46 @@ fn quantile(sorted: &[f64], q: f64) -> f64 {
     sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo as f64)
 }
 
+/// A model of the bench with its corpus and the layer Luigi records.
+struct Case {
+    name: String,
+    model: Model,
+    corpus: Corpus,
+    layer: &'static str,
+}
+
+fn case(name: &str, dir: &Path) -> Case {
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/cmodel");
+    match name {
+        "synthetic" => Case {
+            name: name.to_string(),
+            model: Model::load(dir.join("bench.luigi.yaml")).expect("bench model loads"),
+            corpus: Corpus::load(dir.join("corpus.txt"), CorpusFormat::Lines).expect("corpus"),
+            layer: "lstm",
+        },
+        "cmodel" => {
+            let text = std::fs::read_to_string(examples.join("eval.c")).expect("reads eval.c");
+            Case {
+                name: name.to_string(),
+                model: Model::load(examples.join("cmodel.luigi.yaml")).expect("C model loads"),
+                corpus: Corpus::from_text_windows("eval.c x3", &text.repeat(3), 256)
+                    .expect("corpus"),
+                layer: "lstm",
+            }
+        }
+        other => panic!("LUIGI_BENCH_MODELS: unknown model `{other}` (synthetic, cmodel)"),
+    }
+}
+
+fn list(var: &str, default: &str) -> Vec<String> {
+    std::env::var(var)
+        .unwrap_or_else(|_| default.to_string())
+        .split(',')
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
 fn main() {
     let dir = tempfile::tempdir().expect("temp dir");
     let d = dir.path().to_str().expect("utf-8 temp path");
@@ -113,12 +184,9 @@ fn main() {
         .status()
         .expect("python3 runs");
     assert!(made.success(), "{:?} make failed", script());
-    let model = Model::load(dir.path().join("bench.luigi.yaml")).expect("bench model loads");
-    let corpus = Corpus::load(dir.path().join("corpus.txt"), CorpusFormat::Lines).expect("corpus");
-    let batches: Vec<usize> = std::env::var("LUIGI_BENCH_BATCHES")
-        .unwrap_or_else(|_| "1,32,256".to_string())
-        .split(',')
-        .filter_map(|s| s.trim().parse().ok())
+    let batches: Vec<usize> = list("LUIGI_BENCH_BATCHES", "1,32,256")
+        .iter()
+        .filter_map(|s| s.parse().ok())
         .collect();
     let pairs: usize = std::env::var("LUIGI_BENCH_PAIRS")
         .ok()
@@ -126,69 +194,77 @@ fn main() {
         .filter(|&n| n > 0)
         .unwrap_or(PAIRS);
     println!(
-        "recording a 128-unit LSTM (one-hot vocabulary of 100), {} timesteps",
-        corpus.timesteps()
+        "{:>9} {:>6} {:>11} {:>11}   {:>8} {:>14}   {:>6}   {:>6}",
+        "model", "batch", "luigi ts/s", "python ts/s", "vs model", "IQR", "vs cut", "vs run"
     );
-    println!(
-        "{:>6} {:>12} {:>12} {:>10}   {:>6} {:>15}   {:>14}",
-        "batch", "luigi ts/s", "python ts/s", "best/best", "median", "IQR", "median vs run"
-    );
-    for &batch in &batches {
-        let opts = RecordOptions {
-            batch_size: batch,
-            ..RecordOptions::default()
-        };
-        let luigi = || {
-            let t0 = Instant::now();
-            let mut rows = 0usize;
-            model
-                .record_each(&corpus, &["lstm"], &opts, |c| {
-                    rows += c.layers[0].n_rows();
-                    Ok(())
-                })
-                .expect("records");
-            assert_eq!(rows, corpus.timesteps());
-            t0.elapsed().as_secs_f64()
-        };
-        let (mut py, total) = Python::start(d, batch);
-        assert_eq!(
-            total,
-            corpus.timesteps(),
-            "both sides record the same corpus"
-        );
-        // warm-up: Luigi's first pass creates its session
-        luigi();
-        py.pass();
-        let (mut best, mut py_best) = (f64::INFINITY, f64::INFINITY);
-        let mut ratios = Vec::with_capacity(pairs);
-        let mut ratios_run = Vec::with_capacity(pairs);
-        for i in 0..pairs {
-            let (l, p) = if i % 2 == 0 {
-                let l = luigi();
-                (l, py.pass())
-            } else {
-                let p = py.pass();
-                (luigi(), p)
-            };
-            let (p, p_ids) = p;
-            best = best.min(l);
-            py_best = py_best.min(p);
-            // timesteps/s ratio of the pair = Python seconds / Luigi seconds
-            ratios.push(p / l);
-            ratios_run.push((p - p_ids) / l);
+    for name in list("LUIGI_BENCH_MODELS", "synthetic,cmodel") {
+        let case = case(&name, dir.path());
+        for &batch in &batches {
+            bench(&case, d, batch, pairs);
         }
-        ratios.sort_by(f64::total_cmp);
-        ratios_run.sort_by(f64::total_cmp);
-        let ts = corpus.timesteps() as f64;
-        println!(
-            "{batch:>6} {:>12.0} {:>12.0} {:>10.2}   {:>6.2}    [{:.2}, {:.2}]   {:>14.2}",
-            ts / best,
-            ts / py_best,
-            py_best / best,
-            quantile(&ratios, 0.5),
-            quantile(&ratios, 0.25),
-            quantile(&ratios, 0.75),
-            quantile(&ratios_run, 0.5),
-        );
     }
+}
+
+/// Times `pairs` rounds of one model at one batch size and prints a row.
+fn bench(case: &Case, dir: &str, batch: usize, pairs: usize) {
+    let (model, corpus) = (&case.model, &case.corpus);
+    let opts = RecordOptions {
+        batch_size: batch,
+        ..RecordOptions::default()
+    };
+    let luigi = || {
+        let t0 = Instant::now();
+        let mut rows = 0usize;
+        model
+            .record_each(corpus, &[case.layer], &opts, |c| {
+                rows += c.layers[0].n_rows();
+                Ok(())
+            })
+            .expect("records");
+        assert_eq!(rows, corpus.timesteps());
+        t0.elapsed().as_secs_f64()
+    };
+    let (mut py, total) = Python::start(dir, &case.name, batch);
+    assert_eq!(
+        total,
+        corpus.timesteps(),
+        "both sides record the same corpus"
+    );
+    // warm-up: Luigi's first pass creates its session
+    luigi();
+    py.pass("run");
+    py.pass("cut");
+    let (mut best, mut py_best) = (f64::INFINITY, f64::INFINITY);
+    let (mut vs_model, mut vs_cut, mut vs_run) = (Vec::new(), Vec::new(), Vec::new());
+    for i in 0..pairs {
+        let (mut l, mut p, mut c) = (0.0, (0.0, 0.0), (0.0, 0.0));
+        for k in ORDERS[i % ORDERS.len()] {
+            match k {
+                0 => l = luigi(),
+                1 => p = py.pass("run"),
+                _ => c = py.pass("cut"),
+            }
+        }
+        best = best.min(l);
+        py_best = py_best.min(p.0);
+        // timesteps/s ratio = Python seconds / Luigi seconds
+        vs_model.push(p.0 / l);
+        vs_cut.push(c.0 / l);
+        vs_run.push((p.0 - p.1) / l);
+    }
+    for v in [&mut vs_model, &mut vs_cut, &mut vs_run] {
+        v.sort_by(f64::total_cmp);
+    }
+    let ts = corpus.timesteps() as f64;
+    println!(
+        "{:>9} {batch:>6} {:>11.0} {:>11.0}   {:>8.2}   [{:.2}, {:.2}]   {:>6.2}   {:>6.2}",
+        case.name,
+        ts / best,
+        ts / py_best,
+        quantile(&vs_model, 0.5),
+        quantile(&vs_model, 0.25),
+        quantile(&vs_model, 0.75),
+        quantile(&vs_cut, 0.5),
+        quantile(&vs_run, 0.5),
+    );
 }

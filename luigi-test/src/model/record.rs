@@ -1052,8 +1052,12 @@ mod tests {
     fn sessions_run_only_the_nodes_their_outputs_need_and_agree_with_the_whole_graph() {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures");
         let mut checked = 0;
-        for name in ["lstm_ids", "onehot_tm", "bilstm", "gru_ids"] {
-            let model = Model::load(dir.join(format!("{name}.luigi.yaml"))).unwrap();
+        for name in ["lstm_ids", "onehot_tm", "bilstm", "gru_ids", "cmodel"] {
+            let card = match name {
+                "cmodel" => dir.join("../../examples/cmodel/cmodel.luigi.yaml"),
+                _ => dir.join(format!("{name}.luigi.yaml")),
+            };
+            let model = Model::load(card).unwrap();
             let pad = model.card().file.vocabulary.unknown.unwrap_or(0);
             let rows = [vec![pad, 1, 2, 3, 4], vec![5, 6, 7, 8, 9]];
             let ids: Vec<&[i64]> = rows.iter().map(Vec::as_slice).collect();
