@@ -191,7 +191,39 @@ pub struct Model {
     graph: Graph,
     bytes: Vec<u8>,
     sessions: Mutex<BTreeMap<Vec<String>, Arc<OrtSession>>>,
+    pools: Mutex<BTreeMap<Vec<String>, Arc<SessionPool>>>,
     layouts: Mutex<BTreeMap<String, LayerLayout>>,
+}
+
+/// Single-threaded sessions of one graph, each with its one-hot buffer,
+/// lent to the workers that record batches in parallel. A worker takes one
+/// (made on first need: at most as many as run at once) and gives it back.
+pub(crate) struct SessionPool {
+    bytes: Vec<u8>,
+    what: String,
+    free: Mutex<Vec<BatchWorker>>,
+}
+
+/// What one worker of a [`SessionPool`] runs batches with.
+pub(crate) struct BatchWorker {
+    session: OrtSession,
+    onehot: OneHotBuffer,
+}
+
+impl SessionPool {
+    fn take(&self) -> Result<BatchWorker> {
+        if let Some(w) = self.free.lock().unwrap_or_else(|e| e.into_inner()).pop() {
+            return Ok(w);
+        }
+        Ok(BatchWorker {
+            session: OrtSession::with_threads(&self.bytes, &self.what, Some(1))?,
+            onehot: OneHotBuffer::default(),
+        })
+    }
+
+    fn put(&self, w: BatchWorker) {
+        self.free.lock().unwrap_or_else(|e| e.into_inner()).push(w);
+    }
 }
 
 impl std::fmt::Debug for Model {
@@ -229,6 +261,7 @@ impl Model {
             graph,
             bytes,
             sessions: Mutex::new(BTreeMap::new()),
+            pools: Mutex::new(BTreeMap::new()),
             layouts: Mutex::new(BTreeMap::new()),
         })
     }
@@ -315,44 +348,69 @@ impl Model {
         })
     }
 
+    /// The session that fetches `outputs` (shared, made once per set of
+    /// outputs), on ONNX Runtime's default number of threads.
     pub(crate) fn session_for(&self, outputs: &[String]) -> Result<Arc<OrtSession>> {
-        let mut key: Vec<String> = outputs.to_vec();
-        key.sort();
-        key.dedup();
+        let key = output_key(outputs);
         let mut sessions = self.sessions.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(s) = sessions.get(&key) {
             return Ok(s.clone());
         }
-        let what = self.card.model_path.display().to_string();
-        // The session runs only the nodes these outputs need; where that cut
-        // cannot be made (subgraphs), or ONNX Runtime refuses the cut graph,
-        // the whole graph runs with the outputs added.
-        let names: Vec<&str> = key.iter().map(String::as_str).collect();
-        let pruned = crate::model::graph::pruned_to_outputs(&self.bytes, &self.graph, &names)
-            .and_then(|bytes| OrtSession::new(&bytes, &what).ok())
-            .map(|mut s| {
-                s.pruned = true;
-                s
-            });
-        let s = match pruned {
-            Some(s) => s,
-            None => {
-                let extra: Vec<&str> = names
-                    .iter()
-                    .copied()
-                    .filter(|n| self.graph.output(n).is_none())
-                    .collect();
-                let bytes = if extra.is_empty() {
-                    self.bytes.clone()
-                } else {
-                    crate::model::graph::with_extra_outputs(&self.bytes, &extra)
-                };
-                OrtSession::new(&bytes, &what)?
-            }
-        };
+        let (_, s) = self.open(&key, None)?;
         let s = Arc::new(s);
         sessions.insert(key, s.clone());
         Ok(s)
+    }
+
+    /// The pool of single-threaded sessions that fetch `outputs`.
+    pub(crate) fn pool_for(&self, outputs: &[String]) -> Result<Arc<SessionPool>> {
+        let key = output_key(outputs);
+        let mut pools = self.pools.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(p) = pools.get(&key) {
+            return Ok(p.clone());
+        }
+        let (bytes, first) = self.open(&key, Some(1))?;
+        let pool = Arc::new(SessionPool {
+            bytes,
+            what: self.card.model_path.display().to_string(),
+            free: Mutex::new(vec![BatchWorker {
+                session: first,
+                onehot: OneHotBuffer::default(),
+            }]),
+        });
+        pools.insert(key, pool.clone());
+        Ok(pool)
+    }
+
+    /// A session that fetches the tensors `key`, with the model bytes it was
+    /// made from. The session runs only the nodes these outputs need; where
+    /// that cut cannot be made (subgraphs), or ONNX Runtime refuses the cut
+    /// graph, the whole graph runs with the outputs added.
+    fn open(&self, key: &[String], threads: Option<usize>) -> Result<(Vec<u8>, OrtSession)> {
+        let what = self.card.model_path.display().to_string();
+        let threads = threads.or_else(crate::model::session::intra_threads);
+        let names: Vec<&str> = key.iter().map(String::as_str).collect();
+        let pruned = crate::model::graph::pruned_to_outputs(&self.bytes, &self.graph, &names)
+            .and_then(|bytes| {
+                let mut s = OrtSession::with_threads(&bytes, &what, threads).ok()?;
+                s.pruned = true;
+                Some((bytes, s))
+            });
+        if let Some(p) = pruned {
+            return Ok(p);
+        }
+        let extra: Vec<&str> = names
+            .iter()
+            .copied()
+            .filter(|n| self.graph.output(n).is_none())
+            .collect();
+        let bytes = if extra.is_empty() {
+            self.bytes.clone()
+        } else {
+            crate::model::graph::with_extra_outputs(&self.bytes, &extra)
+        };
+        let s = OrtSession::with_threads(&bytes, &what, threads)?;
+        Ok((bytes, s))
     }
 
     /// The inputs to feed for a batch of `batch` sequences of `time` steps:
@@ -706,7 +764,8 @@ impl Model {
             .map(|r| self.layout(&r.tensor))
             .collect::<Result<_>>()?;
         let tensors: Vec<String> = resolved.iter().map(|r| r.tensor.clone()).collect();
-        let session = self.session_for(&tensors)?;
+        // The shared session, for chunks of a single batch; made when needed.
+        let mut shared: Option<Arc<OrtSession>> = None;
         let seqs = corpus.sequences();
         let total = corpus.timesteps();
         let causal = self.card.file.input.causal;
@@ -730,14 +789,11 @@ impl Model {
             for (i, s) in seqs[wstart..wend].iter().enumerate() {
                 encoded.push(self.card.encode(s.chars(), corpus.name(), wstart + i)?);
             }
-            // Row offset of each sequence of the window, in corpus order.
-            let mut row_of = Vec::with_capacity(encoded.len());
             let mut rows = std::mem::take(&mut spare_rows);
             rows.sequence.clear();
             rows.position.clear();
             rows.token.clear();
             for (i, ids) in encoded.iter().enumerate() {
-                row_of.push(rows.len());
                 rows.sequence
                     .extend(std::iter::repeat_n((wstart + i) as u32, ids.len()));
                 rows.position.extend(0..ids.len() as u32);
@@ -778,59 +834,86 @@ impl Model {
                     _ => batches.push(vec![i]),
                 }
             }
+            // Each sequence's block of rows of each layer's chunk buffer
+            // (sequences follow one another in window order), handed to the
+            // batch that records the sequence.
+            let mut blocks: Vec<Vec<Option<&mut [f32]>>> = bufs
+                .iter_mut()
+                .zip(&layouts)
+                .map(|(buf, l)| {
+                    let u = l.units.len();
+                    let mut rest: &mut [f32] = buf;
+                    encoded
+                        .iter()
+                        .map(|ids| {
+                            let (block, tail) =
+                                std::mem::take(&mut rest).split_at_mut(ids.len() * u);
+                            rest = tail;
+                            Some(block)
+                        })
+                        .collect()
+                })
+                .collect();
+            let mut jobs: Vec<BatchJob<'_>> = Vec::with_capacity(batches.len());
             for batch in &batches {
                 let ids: Vec<&[i64]> = batch.iter().map(|&i| encoded[i].as_slice()).collect();
-                let time = ids.iter().map(|s| s.len()).max().unwrap_or(0);
-                let feeds = self.feeds(&ids, time, None, &mut onehot)?;
-                session.run_with(feeds, &tensors, |li, shape, data| {
-                    let layout = &layouts[li];
-                    let (offsets, sb, st) = layout.offsets(shape)?;
-                    check_batch_time(shape, layout, batch.len(), time)?;
-                    let u = offsets.len();
-                    let contiguous = offsets.iter().enumerate().all(|(k, o)| *o == k);
-                    // Each sequence of the batch owns a disjoint block of rows
-                    // of the chunk buffer: carve the blocks out and fill them
-                    // in parallel (the copy is memory-bound and, for large
-                    // batches, a sizeable share of a run).
-                    let mut by_row: Vec<(usize, usize)> = batch
-                        .iter()
-                        .enumerate()
-                        .map(|(bi, &si)| (row_of[si], bi))
-                        .collect();
-                    by_row.sort_unstable();
-                    let mut blocks: Vec<(usize, &mut [f32])> = Vec::with_capacity(by_row.len());
-                    let mut rest: &mut [f32] = &mut bufs[li];
-                    let mut at = 0usize;
-                    for &(row, bi) in &by_row {
-                        let len = encoded[batch[bi]].len() * u;
-                        let (_, tail) = std::mem::take(&mut rest).split_at_mut(row * u - at);
-                        let (block, tail) = tail.split_at_mut(len);
-                        blocks.push((bi, block));
-                        rest = tail;
-                        at = row * u + len;
+                let mut per_layer = Vec::with_capacity(blocks.len());
+                for layer in blocks.iter_mut() {
+                    let mut v = Vec::with_capacity(batch.len());
+                    for (bi, &si) in batch.iter().enumerate() {
+                        let block = layer[si].take().ok_or_else(|| {
+                            Error::invalid("Model::record", "a sequence was batched twice")
+                        })?;
+                        v.push((bi, block));
                     }
-                    let fill = |(bi, block): &mut (usize, &mut [f32])| {
-                        for (t, dst) in block.chunks_exact_mut(u.max(1)).enumerate() {
-                            let base = *bi * sb + t * st;
-                            if contiguous {
-                                dst.copy_from_slice(&data[base..base + u]);
-                            } else {
-                                for (d, o) in dst.iter_mut().zip(&offsets) {
-                                    *d = data[base + o];
-                                }
-                            }
-                        }
-                    };
-                    if data.len() >= PARALLEL_COPY_FLOATS {
-                        blocks.par_iter_mut().for_each(fill);
-                    } else {
-                        blocks.iter_mut().for_each(fill);
-                    }
-                    Ok(())
-                })?;
-                done += ids.iter().map(|s| s.len()).sum::<usize>();
+                    per_layer.push(v);
+                }
+                jobs.push(BatchJob {
+                    ids,
+                    blocks: per_layer,
+                });
+            }
+            let recorded = |n: usize, done: &mut usize| {
+                *done += n;
                 if let Some(p) = &opts.progress {
-                    p(done, total);
+                    p(*done, total);
+                }
+            };
+            if jobs.len() >= 2 {
+                // Several batches: each runs whole on one worker's
+                // single-threaded session, workers in parallel. Small
+                // batches gain most (ONNX Runtime's own threads would sync
+                // at every timestep), and every batch is computed the same
+                // way whatever the number of workers.
+                let pool = self.pool_for(&tensors)?;
+                let progress = Mutex::new(done);
+                jobs.into_par_iter()
+                    .map(|mut job| {
+                        let mut w = pool.take()?;
+                        let r = self.run_batch(
+                            &w.session,
+                            &mut w.onehot,
+                            &mut job,
+                            &tensors,
+                            &layouts,
+                            false,
+                        );
+                        pool.put(w);
+                        recorded(r?, &mut progress.lock().unwrap_or_else(|e| e.into_inner()));
+                        Ok(())
+                    })
+                    .collect::<Result<Vec<()>>>()?;
+                done = progress.into_inner().unwrap_or_else(|e| e.into_inner());
+            } else {
+                // One batch: ONNX Runtime's threads share its work.
+                let session = match &shared {
+                    Some(s) => Arc::clone(s),
+                    None => shared.insert(self.session_for(&tensors)?).clone(),
+                };
+                for mut job in jobs {
+                    let n =
+                        self.run_batch(&session, &mut onehot, &mut job, &tensors, &layouts, true)?;
+                    recorded(n, &mut done);
                 }
             }
             if let Some(back) = emit(make_chunk(wstart..wend, &resolved, &layouts, bufs, rows)?)? {
@@ -849,6 +932,69 @@ impl Model {
             wstart = wend;
         }
         Ok(())
+    }
+}
+
+/// One batch of a chunk: its sequences' ids and, per layer, each
+/// sequence's block of rows (with the sequence's index in the batch).
+struct BatchJob<'a> {
+    ids: Vec<&'a [i64]>,
+    blocks: Vec<Vec<(usize, &'a mut [f32])>>,
+}
+
+/// The sorted, deduplicated names of a set of outputs: a session's key.
+fn output_key(outputs: &[String]) -> Vec<String> {
+    let mut key = outputs.to_vec();
+    key.sort();
+    key.dedup();
+    key
+}
+
+impl Model {
+    /// Runs one batch on `session` and copies every layer's rows into the
+    /// job's blocks (by several threads when `parallel_copy` and the output
+    /// is large). Returns the number of timesteps recorded.
+    fn run_batch(
+        &self,
+        session: &OrtSession,
+        onehot: &mut OneHotBuffer,
+        job: &mut BatchJob<'_>,
+        tensors: &[String],
+        layouts: &[LayerLayout],
+        parallel_copy: bool,
+    ) -> Result<usize> {
+        let time = job.ids.iter().map(|s| s.len()).max().unwrap_or(0);
+        let feeds = self.feeds(&job.ids, time, None, onehot)?;
+        let batch = job.ids.len();
+        let blocks = &mut job.blocks;
+        session.run_with(feeds, tensors, |li, shape, data| {
+            let layout = &layouts[li];
+            let (offsets, sb, st) = layout.offsets(shape)?;
+            check_batch_time(shape, layout, batch, time)?;
+            let u = offsets.len();
+            let contiguous = offsets.iter().enumerate().all(|(k, o)| *o == k);
+            let fill = |(bi, block): &mut (usize, &mut [f32])| {
+                for (t, dst) in block.chunks_exact_mut(u.max(1)).enumerate() {
+                    let base = *bi * sb + t * st;
+                    if contiguous {
+                        dst.copy_from_slice(&data[base..base + u]);
+                    } else {
+                        for (d, o) in dst.iter_mut().zip(&offsets) {
+                            *d = data[base + o];
+                        }
+                    }
+                }
+            };
+            // The copy is memory-bound and, for large batches, a sizeable
+            // share of a run: split it by sequence over threads.
+            if parallel_copy && data.len() >= PARALLEL_COPY_FLOATS {
+                blocks[li].par_iter_mut().for_each(fill);
+            } else {
+                blocks[li].iter_mut().for_each(fill);
+            }
+            Ok(())
+        })?;
+        Ok(job.ids.iter().map(|s| s.len()).sum())
     }
 }
 
@@ -1074,7 +1220,7 @@ mod tests {
                 } else {
                     with_extra_outputs(&model.bytes, &[&t])
                 };
-                let whole = OrtSession::new(&whole, name).unwrap();
+                let whole = OrtSession::with_threads(&whole, name, None).unwrap();
                 let feeds = model.feeds(&ids, 5, None, &mut onehot).unwrap();
                 let (Ok(a), Ok(b)) = (
                     cut.run(feeds.clone(), std::slice::from_ref(&t)),

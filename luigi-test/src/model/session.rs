@@ -38,7 +38,7 @@ pub(crate) struct OrtSession {
 }
 
 /// Number of ONNX Runtime intra-op threads: `LUIGI_ORT_THREADS`, else ORT's default.
-fn intra_threads() -> Option<usize> {
+pub(crate) fn intra_threads() -> Option<usize> {
     std::env::var("LUIGI_ORT_THREADS")
         .ok()
         .and_then(|v| v.trim().parse::<usize>().ok())
@@ -46,15 +46,22 @@ fn intra_threads() -> Option<usize> {
 }
 
 impl OrtSession {
-    /// Creates a session from model bytes. `what` names the model in errors.
-    pub(crate) fn new(bytes: &[u8], what: &str) -> Result<OrtSession> {
+    /// Creates a session from model bytes that runs on `threads` intra-op
+    /// threads (`None`: ONNX Runtime's default, one per core). With one
+    /// thread a run stays on the calling thread. `what` names the model in
+    /// errors.
+    pub(crate) fn with_threads(
+        bytes: &[u8],
+        what: &str,
+        threads: Option<usize>,
+    ) -> Result<OrtSession> {
         let rt = runtime::runtime()?;
         let ctx = || format!("creating a session for {what}");
         let mut builder = Session::builder(&rt.env).map_err(|e| Error::ort(ctx(), e))?;
         builder = builder
             .with_optimization_level(GraphOptimizationLevel::All)
             .map_err(|e| Error::ort(ctx(), e))?;
-        if let Some(n) = intra_threads() {
+        if let Some(n) = threads {
             builder = builder
                 .with_intra_threads(n)
                 .map_err(|e| Error::ort(ctx(), e))?;
