@@ -224,22 +224,79 @@ fn lent_chunks_reuse_buffers_without_leaking_rows_between_chunks() {
 }
 
 #[test]
-fn large_batches_copied_by_several_threads_match_one_sequence_at_a_time() {
-    // A batch of 32 windows of 256 steps × 128 units is 2^20 floats: the
-    // recorder copies it into the chunk with several threads. Batch 1 takes
-    // the single-threaded path; both must put every row in the same place.
+fn one_large_batch_copied_by_several_threads_matches_batches_run_by_parallel_workers() {
+    // One batch of all 71 windows of 256 steps × 128 units is over 2^20
+    // floats: ONNX Runtime's threads run it and several threads copy it into
+    // the chunk. At batch 1 the 71 batches run on parallel workers, each on
+    // a single-threaded session. Both must put every row in the same place.
     let m = Model::load(crate::root().join("examples/cmodel/cmodel.luigi.yaml")).unwrap();
     let text = std::fs::read_to_string(crate::root().join("examples/cmodel/eval.c")).unwrap();
     let cut: String = text.chars().take(256 * 70 + 77).collect();
     let c = Corpus::from_text_windows("eval.c", &cut, 256).unwrap();
-    let many = record_with_batch(&m, &c, "lstm", 32, 65_536);
+    let whole = record_with_batch(&m, &c, "lstm", 128, 65_536);
     let one = record_with_batch(&m, &c, "lstm", 1, 65_536);
-    assert_eq!(many.rows, one.rows);
-    let d = many
+    assert_eq!(whole.rows, one.rows);
+    let d = whole
         .values
         .iter()
         .zip(one.values.iter())
         .map(|(a, b)| (a - b).abs())
         .fold(0.0, f32::max);
-    assert!(d <= 1e-4, "batch 32 vs batch 1: max abs diff {d}");
+    assert!(d <= 1e-4, "one batch vs batch 1: max abs diff {d}");
+}
+
+#[test]
+fn recording_is_identical_on_any_number_of_threads_and_progress_only_grows() {
+    // Batches of 2 in chunks of about 40 rows: several batches per chunk,
+    // run in parallel by as many workers as the thread pool has.
+    let m = Model::load(fixture("lstm_ids.luigi.yaml")).unwrap();
+    let c = corpus();
+    let run = |threads: usize| {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let log = seen.clone();
+        let opts = RecordOptions {
+            batch_size: 2,
+            chunk_timesteps: 40,
+            progress: Some(Box::new(move |done, total| {
+                log.lock().unwrap().push((done, total));
+            })),
+        };
+        let mut all: Option<Activations> = None;
+        pool.install(|| {
+            m.record_with(&c, &["lstm"], &opts, |ch| {
+                let a = ch.layers.into_iter().next().unwrap();
+                match &mut all {
+                    None => all = Some(a),
+                    Some(acc) => acc.append(&a)?,
+                }
+                Ok(())
+            })
+        })
+        .unwrap();
+        let seen = seen.lock().unwrap().clone();
+        (all.unwrap(), seen)
+    };
+    let (one, progress) = run(1);
+    assert!(
+        progress.windows(2).all(|w| w[0].0 < w[1].0),
+        "progress went back or stood still: {progress:?}"
+    );
+    assert_eq!(progress.last(), Some(&(c.timesteps(), c.timesteps())));
+    for threads in [2, 4] {
+        let (many, progress) = run(threads);
+        assert_eq!(many.rows, one.rows, "{threads} threads");
+        assert!(
+            many.values
+                .iter()
+                .zip(one.values.iter())
+                .all(|(a, b)| a.to_bits() == b.to_bits()),
+            "{threads} threads: values differ from one thread's"
+        );
+        assert!(progress.windows(2).all(|w| w[0].0 < w[1].0), "{progress:?}");
+        assert_eq!(progress.last(), Some(&(c.timesteps(), c.timesteps())));
+    }
 }

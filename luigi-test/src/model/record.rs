@@ -24,6 +24,21 @@
 //! earlier timesteps, and padded positions are dropped); any other model is
 //! only batched with sequences of exactly the same length, so padding never
 //! reaches the results. Rows come out in corpus order.
+//!
+//! ## What runs
+//! A session runs only the nodes that the recorded tensors need (the graph
+//! is cut down to them, see [`crate::model::graph::pruned_to_outputs`]):
+//! recording a hidden layer does not pay for the model's head.
+//!
+//! When a window holds several batches, they run in parallel on the rayon
+//! thread pool: each batch runs whole on one worker's single-threaded ONNX
+//! Runtime session (one session per worker, made on first need and kept
+//! with the model), and its rows are copied into the chunk by that worker.
+//! A window of a single batch runs on one session with ONNX Runtime's own
+//! intra-op threads (`LUIGI_ORT_THREADS`, else one per core). Which way a
+//! batch runs depends only on the corpus, the batch size and the chunk size,
+//! and the workers' sessions are single-threaded, so the number of workers
+//! (`RAYON_NUM_THREADS`) cannot change a value.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -147,7 +162,8 @@ const PARALLEL_COPY_FLOATS: usize = 1 << 20;
 
 /// Options for [`Model::record_with`].
 pub struct RecordOptions {
-    /// Sequences per ONNX Runtime call (default 32).
+    /// Sequences per ONNX Runtime call (default 32). The batches of a chunk
+    /// run in parallel, one per worker thread.
     pub batch_size: usize,
     /// Rows per emitted chunk: a chunk holds whole consecutive sequences and
     /// ends at the first sequence boundary at or past this many rows
