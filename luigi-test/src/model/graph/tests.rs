@@ -776,10 +776,16 @@ fn names<T>(items: &[T], name: impl Fn(&T) -> &str) -> Vec<&str> {
     items.iter().map(name).collect()
 }
 
+/// `bytes` cut down to `outputs`, decoded again.
+fn cut(bytes: &[u8], outputs: &[&str]) -> Graph {
+    let g = Graph::parse(bytes, Path::new("m.onnx")).unwrap();
+    let cut = pruned_to_outputs(bytes, &g, outputs).unwrap();
+    Graph::parse(&cut, Path::new("m.onnx")).unwrap()
+}
+
 #[test]
 fn pruning_keeps_only_what_an_intermediate_tensor_needs() {
-    let bytes = pruned_to_outputs(TINY_LSTM, &tiny(), &["h_seq"]).unwrap();
-    let g = Graph::parse(&bytes, Path::new("tiny_lstm.onnx")).unwrap();
+    let g = cut(TINY_LSTM, &["h_seq"]);
     let before = tiny();
     assert_eq!(
         names(&g.nodes, |n| &n.name),
@@ -811,21 +817,13 @@ fn pruning_keeps_only_what_an_intermediate_tensor_needs() {
 
 #[test]
 fn pruning_to_existing_outputs_keeps_their_types_and_order() {
-    let g = Graph::parse(
-        &pruned_to_outputs(TINY_LSTM, &tiny(), &["Y_h"]).unwrap(),
-        Path::new("m.onnx"),
-    )
-    .unwrap();
+    let g = cut(TINY_LSTM, &["Y_h"]);
     assert_eq!(names(&g.nodes, |n| &n.name), ["/lstm/LSTM"]);
     assert_eq!(g.outputs, tiny().outputs[1..]);
     assert_eq!(names(&g.initializers, |t| &t.name), ["W", "R", "B"]);
 
     // Everything needed: the whole graph, with the outputs in the order asked.
-    let g = Graph::parse(
-        &pruned_to_outputs(TINY_LSTM, &tiny(), &["Y", "prob"]).unwrap(),
-        Path::new("m.onnx"),
-    )
-    .unwrap();
+    let g = cut(TINY_LSTM, &["Y", "prob"]);
     assert_eq!(g.nodes, tiny().nodes);
     assert_eq!(g.initializers, tiny().initializers);
     assert_eq!(names(&g.outputs, |v| &v.name), ["Y", "prob"]);
@@ -834,11 +832,7 @@ fn pruning_to_existing_outputs_keeps_their_types_and_order() {
 
 #[test]
 fn pruning_to_a_graph_input_drops_every_node_and_unused_initializer_inputs() {
-    let g = Graph::parse(
-        &pruned_to_outputs(TINY_LSTM, &tiny(), &["x"]).unwrap(),
-        Path::new("m.onnx"),
-    )
-    .unwrap();
+    let g = cut(TINY_LSTM, &["x"]);
     assert!(g.nodes.is_empty());
     assert!(g.initializers.is_empty());
     // W is an initializer listed as an input: without its initializer it
@@ -851,11 +845,7 @@ fn pruning_refuses_a_kept_node_with_a_subgraph_and_follows_merged_graphs() {
     let g = Graph::parse(IF_SUBGRAPH, Path::new("if.onnx")).unwrap();
     assert_eq!(pruned_to_outputs(IF_SUBGRAPH, &g, &["r"]), None);
     // The If node is not needed for its own input.
-    let cut = pruned_to_outputs(IF_SUBGRAPH, &g, &["cond"]).unwrap();
-    assert!(Graph::parse(&cut, Path::new("if.onnx"))
-        .unwrap()
-        .nodes
-        .is_empty());
+    assert!(cut(IF_SUBGRAPH, &["cond"]).nodes.is_empty());
 
     // A graph given in two `graph` fields (protobuf merges them).
     let mut bytes = model(|g| node(g, "Relu", "", &["a"], &["b"]));
@@ -863,25 +853,17 @@ fn pruning_refuses_a_kept_node_with_a_subgraph_and_follows_merged_graphs() {
         node(g, "Neg", "", &["b"], &["c"]);
         node(g, "Abs", "", &["a"], &["d"]);
     });
-    let g = Graph::parse(&bytes, Path::new("m.onnx")).unwrap();
-    let cut = Graph::parse(
-        &pruned_to_outputs(&bytes, &g, &["c"]).unwrap(),
-        Path::new("m.onnx"),
-    )
-    .unwrap();
-    assert_eq!(names(&cut.nodes, |n| &n.op_type), ["Relu", "Neg"]);
-    assert_eq!(cut.ir_version, 9);
+    let g = cut(&bytes, &["c"]);
+    assert_eq!(names(&g.nodes, |n| &n.op_type), ["Relu", "Neg"]);
+    assert_eq!(g.ir_version, 9);
 
     // Nodes out of topological order are still followed back.
     let bytes = model(|g| {
         node(g, "Neg", "", &["b"], &["c"]);
         node(g, "Relu", "", &["a"], &["b"]);
     });
-    let g = Graph::parse(&bytes, Path::new("m.onnx")).unwrap();
-    let cut = Graph::parse(
-        &pruned_to_outputs(&bytes, &g, &["c"]).unwrap(),
-        Path::new("m.onnx"),
-    )
-    .unwrap();
-    assert_eq!(names(&cut.nodes, |n| &n.op_type), ["Neg", "Relu"]);
+    assert_eq!(
+        names(&cut(&bytes, &["c"]).nodes, |n| &n.op_type),
+        ["Neg", "Relu"]
+    );
 }
