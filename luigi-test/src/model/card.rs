@@ -363,6 +363,13 @@ mod tests {
         p
     }
 
+    /// A card of `vocabulary` (a YAML mapping) whose input is int64 ids,
+    /// written as `name` in `dir` and loaded.
+    fn ids_card(dir: &Path, name: &str, vocabulary: &str) -> Card {
+        let text = format!("input: {{name: tokens, encoding: ids}}\nvocabulary: {vocabulary}\n");
+        Card::load(write(dir, name, &text)).unwrap()
+    }
+
     #[test]
     fn parses_a_full_card() {
         let d = tempfile::tempdir().unwrap();
@@ -383,18 +390,8 @@ mod tests {
     fn token_ids_of_ascii_and_other_characters() {
         let d = tempfile::tempdir().unwrap();
         // ids: 0 'é', 1 '\t', 2 'a', 3 '→', 4 '~'
-        let with_unknown = write(
-            d.path(),
-            "u.luigi.yaml",
-            "input: {name: tokens, encoding: ids}\nvocabulary: {chars: \"é\\ta→~\", unknown: 0}\n",
-        );
-        let without = write(
-            d.path(),
-            "n.luigi.yaml",
-            "input: {name: tokens, encoding: ids}\nvocabulary: {chars: \"é\\ta→~\"}\n",
-        );
-        let u = Card::load(&with_unknown).unwrap();
-        let n = Card::load(&without).unwrap();
+        let u = ids_card(d.path(), "u.luigi.yaml", "{chars: \"é\\ta→~\", unknown: 0}");
+        let n = ids_card(d.path(), "n.luigi.yaml", "{chars: \"é\\ta→~\"}");
         for (c, id) in [('é', 0), ('\t', 1), ('a', 2), ('→', 3), ('~', 4)] {
             assert_eq!(u.token_id(c), Some(id), "{c:?}");
             assert_eq!(n.token_id(c), Some(id), "{c:?}");
