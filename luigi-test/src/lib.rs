@@ -20,6 +20,7 @@ pub mod runtime;
 pub mod score;
 pub mod snapshot;
 pub mod spec;
+pub mod verify;
 
 #[doc(hidden)]
 pub use expect::macro_support as _macro_support;

@@ -11,6 +11,7 @@ mod neural_assert;
 mod ranking_snapshot;
 mod record;
 mod specs;
+mod verify;
 
 use std::path::PathBuf;
 

@@ -541,6 +541,21 @@ impl FsmSpec {
 }
 
 impl Fsm {
+    /// The characters its transitions name (explicit ones, and a few
+    /// members of each class), one per string: the triggers that
+    /// perturbation verification draws edits from.
+    pub fn transition_symbols(&self) -> Vec<String> {
+        let mut out: Vec<String> = self
+            .rules
+            .iter()
+            .flatten()
+            .flat_map(|(set, _)| set.sample_members(8))
+            .collect();
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+
     /// Starts a builder for an automaton called `name`.
     pub fn builder(name: &str) -> FsmBuilder {
         FsmBuilder {
@@ -642,6 +657,9 @@ impl Hypothesis for Fsm {
             out.push(s as f32);
         }
     }
+    fn triggers(&self) -> Vec<String> {
+        self.transition_symbols()
+    }
 }
 
 /// `NAME.accepting` (binary): 1 while an [`Fsm`] is in an accepting state.
@@ -664,6 +682,9 @@ impl Hypothesis for FsmAccepting {
     }
     fn kind(&self) -> HypothesisKind {
         HypothesisKind::Binary
+    }
+    fn triggers(&self) -> Vec<String> {
+        self.fsm.transition_symbols()
     }
     fn evaluate(&self, seq: &[char], out: &mut Vec<f32>) {
         out.clear();

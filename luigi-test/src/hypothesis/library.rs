@@ -267,6 +267,27 @@ impl CharSet {
         self.chars.contains(&c) || self.classes.iter().any(|k| k.contains(c))
     }
 
+    /// Up to `max` members as one-character strings: the explicit
+    /// characters, then printable ASCII members of the classes (for the
+    /// triggers of perturbation verification).
+    pub fn sample_members(&self, max: usize) -> Vec<String> {
+        let mut out: Vec<char> = self.chars.clone();
+        for class in &self.classes {
+            let members: Vec<char> = (0x20u8..0x7f)
+                .map(char::from)
+                .chain(['\n', '\t'])
+                .filter(|&c| class.contains(c))
+                .collect();
+            // spread the picks over the class (digits and letters alike)
+            let step = members.len().div_ceil(max.max(1)).max(1);
+            out.extend(members.iter().step_by(step));
+        }
+        out.sort_unstable();
+        out.dedup();
+        out.truncate(max.max(1));
+        out.into_iter().map(|c| c.to_string()).collect()
+    }
+
     /// The explicit characters (sorted).
     pub fn explicit_chars(&self) -> &[char] {
         &self.chars
@@ -401,6 +422,9 @@ impl Hypothesis for CharIs {
         out.clear();
         out.extend(seq.iter().map(|&x| bit(x == self.c)));
     }
+    fn triggers(&self) -> Vec<String> {
+        vec![self.c.to_string()]
+    }
 }
 
 /// `class(name)` (binary): 1 where the character is in a [`CharClass`].
@@ -439,6 +463,9 @@ impl Hypothesis for ClassIs {
     fn evaluate(&self, seq: &[char], out: &mut Vec<f32>) {
         out.clear();
         out.extend(seq.iter().map(|&x| bit(self.class.contains(x))));
+    }
+    fn triggers(&self) -> Vec<String> {
+        CharSet::class(self.class).sample_members(16)
     }
 }
 
@@ -501,6 +528,9 @@ impl Hypothesis for Column {
             out.push(col as f32);
         }
     }
+    fn triggers(&self) -> Vec<String> {
+        vec!["\n".to_string()]
+    }
 }
 
 /// `line` (numeric, state rule): the 0-based line number, i.e. the number of
@@ -531,6 +561,9 @@ impl Hypothesis for Line {
             }
             out.push(line as f32);
         }
+    }
+    fn triggers(&self) -> Vec<String> {
+        vec!["\n".to_string()]
     }
 }
 
@@ -633,6 +666,12 @@ impl Hypothesis for Indentation {
             };
             out.push(v as f32);
         }
+    }
+    fn triggers(&self) -> Vec<String> {
+        ["\n", "\t", " ", "\n\t", "\n    "]
+            .iter()
+            .map(|t| t.to_string())
+            .collect()
     }
 }
 
@@ -813,6 +852,21 @@ impl Hypothesis for InRegion {
                 .map(|r| bit(self.regions.contains(&r))),
         );
     }
+    fn triggers(&self) -> Vec<String> {
+        let mut t: Vec<&str> = Vec::new();
+        for r in &self.regions {
+            t.extend(match r {
+                Region::Code => &[][..],
+                Region::LineComment => &["//", "\n"][..],
+                Region::BlockComment => &["/*", "*/"][..],
+                Region::String => &["\"", "\\", "\n"][..],
+                Region::CharLiteral => &["'", "\\", "\n"][..],
+            });
+        }
+        t.sort_unstable();
+        t.dedup();
+        t.into_iter().map(str::to_string).collect()
+    }
 }
 
 // ---------------------------------------------------------------------------
@@ -954,6 +1008,13 @@ impl Hypothesis for Bracket {
             });
         }
     }
+    fn triggers(&self) -> Vec<String> {
+        let mut t = vec![self.open.to_string(), self.close.to_string()];
+        if self.code {
+            t.extend(["\"", "//", "/*", "*/"].iter().map(|s| s.to_string()));
+        }
+        t
+    }
 }
 
 // ---------------------------------------------------------------------------
@@ -985,6 +1046,12 @@ impl Hypothesis for Identifier {
         for (s, e) in identifier_spans(seq) {
             out[s..e].fill(1.0);
         }
+    }
+    fn triggers(&self) -> Vec<String> {
+        ["a", "_", "0", " ", "(", ";"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect()
     }
 }
 
@@ -1074,6 +1141,10 @@ impl Hypothesis for Keyword {
             }
         }
     }
+    fn triggers(&self) -> Vec<String> {
+        let w = self.word();
+        vec![w.clone(), format!("{w} "), format!(" {w}"), "_".to_string()]
+    }
 }
 
 // ---------------------------------------------------------------------------
@@ -1127,6 +1198,14 @@ impl Hypothesis for NGram {
                 out[t] = 1.0;
             }
         }
+    }
+    fn triggers(&self) -> Vec<String> {
+        let g: String = self.gram.iter().collect();
+        let mut t = vec![g];
+        t.extend(self.gram.iter().map(|c| c.to_string()));
+        t.sort_unstable();
+        t.dedup();
+        t
     }
 }
 
@@ -1255,6 +1334,13 @@ impl Hypothesis for Counter {
             }
             out.push(n as f32);
         }
+    }
+    fn triggers(&self) -> Vec<String> {
+        let mut t = self.target.sample_members(8);
+        if let Some(r) = &self.reset {
+            t.extend(r.sample_members(8));
+        }
+        t
     }
 }
 

@@ -41,6 +41,15 @@ pub trait Hypothesis: Send + Sync {
     /// One value per character of `seq`: `out.len()` must equal `seq.len()`
     /// when it returns. Binary values are 0/1, categorical values state indices.
     fn evaluate(&self, seq: &[char], out: &mut Vec<f32>);
+    /// The characters and strings that move the hypothesis (a bracket
+    /// depth's brackets, a comment's delimiters, a keyword's word, an
+    /// automaton's transition symbols). Perturbation verification
+    /// ([`crate::verify`]) draws its substitutions and insertions from them
+    /// as well as from the corpus's alphabet. Default: none (the corpus
+    /// alphabet alone).
+    fn triggers(&self) -> Vec<String> {
+        Vec::new()
+    }
 }
 
 impl std::fmt::Debug for dyn Hypothesis + '_ {
@@ -93,6 +102,20 @@ pub struct FnHypothesis<F> {
     name: String,
     kind: HypothesisKind,
     f: F,
+    triggers: Vec<String>,
+}
+
+impl<F> FnHypothesis<F> {
+    /// Declares the characters and strings that move this hypothesis, for
+    /// perturbation verification (see [`Hypothesis::triggers`]).
+    pub fn with_triggers<I, S>(mut self, triggers: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.triggers = triggers.into_iter().map(Into::into).collect();
+        self
+    }
 }
 
 impl<F> Hypothesis for FnHypothesis<F>
@@ -108,6 +131,9 @@ where
     fn evaluate(&self, seq: &[char], out: &mut Vec<f32>) {
         out.clear();
         out.extend((self.f)(seq));
+    }
+    fn triggers(&self) -> Vec<String> {
+        self.triggers.clone()
     }
 }
 
@@ -130,6 +156,7 @@ where
         name: name.into(),
         kind,
         f,
+        triggers: Vec::new(),
     }
 }
 

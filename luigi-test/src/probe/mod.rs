@@ -35,7 +35,7 @@ mod logistic;
 mod metrics;
 mod pca;
 mod report;
-mod rng;
+pub(crate) mod rng;
 mod run;
 mod split;
 mod units;
