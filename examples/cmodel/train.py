@@ -26,8 +26,9 @@ outputs ``logits`` float32 [batch, time, 98], ``hidden`` float32
 [batch, time, 128] (the LSTM's hidden sequence), ``hn`` / ``cn``.
 
 Command (from the repository root; it downloads the 139 MB kernel package
-once into ``~/.cache/luigi-cmodel``; the committed model took 62 minutes of
-training on 2 CPU threads, then a few minutes of measurement)::
+once into ``~/.cache/luigi-cmodel``; the wall time of the committed model's
+training is ``training.wall_seconds`` in ``cmodel.meta.json``, then a few
+minutes of measurement)::
 
     python3 examples/cmodel/train.py
 """
@@ -73,6 +74,36 @@ class CharLSTM(nn.Module):
         x = self.onehot[tokens]
         hidden, (hn, cn) = self.lstm(x, (h0, c0))
         return self.head(hidden), hidden, hn, cn
+
+
+def load_onnx_weights(model: CharLSTM, path: Path) -> None:
+    """Copies the weights of an exported ``CharLSTM`` (``export`` below) back
+    into ``model``: the LSTM node's W, R, B (ONNX gate order i, o, f, c;
+    torch's is i, f, c, o) and the head's MatMul and Add initializers."""
+    import onnx
+    from onnx import numpy_helper
+
+    m = onnx.load(str(path))
+    init = {i.name: numpy_helper.to_array(i) for i in m.graph.initializer}
+    lstm = next(n for n in m.graph.node if n.op_type == "LSTM")
+    w, r, b = (init[name][0] for name in lstm.input[1:4])
+    matmul = next(n for n in m.graph.node if n.op_type == "MatMul")
+    add = next(n for n in m.graph.node if n.op_type == "Add")
+    head_w = init[matmul.input[1]]
+    head_b = next(init[i] for i in add.input if i in init)
+    h = HIDDEN
+
+    def reorder(x: np.ndarray) -> torch.Tensor:
+        i, o, f, c = (x[k * h : (k + 1) * h] for k in range(4))
+        return torch.from_numpy(np.concatenate([i, f, c, o]).copy())
+
+    with torch.no_grad():
+        model.lstm.weight_ih_l0.copy_(reorder(w))
+        model.lstm.weight_hh_l0.copy_(reorder(r))
+        model.lstm.bias_ih_l0.copy_(reorder(b[: 4 * h]))
+        model.lstm.bias_hh_l0.copy_(reorder(b[4 * h :]))
+        model.head.weight.copy_(torch.from_numpy(head_w.T.copy()))
+        model.head.bias.copy_(torch.from_numpy(head_b.copy()))
 
 
 def zeros(batch: int) -> torch.Tensor:
@@ -139,9 +170,13 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--untrained-seed", type=int, default=2)
-    ap.add_argument("--steps", type=int, default=48000)
+    ap.add_argument("--steps", type=int, default=24000)
     ap.add_argument("--batch", type=int, default=64)
-    ap.add_argument("--seq", type=int, default=128)
+    ap.add_argument("--seq", type=int, default=256,
+                    help="characters per truncated-backpropagation chunk")
+    ap.add_argument("--reset-prob", type=float, default=0.1,
+                    help="per step and stream: probability of jumping to a random offset and "
+                    "starting from zero state (1 = every chunk from zero state)")
     ap.add_argument("--lr", type=float, default=3e-3)
     ap.add_argument("--clip", type=float, default=5.0)
     ap.add_argument("--threads", type=int, default=2)
@@ -149,6 +184,9 @@ def main() -> None:
     ap.add_argument("--header-share", type=float, default=0.05,
                     help="share of training windows taken from the linux-libc-dev headers "
                     "(the rest from the kernel source)")
+    ap.add_argument("--init", type=Path, default=None,
+                    help="start from the weights of this exported model (an earlier cmodel.onnx) "
+                    "instead of random ones")
     ap.add_argument("--time-only", type=int, default=0, help="time this many steps and exit")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -180,30 +218,61 @@ def main() -> None:
     untrained = CharLSTM()
     torch.manual_seed(args.seed)
     model = CharLSTM()
+    init_note = None
+    if args.init is not None:
+        load_onnx_weights(model, args.init)
+        import hashlib
+
+        init_note = {"file": args.init.name,
+                     "sha256": hashlib.sha256(args.init.read_bytes()).hexdigest()}
+        model.eval()
+        with torch.no_grad():
+            kl, _, _, _ = model(kprobe, zeros(len(kprobe)), zeros(len(kprobe)))
+            kacc = float((kl[:, :-1].argmax(-1) == kprobe[:, 1:]).float().mean())
+        print(json.dumps({"step": 0, "init": init_note,
+                          "heldout_kernel_probe_accuracy": kacc}), flush=True)
     opt = torch.optim.Adam(model.parameters(), lr=args.lr)
     rng = np.random.default_rng(args.seed)
     loss_fn = nn.CrossEntropyLoss()
     offsets_max = [len(src) - args.seq - 1 for src in sources]
-    ar = torch.arange(args.seq + 1)
     history = []
     t0 = time.time()
     steps = args.time_only or args.steps
     run_loss = run_acc = 0.0
+    # the streams: which text, where the next chunk starts, and the state
+    # each ended its previous chunk in
+    stream_src = np.zeros(args.batch, dtype=np.int64)
+    stream_pos = np.zeros(args.batch, dtype=np.int64)
+    h_state, c_state = zeros(args.batch), zeros(args.batch)
+
+    def jump(i: int) -> None:
+        src = 0 if rng.random() < args.header_share else 1
+        stream_src[i] = src
+        stream_pos[i] = int(rng.integers(0, offsets_max[src]))
+
+    for i in range(args.batch):
+        jump(i)
+    resets = 0
     for step in range(steps):
         for g in opt.param_groups:
             g["lr"] = lr_at(step, steps, args.lr)
-        # each row: from the headers with probability --header-share, else
-        # from the kernel source; then a uniform offset in that text
-        from_headers = rng.random(args.batch) < args.header_share
-        rows = []
-        for h in from_headers:
-            src = 0 if h else 1
-            start = int(rng.integers(0, offsets_max[src]))
-            rows.append(sources[src][start : start + args.seq + 1])
+        keep = torch.ones(1, args.batch, 1)
+        for i in range(args.batch):
+            if (step > 0 and rng.random() < args.reset_prob) or \
+                    stream_pos[i] > offsets_max[stream_src[i]]:
+                jump(i)
+                keep[0, i, 0] = 0.0
+                resets += 1
+        if step == 0:
+            keep.zero_()
+        rows = [sources[stream_src[i]][stream_pos[i] : stream_pos[i] + args.seq + 1]
+                for i in range(args.batch)]
+        stream_pos += args.seq
         chunk = torch.stack(rows).long()
         x, y = chunk[:, :-1], chunk[:, 1:]
         model.train()
-        logits, _, _, _ = model(x, zeros(args.batch), zeros(args.batch))
+        logits, _, hn, cn = model(x, h_state * keep, c_state * keep)
+        h_state, c_state = hn.detach(), cn.detach()
         loss = loss_fn(logits.reshape(-1, VOCAB), y.reshape(-1))
         opt.zero_grad()
         loss.backward()
@@ -264,10 +333,17 @@ def main() -> None:
             "batch": args.batch,
             "sequence_length": args.seq,
             "header_share": args.header_share,
-            "sampling": "each step, for each of the batch rows (numpy default_rng(seed)): a "
-            "uniform draw < header_share picks the training headers, else the kernel text; then "
-            "sequence_length+1 ids at a uniform random offset of that text; each row runs from "
-            "zero state",
+            "reset_prob": args.reset_prob,
+            "sampling": "truncated backpropagation through time over `batch` contiguous "
+            "streams (numpy default_rng(seed)). A stream starts at a uniform random offset of "
+            "the training headers (a uniform draw < header_share) or else of the kernel text; "
+            "each step feeds the next sequence_length+1 ids of every stream (consecutive "
+            "chunks overlap by one id, the last target of one is the first input of the next), "
+            "starting from the state the stream's previous chunk ended in (detached). Before "
+            "each step after the first, each stream jumps to a fresh random start and starts "
+            "from zero state with probability reset_prob, and whenever it has run off the end "
+            "of its text",
+            "zero_state_restarts": resets,
             "optimizer": "Adam",
             "lr": args.lr,
             "lr_schedule": "constant for the first 70% of steps, then linear decay to 10%",
@@ -277,6 +353,7 @@ def main() -> None:
             "epochs_equivalent_headers": round(chars_seen * args.header_share / prov["train_chars"], 3),
             "epochs_equivalent_kernel": round(chars_seen * (1 - args.header_share) / kprov["train_chars"], 3),
             "threads": args.threads,
+            "initialised_from": init_note,
             "wall_seconds": round(seconds, 1),
             "history": history,
         },

@@ -208,7 +208,7 @@ mod tests {
             insert: chars("(("),
         };
         let out = ins.apply(&orig).unwrap();
-        assert_eq!(out.iter().collect::<String>(), "ab((((cd)e");
+        assert_eq!(out.iter().collect::<String>(), "ab(((cd)e");
         for (t, t2) in ins.aligned(orig.len(), false) {
             assert_eq!(orig[t], out[t2]);
         }
