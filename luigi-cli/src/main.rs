@@ -149,6 +149,56 @@ enum Command {
         #[arg(long, default_value_t = 32)]
         batch_size: usize,
     },
+    /// Verify that a unit follows a hypothesis when only the hypothesis
+    /// changes (perturbation by proptest-drawn edits; see the
+    /// `luigi_test::verify` docs). Exit 0 confirmed, 1 refuted or
+    /// inconclusive, 2 setup error.
+    Verify {
+        /// The model card (.luigi.yaml) or the .onnx file with its card beside it.
+        model: PathBuf,
+        #[command(flatten)]
+        corpus: CorpusArgs,
+        /// Layer name or alias (default: the card's only alias, or `lstm`).
+        #[arg(long)]
+        layer: Option<String>,
+        /// A YAML hypothesis list to find the hypothesis (and the competing
+        /// hypotheses) in. Without it, the families generated from the corpus.
+        #[arg(long)]
+        hypotheses: Option<PathBuf>,
+        /// The hypothesis, named as inspect prints it (e.g. 'depth(()').
+        #[arg(long)]
+        hypothesis: String,
+        /// The unit: its index on the layer's last axis, or its name as inspect prints it.
+        #[arg(long)]
+        unit: String,
+        /// Verification mode (only `perturb` for now).
+        #[arg(long, default_value = "perturb")]
+        mode: String,
+        /// Edits to draw (default: PROPTEST_CASES when set, else 256).
+        #[arg(long)]
+        cases: Option<usize>,
+        /// Hypotheses held fixed at informative timesteps besides the token
+        /// (repeatable). Default: the unit's `--competitors` strongest
+        /// competing hypotheses among the list.
+        #[arg(long = "control", value_name = "NAME")]
+        controls: Vec<String>,
+        /// How many competing hypotheses to hold fixed when no --control is given.
+        #[arg(long, default_value_t = 2)]
+        competitors: usize,
+        /// Random control units compared against.
+        #[arg(long, default_value_t = 8)]
+        control_units: usize,
+        /// A folder for proptest regression files: counterexample seeds are
+        /// kept there and replayed first next time (default: none).
+        #[arg(long)]
+        regressions: Option<PathBuf>,
+        /// Seed of every random draw.
+        #[arg(long, default_value_t = 0x5EED)]
+        seed: u64,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
     /// Run YAML specs (expectations and ranking snapshots); exit 1 when a
     /// case fails, 2 on a setup error.
     Check {
@@ -238,6 +288,39 @@ fn run(cli: Cli) -> Result<ExitCode> {
             out,
             batch_size,
         } => record(&model, &corpus, &layer, &out, batch_size),
+        Command::Verify {
+            model,
+            corpus,
+            layer,
+            hypotheses,
+            hypothesis,
+            unit,
+            mode,
+            cases,
+            controls,
+            competitors,
+            control_units,
+            regressions,
+            seed,
+            format,
+        } => verify(
+            &model,
+            &corpus,
+            &VerifyArgs {
+                layer,
+                hypotheses,
+                hypothesis,
+                unit,
+                mode,
+                cases,
+                controls,
+                competitors,
+                control_units,
+                regressions,
+                seed,
+                format,
+            },
+        ),
         Command::Check {
             paths,
             junit,
@@ -653,4 +736,142 @@ fn sanitize(name: &str) -> String {
         .collect::<String>()
         .trim_matches('_')
         .to_string()
+}
+
+struct VerifyArgs {
+    layer: Option<String>,
+    hypotheses: Option<PathBuf>,
+    hypothesis: String,
+    unit: String,
+    mode: String,
+    cases: Option<usize>,
+    controls: Vec<String>,
+    competitors: usize,
+    control_units: usize,
+    regressions: Option<PathBuf>,
+    seed: u64,
+    format: Format,
+}
+
+/// Names in `names` closest to `name` (by edit distance), for error messages.
+fn closest<'a>(name: &str, names: impl Iterator<Item = &'a str>) -> String {
+    fn dist(a: &str, b: &str) -> usize {
+        let b: Vec<char> = b.chars().collect();
+        let mut prev: Vec<usize> = (0..=b.len()).collect();
+        for (i, ca) in a.chars().enumerate() {
+            let mut cur = vec![i + 1];
+            for (j, cb) in b.iter().enumerate() {
+                cur.push(
+                    (prev[j] + usize::from(ca != *cb))
+                        .min(prev[j + 1] + 1)
+                        .min(cur[j] + 1),
+                );
+            }
+            prev = cur;
+        }
+        prev[b.len()]
+    }
+    let mut all: Vec<(usize, &str)> = names.map(|n| (dist(name, n), n)).collect();
+    all.sort();
+    all.iter()
+        .take(5)
+        .map(|(_, n)| format!("`{n}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn verify(model: &Path, corpus: &CorpusArgs, args: &VerifyArgs) -> Result<ExitCode> {
+    use luigi_test::hypothesis::{families, Hypothesis, HypothesisSet};
+    use luigi_test::verify::{competitors, perturb, PerturbOptions, Verdict};
+    if args.mode != "perturb" {
+        anyhow::bail!(
+            "--mode {}: only `perturb` is built so far (forcing a unit while the model generates is not)",
+            args.mode
+        );
+    }
+    let m = Model::load(model)?;
+    let c = corpus.load()?;
+    let layer = args.layer.clone().unwrap_or_else(|| default_layer(&m));
+    let set = match &args.hypotheses {
+        Some(p) => HypothesisSet::load_with_corpus(p, &c)?,
+        None => families::auto(&c)?,
+    };
+    let h = set.get(&args.hypothesis).ok_or_else(|| {
+        anyhow::anyhow!(
+            "unknown hypothesis `{}`: the closest names are {} (names as `luigi inspect` prints them; \
+             quote them in the shell, e.g. --hypothesis 'depth(()')",
+            args.hypothesis,
+            closest(&args.hypothesis, set.names().into_iter())
+        )
+    })?;
+    let units = m.units(&layer)?;
+    let unit = match units.iter().position(|u| *u == args.unit) {
+        Some(i) => i,
+        None => match args.unit.parse::<usize>() {
+            Ok(i) if i < units.len() => i,
+            _ => anyhow::bail!(
+                "unknown unit `{}`: layer `{layer}` has {} units (0..{}); the closest names are {}",
+                args.unit,
+                units.len(),
+                units.len().saturating_sub(1),
+                closest(&args.unit, units.iter().map(String::as_str))
+            ),
+        },
+    };
+    eprintln!(
+        "luigi: verifying unit {} on `{}` over {} timesteps ({} sequences); layer `{layer}` of {}",
+        units[unit],
+        h.name(),
+        c.timesteps(),
+        c.len(),
+        m.path().display()
+    );
+    let acts = m
+        .record(&c, &[layer.as_str()])?
+        .into_iter()
+        .next()
+        .ok_or_else(|| anyhow::anyhow!("recorded no layer"))?;
+    let all: Vec<&dyn Hypothesis> = set.iter().collect();
+    let control_idx: Vec<usize> = if args.controls.is_empty() {
+        competitors(&c, &acts, unit, h, &all, args.competitors)?
+    } else {
+        args.controls
+            .iter()
+            .map(|n| {
+                set.index_of(n).ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "unknown control hypothesis `{n}`: the closest names are {}",
+                        closest(n, set.names().into_iter())
+                    )
+                })
+            })
+            .collect::<Result<_>>()?
+    };
+    let controls: Vec<&dyn Hypothesis> = control_idx.iter().map(|&i| all[i]).collect();
+    let mut opts = PerturbOptions::from_env()?;
+    if let Some(n) = args.cases {
+        if n == 0 {
+            anyhow::bail!("--cases 0 draws nothing: use at least 1 (default 256)");
+        }
+        opts.cases = n;
+    }
+    opts.seed = args.seed;
+    opts.control_units = args.control_units;
+    opts.regressions = args.regressions.as_ref().map(|d| {
+        d.join(format!(
+            "{}-{}.txt",
+            sanitize(&args.hypothesis),
+            sanitize(&units[unit])
+        ))
+    });
+    let v = perturb(&m, &layer, &c, &acts, h, unit, &controls, &opts)?;
+    match args.format {
+        Format::Table => print!("{v}"),
+        Format::Json => println!("{}", serde_json::to_string_pretty(&v)?),
+    }
+    Ok(if v.verdict == Verdict::Confirmed {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }

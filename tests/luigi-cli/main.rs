@@ -5,6 +5,7 @@
 
 mod check;
 mod probe;
+mod verify;
 
 use std::path::PathBuf;
 use std::process::{Command, Output};
