@@ -132,6 +132,11 @@ enum Command {
         /// The JSON file `--pca` writes.
         #[arg(long, value_name = "FILE", requires = "pca")]
         pca_out: Option<PathBuf>,
+        /// Verify the best pairing of the top K hypotheses by perturbation
+        /// (as `luigi verify` does, default settings; bare `--verify`: 5):
+        /// a `verified` column in the table, `verified` in the JSON.
+        #[arg(long, value_name = "K", num_args = 0..=1, default_missing_value = "5")]
+        verify: Option<usize>,
     },
     /// Run a corpus through a model and write layers' activations to .npy files.
     Record {
@@ -260,8 +265,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
             probe_stability,
             pca,
             pca_out,
+            verify,
         } => {
             let args = InspectArgs {
+                verify,
                 probe,
                 probe_top,
                 probe_sequences,
@@ -373,6 +380,7 @@ struct InspectArgs {
     probe_fraction: f64,
     probe_stability: usize,
     pca: Option<(String, PathBuf)>,
+    verify: Option<usize>,
 }
 
 fn default_layer(m: &Model) -> String {
@@ -421,8 +429,11 @@ fn inspect(model: &Path, corpus: &CorpusArgs, args: &InspectArgs) -> Result<Exit
         progress: Some(Box::new(move |done, _| pb2.set_position(done as u64))),
         ..RecordOptions::default()
     };
-    let result = inspect(&m, &c, &layer, &set, &opts)?;
+    let mut result = inspect(&m, &c, &layer, &set, &opts)?;
     pb.finish_and_clear();
+    if let Some(k) = args.verify {
+        result.verified = verify_best(&m, &c, &layer, &set, &result, k, args.seed)?;
+    }
     let mut kept = result.clone();
     if args.keep > 0 {
         kept.ranking = kept.ranking.truncated(args.keep);
@@ -874,4 +885,48 @@ fn verify(model: &Path, corpus: &CorpusArgs, args: &VerifyArgs) -> Result<ExitCo
     } else {
         ExitCode::from(1)
     })
+}
+
+/// Perturbation verdicts of the best pairing of the top `k` hypotheses.
+fn verify_best(
+    m: &Model,
+    c: &Corpus,
+    layer: &str,
+    set: &luigi_test::hypothesis::HypothesisSet,
+    result: &luigi_test::inspect::Inspection,
+    k: usize,
+    seed: u64,
+) -> Result<Vec<luigi_test::inspect::VerifiedPairing>> {
+    use luigi_test::hypothesis::Hypothesis;
+    use luigi_test::verify::{competitors, perturb, PerturbOptions};
+    if k == 0 {
+        return Ok(Vec::new());
+    }
+    let acts = m
+        .record(c, &[layer])?
+        .into_iter()
+        .next()
+        .ok_or_else(|| anyhow::anyhow!("recorded no layer"))?;
+    let all: Vec<&dyn Hypothesis> = set.iter().collect();
+    let mut opts = PerturbOptions::from_env()?;
+    opts.seed = seed;
+    let mut out = Vec::new();
+    for p in result.best_per_hypothesis().into_iter().take(k) {
+        let Some(h) = set.get(&p.hypothesis) else {
+            continue;
+        };
+        eprintln!("luigi: verifying unit {} on `{}`", p.unit, p.hypothesis);
+        let chosen = competitors(c, &acts, p.unit_index, h, &all, 2)?;
+        let controls: Vec<&dyn Hypothesis> = chosen.iter().map(|&i| all[i]).collect();
+        let v = perturb(m, layer, c, &acts, h, p.unit_index, &controls, &opts)?;
+        out.push(luigi_test::inspect::VerifiedPairing {
+            hypothesis: p.hypothesis.clone(),
+            unit: p.unit.clone(),
+            verdict: v.verdict,
+            effect: v.effect,
+            p_value: v.p_value,
+            informative: v.informative,
+        });
+    }
+    Ok(out)
 }

@@ -111,6 +111,9 @@ fn chain(spec: &Spec, fn_name: &Ident) -> TokenStream {
         let s = int(s);
         quote!(.seed(#s))
     });
+    let verify = spec
+        .verify
+        .then(|| quote!(.verify(#support::Verify::Perturb)));
     quote! {
         #support::Assertion::new(#model)
             .at(::core::file!(), ::core::line!(), ::core::module_path!(), #test_name)
@@ -119,6 +122,7 @@ fn chain(spec: &Spec, fn_name: &Ident) -> TokenStream {
             #hypothesis
             .expect(#expect)
             #seed
+            #verify
     }
 }
 

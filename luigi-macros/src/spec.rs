@@ -24,6 +24,7 @@ pub(crate) const KEYS: &[(&str, &str)] = &[
     ("min_accuracy", "min_accuracy = 0.99"),
     ("min_selectivity", "min_selectivity = 0.2"),
     ("seed", "seed = 7"),
+    ("verify", "verify = perturb"),
     ("crate", "crate = \"::luigi_test\""),
 ];
 
@@ -50,6 +51,8 @@ pub(crate) struct Spec {
     pub(crate) expect: Expect,
     /// Seed of the runtime's random draws.
     pub(crate) seed: Option<Int>,
+    /// `verify = perturb`: verify the units that met the threshold.
+    pub(crate) verify: bool,
 }
 
 /// Where the hypothesis comes from.
@@ -248,6 +251,7 @@ struct Slots {
     min_accuracy: Slot<Float>,
     min_selectivity: Slot<Float>,
     seed: Slot<Int>,
+    verify: Slot<()>,
 }
 
 /// Validates the entries against the annotated function. Every problem is
@@ -273,6 +277,7 @@ pub(crate) fn build(
         min_accuracy: Slot::Absent,
         min_selectivity: Slot::Absent,
         seed: Slot::Absent,
+        verify: Slot::Absent,
     };
     // Keys that are not missing though they have no valid value: malformed
     // values (reported), bare words such as `some_unit` (reported as
@@ -317,6 +322,7 @@ pub(crate) fn build(
                 unit_interval(k, v, true)
             }),
             "seed" => fill(&mut s.seed, key, &value, errors, |k, v| int(k, v, 0)),
+            "verify" => fill(&mut s.verify, key, &value, errors, verify_mode),
             other => {
                 if let Some(meant) = nearest(other, &key_names()) {
                     not_missing.push(Ident::new(meant, key.span()));
@@ -360,6 +366,7 @@ impl Slots {
             "min_accuracy" => mark(&mut self.min_accuracy, key),
             "min_selectivity" => mark(&mut self.min_selectivity, key),
             "seed" => mark(&mut self.seed, key),
+            "verify" => mark(&mut self.verify, key),
             _ => {}
         }
     }
@@ -539,6 +546,18 @@ fn check(s: Slots, func: Option<&ItemFn>, errors: &mut Errors) -> Option<Spec> {
         }
     };
 
+    let verify_key = s.verify.key().cloned();
+    let verify = s.verify.value().is_some();
+    if verify && matches!(expect, Expect::AtMost(..) | Expect::Probe { .. }) {
+        if let Some(key) = verify_key {
+            errors.at(
+                key.span(),
+                "`verify` applies to `expect = some_unit` and `expect = units([..])`; with \
+                 `at_most` or `probe` it is not built yet",
+            );
+        }
+        return None;
+    }
     let hypothesis = match hypothesis? {
         Source::Item => Hypothesis::Item(kind?),
         Source::Arg(HypothesisArg::FnPath(p)) => Hypothesis::FnPath(p, kind?),
@@ -557,7 +576,20 @@ fn check(s: Slots, func: Option<&ItemFn>, errors: &mut Errors) -> Option<Spec> {
         hypothesis,
         expect,
         seed: s.seed.value(),
+        verify,
     })
+}
+
+/// `verify = perturb`.
+fn verify_mode(_key: &Ident, value: &Expr) -> syn::Result<()> {
+    match value {
+        Expr::Path(p) if p.path.is_ident("perturb") => Ok(()),
+        other => Err(syn::Error::new_spanned(
+            other,
+            "`verify` takes `perturb` (verification by perturbed inputs); forcing a unit while \
+             the model generates is not built yet",
+        )),
+    }
 }
 
 /// The hypothesis as given, or the annotated function.

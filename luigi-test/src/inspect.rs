@@ -73,6 +73,27 @@ pub struct Inspection {
     pub issues: Vec<Issue>,
     /// Every pairing, ranked.
     pub ranking: Ranking,
+    /// Verification verdicts of the best pairings, when asked for
+    /// (`luigi inspect --verify`); empty otherwise.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub verified: Vec<VerifiedPairing>,
+}
+
+/// A best pairing and its perturbation verdict (see [`crate::verify`]).
+#[derive(Debug, Clone, Serialize)]
+pub struct VerifiedPairing {
+    /// The hypothesis.
+    pub hypothesis: String,
+    /// Its best unit.
+    pub unit: String,
+    /// `confirmed`, `refuted` or `inconclusive`.
+    pub verdict: crate::verify::Verdict,
+    /// The mean response (unit sd).
+    pub effect: f64,
+    /// The verification's p-value.
+    pub p_value: f64,
+    /// Informative edits.
+    pub informative: usize,
 }
 
 type Cached = Vec<(Array2<f32>, Array2<f32>, Vec<u32>)>;
@@ -169,6 +190,7 @@ pub fn inspect(
         corpus_fingerprint: corpus.fingerprint(),
         issues: issue_list,
         ranking,
+        verified: Vec::new(),
     })
 }
 
@@ -219,7 +241,7 @@ impl Inspection {
             self.ranking.units.len(),
             self.ranking.hypotheses.len()
         ));
-        let header = [
+        let mut header = vec![
             "hypothesis",
             "unit",
             "metric",
@@ -232,6 +254,16 @@ impl Inspection {
             "95% ci",
             "runner-up",
         ];
+        let with_verified = !self.verified.is_empty();
+        if with_verified {
+            header.push("verified");
+        }
+        let verified = |h: &str, u: &str| {
+            self.verified
+                .iter()
+                .find(|v| v.hypothesis == h && v.unit == u)
+                .map(|v| v.verdict.to_string())
+        };
         let mut rows: Vec<Vec<String>> = Vec::new();
         for p in self.best_per_hypothesis().into_iter().take(top) {
             let runner = self
@@ -261,6 +293,11 @@ impl Inspection {
                 ci,
                 runner,
             ]);
+            if with_verified {
+                if let Some(row) = rows.last_mut() {
+                    row.push(verified(&p.hypothesis, &p.unit).unwrap_or_else(|| "-".to_string()));
+                }
+            }
         }
         out.push_str(&crate::expect::report::table(&header, &rows));
         out.push('\n');

@@ -90,6 +90,7 @@ pub mod macro_support;
 mod probe;
 mod readout;
 pub mod report;
+mod verify;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -104,6 +105,8 @@ use crate::score::Metric;
 
 pub(crate) use judge::{judge, push_subject, Subject};
 pub use report::{Origin, Report};
+pub(crate) use verify::{check_fits as verify_fits, verify_outcome};
+pub use verify::{regression_file, Verify};
 
 /// The default seed of every random draw of an assertion.
 pub const DEFAULT_SEED: u64 = 0x5EED;
@@ -409,6 +412,7 @@ pub struct Assertion {
     hypothesis: Option<Source>,
     expectation: Option<Expectation>,
     seed: Option<u64>,
+    verify: Option<Verify>,
 }
 
 impl std::fmt::Debug for Assertion {
@@ -435,6 +439,7 @@ impl Assertion {
             hypothesis: None,
             expectation: None,
             seed: None,
+            verify: None,
         }
     }
 
@@ -517,6 +522,14 @@ impl Assertion {
         self
     }
 
+    /// After the threshold is met, verify the unit(s) that met it (see
+    /// [`Verify`]): `some_unit`'s best unit, every unit of `units`; a unit
+    /// that is not confirmed fails the assertion with its counterexamples.
+    pub fn verify(mut self, mode: Verify) -> Self {
+        self.verify = Some(mode);
+        self
+    }
+
     /// Runs the assertion. `Err` is a setup error (the model was never
     /// judged); `Ok` holds the verdict and the report.
     #[track_caller]
@@ -569,8 +582,23 @@ impl Assertion {
         };
         let model = load_model(&self.card)?;
         let corpus = load_corpus(&corpus_path, window, self.sequences)?;
+        if self.verify.is_some() {
+            verify::check_fits(&expectation)?;
+        }
         let subject = judge::Subject::record(model, corpus, &layer)?;
-        judge::judge(&subject, hypothesis.as_ref(), &expectation, seed, origin)
+        let outcome = judge::judge(
+            &subject,
+            hypothesis.as_ref(),
+            &expectation,
+            seed,
+            origin.clone(),
+        )?;
+        match self.verify {
+            Some(mode) => {
+                verify::verify_outcome(&subject, hypothesis.as_ref(), mode, seed, &origin, outcome)
+            }
+            None => Ok(outcome),
+        }
     }
 
     /// Runs the assertion and panics unless it passes: a failure prints

@@ -16,6 +16,7 @@
 //!     metric: eta                # pearson | spearman | mi | auc | eta
 //!     min: 0.95
 //!     max_q: 0.001               # optional
+//!     verify: perturb            # optional: the units that meet it must pass perturbation (crate::verify)
 //!   - hypothesis: {boolean: last_op}
 //!     expect: {at_most: 2}
 //!     metric: eta
@@ -66,7 +67,9 @@ pub use junit::junit_xml;
 use crate::corpus::Corpus;
 use crate::error::{Error, Result};
 use crate::expect::report::{tidy, Origin, Report};
-use crate::expect::{judge, load_corpus, load_model, seed_from_env, Expectation, Subject};
+use crate::expect::{
+    judge, load_corpus, load_model, seed_from_env, verify_outcome, Expectation, Subject,
+};
 use crate::hypothesis::fsm::yaml_error;
 use crate::hypothesis::{Hypothesis, HypothesisSet};
 use crate::snapshot::{check_file, relative, Capture, SnapshotOptions, Update};
@@ -84,6 +87,8 @@ pub struct SpecExpectation {
     pub hypothesis: Box<dyn Hypothesis>,
     /// What it demands.
     pub expectation: Expectation,
+    /// `verify:`, when the units that meet it must also pass verification.
+    pub verify: Option<crate::expect::Verify>,
 }
 
 /// The snapshot section of a spec.
@@ -188,6 +193,7 @@ impl Spec {
                     key,
                     hypothesis: item.hypothesis,
                     expectation: item.expectation,
+                    verify: item.verify,
                 }
             })
             .collect();
@@ -273,13 +279,20 @@ impl Spec {
                 line: x.line,
                 name: (x.name != x.key).then(|| x.name.clone()),
             };
-            let result = match judge(
+            let judged = judge(
                 &subject,
                 x.hypothesis.as_ref(),
                 &x.expectation,
                 self.seed,
-                origin,
-            ) {
+                origin.clone(),
+            )
+            .and_then(|o| match x.verify {
+                Some(mode) => {
+                    verify_outcome(&subject, x.hypothesis.as_ref(), mode, self.seed, &origin, o)
+                }
+                None => Ok(o),
+            });
+            let result = match judged {
                 Ok(o) if o.passed => CaseResult::Passed(o.report),
                 Ok(o) => CaseResult::Failed(o.report),
                 Err(e) => CaseResult::SetupError(Error::Spec {

@@ -411,6 +411,8 @@ struct RawExpectation {
     min_accuracy: Option<f64>,
     #[serde(default)]
     min_selectivity: Option<f64>,
+    #[serde(default)]
+    verify: Option<crate::expect::Verify>,
 }
 
 /// One checked expectation with its hypothesis.
@@ -419,6 +421,7 @@ pub(super) struct ExpectationItem {
     pub name: Option<String>,
     pub hypothesis: Box<dyn Hypothesis>,
     pub expectation: Expectation,
+    pub verify: Option<crate::expect::Verify>,
 }
 
 fn check(raw: RawExpectation) -> Result<ExpectationItem, String> {
@@ -480,10 +483,17 @@ fn check(raw: RawExpectation) -> Result<ExpectationItem, String> {
         crate::Error::Invalid { message, .. } => message,
         other => other.to_string(),
     })?;
+    if raw.verify.is_some() {
+        crate::expect::verify_fits(&expectation).map_err(|e| match e {
+            crate::Error::Invalid { message, .. } => message,
+            other => other.to_string(),
+        })?;
+    }
     Ok(ExpectationItem {
         name: raw.name,
         hypothesis: raw.hypothesis.0,
         expectation,
+        verify: raw.verify,
     })
 }
 
