@@ -508,3 +508,35 @@ fn verify_fails_a_column_unit_that_only_correlates_with_inside_parentheses() {
         .to_string();
     assert!(e.contains("some_unit and units"), "{e}");
 }
+
+#[test]
+fn verification_writes_regression_files_only_for_named_tests_and_specs() {
+    use luigi_test::expect::regression_file;
+    let unnamed = Origin::Source {
+        file: "tests/x.rs".into(),
+        line: 3,
+        module: String::new(),
+        test: String::new(),
+    };
+    assert_eq!(regression_file(&unnamed), None);
+    let named = Origin::Source {
+        file: "../tests/luigi-test/neural_assert.rs".into(),
+        line: 3,
+        module: String::new(),
+        test: "my_test".into(),
+    };
+    assert_eq!(
+        regression_file(&named).unwrap(),
+        std::path::PathBuf::from("proptest-regressions/neural_assert/my_test.txt")
+    );
+    let spec = Origin::Spec {
+        path: "specs/cmodel.yaml".into(),
+        key: "expectations[0]".into(),
+        line: 9,
+        name: Some("comment".into()),
+    };
+    assert_eq!(
+        regression_file(&spec).unwrap(),
+        std::path::PathBuf::from("specs/proptest-regressions/cmodel/comment.txt")
+    );
+}

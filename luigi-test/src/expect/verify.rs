@@ -39,8 +39,10 @@ pub(crate) fn check_fits(e: &Expectation) -> Result<()> {
 
 /// Where the counterexample seeds of an assertion are kept:
 /// `proptest-regressions/<file stem>/<test>.txt` under the current
-/// directory (the crate root under `cargo test`) for Rust source, and
-/// `proptest-regressions/<spec stem>/<case>.txt` beside a spec.
+/// directory (the crate root under `cargo test`) for a named test
+/// (`#[neural_assert]`, or the builder's `.at(..)`), and
+/// `proptest-regressions/<spec stem>/<case>.txt` beside a spec. None for a
+/// builder assertion without a test name: nothing is written then.
 pub fn regression_file(origin: &Origin) -> Option<PathBuf> {
     fn clean(s: &str) -> String {
         s.chars()
@@ -54,15 +56,12 @@ pub fn regression_file(origin: &Origin) -> Option<PathBuf> {
             .collect()
     }
     match origin {
-        Origin::Source {
-            file, line, test, ..
-        } => {
+        Origin::Source { file, test, .. } => {
+            if test.is_empty() {
+                return None;
+            }
             let stem = Path::new(file).file_stem()?.to_string_lossy().to_string();
-            let name = if test.is_empty() {
-                format!("line{line}")
-            } else {
-                clean(test)
-            };
+            let name = clean(test);
             Some(
                 PathBuf::from("proptest-regressions")
                     .join(clean(&stem))
