@@ -106,3 +106,44 @@ fn verify_names_the_closest_units_and_hypotheses_on_setup_errors() {
     );
     assert_eq!(o.status.code(), Some(2));
 }
+
+#[test]
+fn inspect_verify_adds_a_verified_column_and_json_field() {
+    let d = tempfile::tempdir().unwrap();
+    let c = corpus(d.path());
+    let h = d.path().join("hypotheses.yaml");
+    let card = fixture("lstm_ids.luigi.yaml");
+    let base = [
+        "inspect",
+        card.to_str().unwrap(),
+        "--corpus",
+        c.to_str().unwrap(),
+        "--window",
+        "40",
+        "--layer",
+        "lstm",
+        "--hypotheses",
+        h.to_str().unwrap(),
+        "--fast",
+    ];
+    let mut args = base.to_vec();
+    args.extend(["--verify", "3"]);
+    let o = luigi(&args);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let t = String::from_utf8_lossy(&o.stdout).to_string();
+    assert!(t.contains("verified"), "{t}");
+    let depth = t.lines().find(|l| l.starts_with("depth(()")).unwrap();
+    assert!(depth.contains("confirmed"), "{depth}");
+    args.extend(["--format", "json"]);
+    let o = luigi(&args);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let verified = v["verified"].as_array().unwrap();
+    assert_eq!(verified.len(), 3);
+    assert!(verified.iter().all(|p| p["verdict"].is_string()));
+    // without --verify there is no column and no field
+    let mut plain = base.to_vec();
+    plain.extend(["--format", "json"]);
+    let o = luigi(&plain);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(v.get("verified").is_none());
+}
