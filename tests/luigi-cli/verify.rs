@@ -22,12 +22,14 @@ fn corpus(dir: &std::path::Path) -> std::path::PathBuf {
     p
 }
 
-fn run(dir: &std::path::Path, extra: &[&str]) -> std::process::Output {
+/// `luigi CMD CARD --corpus ... --window 40 --layer lstm --hypotheses ...`
+/// on the fixture, then `extra`.
+fn run_cmd(dir: &std::path::Path, cmd: &str, extra: &[&str]) -> std::process::Output {
     let c = corpus(dir);
     let h = dir.join("hypotheses.yaml");
     let card = fixture("lstm_ids.luigi.yaml");
     let mut args = vec![
-        "verify",
+        cmd,
         card.to_str().unwrap(),
         "--corpus",
         c.to_str().unwrap(),
@@ -40,6 +42,10 @@ fn run(dir: &std::path::Path, extra: &[&str]) -> std::process::Output {
     ];
     args.extend_from_slice(extra);
     luigi(&args)
+}
+
+fn run(dir: &std::path::Path, extra: &[&str]) -> std::process::Output {
+    run_cmd(dir, "verify", extra)
 }
 
 #[test]
@@ -110,40 +116,23 @@ fn verify_names_the_closest_units_and_hypotheses_on_setup_errors() {
 #[test]
 fn inspect_verify_adds_a_verified_column_and_json_field() {
     let d = tempfile::tempdir().unwrap();
-    let c = corpus(d.path());
-    let h = d.path().join("hypotheses.yaml");
-    let card = fixture("lstm_ids.luigi.yaml");
-    let base = [
-        "inspect",
-        card.to_str().unwrap(),
-        "--corpus",
-        c.to_str().unwrap(),
-        "--window",
-        "40",
-        "--layer",
-        "lstm",
-        "--hypotheses",
-        h.to_str().unwrap(),
-        "--fast",
-    ];
-    let mut args = base.to_vec();
-    args.extend(["--verify", "3"]);
-    let o = luigi(&args);
+    let o = run_cmd(d.path(), "inspect", &["--fast", "--verify", "3"]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let t = String::from_utf8_lossy(&o.stdout).to_string();
     assert!(t.contains("verified"), "{t}");
     let depth = t.lines().find(|l| l.starts_with("depth(()")).unwrap();
     assert!(depth.contains("confirmed"), "{depth}");
-    args.extend(["--format", "json"]);
-    let o = luigi(&args);
+    let o = run_cmd(
+        d.path(),
+        "inspect",
+        &["--fast", "--verify", "3", "--format", "json"],
+    );
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     let verified = v["verified"].as_array().unwrap();
     assert_eq!(verified.len(), 3);
     assert!(verified.iter().all(|p| p["verdict"].is_string()));
     // without --verify there is no column and no field
-    let mut plain = base.to_vec();
-    plain.extend(["--format", "json"]);
-    let o = luigi(&plain);
+    let o = run_cmd(d.path(), "inspect", &["--fast", "--format", "json"]);
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert!(v.get("verified").is_none());
 }
