@@ -281,8 +281,9 @@ fn bootstrap_ci(v: &[f64], resamples: usize, seed: u64, stream: u64) -> [f64; 2]
 /// The unit's strongest competing hypotheses among `candidates`: the `n`
 /// with the highest |Pearson r| with the unit over the recording (η² for a
 /// categorical one), leaving out the verified hypothesis itself and
-/// variants of it (|r| ≥ 0.8 with it, or the same values), and hypotheses
-/// that are constant on the corpus. Returns indices into `candidates`.
+/// variants of it (|r| ≥ 0.8 with it; η ≥ 0.8 when either is categorical,
+/// so that a function of an automaton's state is not held fixed while the
+/// state is verified), and hypotheses that are constant on the corpus. Returns indices into `candidates`.
 pub fn competitors(
     corpus: &Corpus,
     acts: &Activations,
@@ -295,6 +296,7 @@ pub fn competitors(
         return Ok(Vec::new());
     }
     let target = values(corpus, hypothesis)?;
+    let target_kind = hypothesis.kind();
     let col: Vec<f32> = acts.values.column(unit).to_vec();
     let mut scored: Vec<(f64, usize)> = Vec::new();
     for (i, c) in candidates.iter().enumerate() {
@@ -302,10 +304,17 @@ pub fn competitors(
             continue;
         }
         let v = values(corpus, *c)?;
-        let Some(with_target) = pearson(&v, &target) else {
+        // how much of the candidate the hypothesis explains (or the other
+        // way round): η against a categorical one, else |Pearson r|
+        let with_target = match (&target_kind, c.kind()) {
+            (HypothesisKind::Categorical { .. }, _) => eta(&v, &target),
+            (_, HypothesisKind::Categorical { .. }) => eta(&target, &v),
+            _ => pearson(&v, &target).map(f64::abs),
+        };
+        let Some(with_target) = with_target else {
             continue;
         };
-        if with_target.abs() >= 0.8 {
+        if with_target >= 0.8 {
             continue;
         }
         let strength = match c.kind() {
