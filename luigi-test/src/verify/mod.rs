@@ -74,6 +74,7 @@ pub mod edit;
 mod persist;
 mod perturb;
 mod shrink;
+mod stats;
 
 use std::collections::BTreeMap;
 use std::fmt;
