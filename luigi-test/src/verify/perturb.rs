@@ -435,7 +435,6 @@ pub fn perturb(
     // responses: [unit][edit]
     let mut responses: Vec<Vec<f64>> = vec![Vec::with_capacity(informative.len()); units.len()];
     let mut agree = 0usize;
-    let mut moved = 0usize;
     let (mut dus, mut dhs) = (Vec::new(), Vec::new());
     for (e, inf) in informative.iter().enumerate() {
         let before = &rec[original_of(inf.edit.sequence)];
@@ -446,11 +445,8 @@ pub fn perturb(
         for p in &inf.points {
             let d = ctx.direction(target, p.h, p.h2);
             let du = f64::from(after[0][p.t2] - before[0][p.t]) / target.sd;
-            if d != 0.0 && du.abs() > 1e-3 {
-                moved += 1;
-                if d * du > 0.0 {
-                    agree += 1;
-                }
+            if d * du > 0.0 && du.abs() > 1e-3 {
+                agree += 1;
             }
             dus.push(du as f32);
             dhs.push(((p.h2 - p.h) as f64 * target.sign) as f32);
@@ -461,7 +457,6 @@ pub fn perturb(
     } else {
         0.0
     });
-    let _ = moved;
     if !matches!(kind, HypothesisKind::Categorical { .. }) {
         result.change_correlation = pearson(&dus, &dhs);
     }
