@@ -76,6 +76,30 @@ class CharLSTM(nn.Module):
         return self.head(hidden), hidden, hn, cn
 
 
+class CharLSTM2(nn.Module):
+    """One-hot -> LSTM(128) -> LSTM(128) -> Linear(128, vocab), each layer a
+    module of its own so that the export exposes both hidden sequences
+    (``hidden`` for the first layer, ``hidden2`` for the second).  The state
+    inputs stack the layers: ``h0`` / ``c0`` are [2, batch, 128]."""
+
+    layers = 2
+
+    def __init__(self, vocab: int = VOCAB, hidden: int = HIDDEN):
+        super().__init__()
+        self.register_buffer("onehot", torch.eye(vocab), persistent=False)
+        self.lstm = nn.LSTM(vocab, hidden, batch_first=True)
+        self.lstm2 = nn.LSTM(hidden, hidden, batch_first=True)
+        self.head = nn.Linear(hidden, vocab)
+
+    def forward(self, tokens, h0, c0):
+        x = self.onehot[tokens]
+        hidden, (h1, c1) = self.lstm(x, (h0[0:1], c0[0:1]))
+        hidden2, (h2, c2) = self.lstm2(hidden, (h0[1:2], c0[1:2]))
+        hn = torch.cat([h1, h2], 0)
+        cn = torch.cat([c1, c2], 0)
+        return self.head(hidden2), hidden, hidden2, hn, cn
+
+
 def load_onnx_weights(model: CharLSTM, path: Path) -> None:
     """Copies the weights of an exported ``CharLSTM`` (``export`` below) back
     into ``model``: the LSTM node's W, R, B (ONNX gate order i, o, f, c;
@@ -106,13 +130,23 @@ def load_onnx_weights(model: CharLSTM, path: Path) -> None:
         model.head.bias.copy_(torch.from_numpy(head_b.copy()))
 
 
+LAYERS = 1
+
+
 def zeros(batch: int) -> torch.Tensor:
-    return torch.zeros(1, batch, HIDDEN)
+    return torch.zeros(LAYERS, batch, HIDDEN)
 
 
-def export(model: CharLSTM, path: Path) -> None:
+def run(model, tokens, h0, c0):
+    """(logits, hn, cn) of either architecture."""
+    out = model(tokens, h0, c0)
+    return out[0], out[-2], out[-1]
+
+
+def export(model, path: Path) -> None:
     model.eval()
     tokens = torch.tensor(corpus.encode("int main(void)\n{\n\treturn 0;\n}\n")[None, :].repeat(2, 0))
+    hiddens = ["hidden", "hidden2"][: getattr(model, "layers", 1)]
     torch.onnx.export(
         model,
         (tokens, zeros(2), zeros(2)),
@@ -120,22 +154,24 @@ def export(model: CharLSTM, path: Path) -> None:
         dynamo=False,
         opset_version=17,
         input_names=["tokens", "h0", "c0"],
-        output_names=["logits", "hidden", "hn", "cn"],
+        output_names=["logits", *hiddens, "hn", "cn"],
         dynamic_axes={
             "tokens": {0: "batch", 1: "time"},
             "h0": {1: "batch"},
             "c0": {1: "batch"},
             "logits": {0: "batch", 1: "time"},
-            "hidden": {0: "batch", 1: "time"},
+            **{h: {0: "batch", 1: "time"} for h in hiddens},
             "hn": {1: "batch"},
             "cn": {1: "batch"},
         },
     )
 
 
-def write_card(path: Path, model_file: str, untrained: str | None, lstm_y: str) -> None:
+def write_card(path: Path, model_file: str, untrained: str | None, lstm_y: str,
+               layers: int = 1) -> None:
+    shape = "128 units" if layers == 1 else f"{layers} layers of 128 units"
     lines = [
-        f"# Model card for {model_file}: character-level LSTM (128 units) predicting",
+        f"# Model card for {model_file}: character-level LSTM ({shape}) predicting",
         "# the next character of C source (examples/cmodel/train.py).",
         f"model: {model_file}",
         "input:",
@@ -151,9 +187,12 @@ def write_card(path: Path, model_file: str, untrained: str | None, lstm_y: str) 
         "  - { input: c0, output: cn }",
         "logits: logits",
         "layers:",
-        "  lstm: hidden          # [batch, time, 128], graph output",
-        f"  lstm_y: {lstm_y}   # the ONNX LSTM's Y, [time, 1, batch, 128]",
+        "  lstm: hidden          # [batch, time, 128], graph output"
+        + (" (first layer)" if layers > 1 else ""),
     ]
+    if layers > 1:
+        lines.append("  lstm2: hidden2        # [batch, time, 128], graph output (second layer)")
+    lines.append(f"  lstm_y: {lstm_y}   # the first ONNX LSTM's Y, [time, 1, batch, 128]")
     if untrained:
         lines.append(f"untrained: {untrained}")
     path.write_text("\n".join(lines) + "\n")
@@ -188,8 +227,21 @@ def main() -> None:
                     help="start from the weights of this exported model (an earlier cmodel.onnx) "
                     "instead of random ones")
     ap.add_argument("--time-only", type=int, default=0, help="time this many steps and exit")
+    ap.add_argument("--layers", type=int, choices=(1, 2), default=1,
+                    help="LSTM layers of 128 (2: both hidden sequences are graph outputs)")
+    ap.add_argument("--name", default="cmodel",
+                    help="file stem of the outputs (NAME.onnx, NAME-untrained.onnx, NAME.luigi.yaml, "
+                    "NAME.meta.json); evaluate.py runs only for the default stem")
+    ap.add_argument("--export-every", type=int, default=0,
+                    help="also export NAME.onnx every this many steps (a usable model if the run "
+                    "is stopped early)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
+    global LAYERS
+    LAYERS = args.layers
+    arch = CharLSTM2 if args.layers == 2 else CharLSTM
+    if args.init is not None and args.layers != 1:
+        raise SystemExit("--init loads a one-layer model; drop --layers 2")
 
     prov, train_text, held_text = corpus.provenance()
     kprov, kernel_text, kernel_held = corpus.kernel_provenance(held_text)
@@ -215,9 +267,9 @@ def main() -> None:
     del kernel_held
 
     torch.manual_seed(args.untrained_seed)
-    untrained = CharLSTM()
+    untrained = arch()
     torch.manual_seed(args.seed)
-    model = CharLSTM()
+    model = arch()
     init_note = None
     if args.init is not None:
         load_onnx_weights(model, args.init)
@@ -227,7 +279,7 @@ def main() -> None:
                      "sha256": hashlib.sha256(args.init.read_bytes()).hexdigest()}
         model.eval()
         with torch.no_grad():
-            kl, _, _, _ = model(kprobe, zeros(len(kprobe)), zeros(len(kprobe)))
+            kl, _, _ = run(model, kprobe, zeros(len(kprobe)), zeros(len(kprobe)))
             kacc = float((kl[:, :-1].argmax(-1) == kprobe[:, 1:]).float().mean())
         print(json.dumps({"step": 0, "init": init_note,
                           "heldout_kernel_probe_accuracy": kacc}), flush=True)
@@ -271,7 +323,7 @@ def main() -> None:
         chunk = torch.stack(rows).long()
         x, y = chunk[:, :-1], chunk[:, 1:]
         model.train()
-        logits, _, hn, cn = model(x, h_state * keep, c_state * keep)
+        logits, hn, cn = run(model, x, h_state * keep, c_state * keep)
         h_state, c_state = hn.detach(), cn.detach()
         loss = loss_fn(logits.reshape(-1, VOCAB), y.reshape(-1))
         opt.zero_grad()
@@ -284,9 +336,9 @@ def main() -> None:
             n = (step + 1) % args.log_every or args.log_every
             model.eval()
             with torch.no_grad():
-                pl, _, _, _ = model(probe, zeros(len(probe)), zeros(len(probe)))
+                pl, _, _ = run(model, probe, zeros(len(probe)), zeros(len(probe)))
                 pacc = float((pl[:, :-1].argmax(-1) == probe[:, 1:]).float().mean())
-                kl, _, _, _ = model(kprobe, zeros(len(kprobe)), zeros(len(kprobe)))
+                kl, _, _ = run(model, kprobe, zeros(len(kprobe)), zeros(len(kprobe)))
                 kacc = float((kl[:, :-1].argmax(-1) == kprobe[:, 1:]).float().mean())
             row = {
                 "step": step + 1,
@@ -300,29 +352,38 @@ def main() -> None:
             history.append(row)
             print(json.dumps(row), flush=True)
             run_loss = run_acc = 0.0
+        if args.export_every and (step + 1) % args.export_every == 0 and not args.time_only:
+            export(model, HERE / f"{args.name}.onnx")
+            (HERE / f"{args.name}.partial.json").write_text(json.dumps(
+                {"step": step + 1, "of": steps, "seconds": round(time.time() - t0, 1),
+                 "history": history}, indent=1) + "\n")
+            print(f"exported {args.name}.onnx at step {step + 1}", flush=True)
     seconds = time.time() - t0
     if args.time_only:
         print(f"{args.time_only} steps: {seconds:.1f}s, {seconds / args.time_only:.3f}s/step")
         return
 
+    name = args.name
     corpus.write_vocab(HERE / "vocab.json")
-    export(model, HERE / "cmodel.onnx")
-    export(untrained, HERE / "cmodel-untrained.onnx")
+    export(model, HERE / f"{name}.onnx")
+    export(untrained, HERE / f"{name}-untrained.onnx")
+    (HERE / f"{name}.partial.json").unlink(missing_ok=True)
     import evaluate  # noqa: E402
     import onnx
     import onnxruntime
 
-    write_card(HERE / "cmodel.luigi.yaml", "cmodel.onnx", "cmodel-untrained.onnx",
-               evaluate.lstm_y_name(HERE / "cmodel.onnx"))
-    write_card(HERE / "cmodel-untrained.luigi.yaml", "cmodel-untrained.onnx", None,
-               evaluate.lstm_y_name(HERE / "cmodel-untrained.onnx"))
+    write_card(HERE / f"{name}.luigi.yaml", f"{name}.onnx", f"{name}-untrained.onnx",
+               evaluate.lstm_y_name(HERE / f"{name}.onnx"), args.layers)
+    write_card(HERE / f"{name}-untrained.luigi.yaml", f"{name}-untrained.onnx", None,
+               evaluate.lstm_y_name(HERE / f"{name}-untrained.onnx"), args.layers)
     chars_seen = steps * args.batch * args.seq
     meta = {
-        "model": "cmodel.onnx",
-        "untrained": "cmodel-untrained.onnx",
+        "model": f"{name}.onnx",
+        "untrained": f"{name}-untrained.onnx",
         "task": "next-character prediction on C source",
         "architecture": {
             "input": f"one-hot over vocab.json ({VOCAB} ids, id 0 = unknown)",
+            "lstm_layers": args.layers,
             "lstm_hidden_units": HIDDEN,
             "head": f"Linear({HIDDEN}, {VOCAB}) -> logits",
         },
@@ -366,11 +427,14 @@ def main() -> None:
             "numpy": np.__version__,
             "opset": 17,
         },
-        "command": COMMAND,
+        "command": " ".join([COMMAND, *sys.argv[1:]]),
         "eval_protocol": corpus.EVAL_PROTOCOL,
     }
-    (HERE / "cmodel.meta.json").write_text(json.dumps(meta, indent=2) + "\n")
-    evaluate.main([])
+    (HERE / f"{name}.meta.json").write_text(json.dumps(meta, indent=2) + "\n")
+    if name == "cmodel":
+        evaluate.main([])
+    else:
+        print(f"measure with: python3 examples/cmodel/long_context.py examples/cmodel/{name}.onnx")
 
 
 if __name__ == "__main__":
