@@ -136,3 +136,59 @@ fn inspect_verify_adds_a_verified_column_and_json_field() {
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert!(v.get("verified").is_none());
 }
+
+#[test]
+fn verify_is_inconclusive_exit_1_with_the_reason_when_nothing_can_be_learnt() {
+    let d = tempfile::tempdir().unwrap();
+    // a hypothesis that never fires on the corpus: no edit of it is drawn from
+    // the corpus's own sequences that could tell the unit's direction
+    std::fs::write(d.path().join("extra.yaml"), "- char: Q\n").unwrap();
+    corpus(d.path());
+    let card = fixture("lstm_ids.luigi.yaml");
+    let c = d.path().join("corpus.txt");
+    let h = d.path().join("extra.yaml");
+    let args = |corpus: &std::path::Path| {
+        vec![
+            "verify".to_string(),
+            card.to_str().unwrap().to_string(),
+            "--corpus".into(),
+            corpus.to_str().unwrap().to_string(),
+            "--layer".into(),
+            "lstm".into(),
+            "--hypotheses".into(),
+            h.to_str().unwrap().to_string(),
+            "--format".into(),
+            "json".into(),
+        ]
+    };
+    let mut a = args(&c);
+    a.extend(["--hypothesis", "char(Q)", "--unit", "0"].map(String::from));
+    let o = luigi(&a.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["verdict"], "inconclusive", "{v}");
+    assert!(
+        v["reason"].as_str().unwrap().contains("no direction"),
+        "{v}"
+    );
+
+    // a corpus too short to edit: two characters
+    let tiny = d.path().join("tiny.txt");
+    std::fs::write(&tiny, "a(").unwrap();
+    std::fs::write(&h, "- depth: '('\n").unwrap();
+    let mut a = args(&tiny);
+    a.extend(["--hypothesis", "depth(()", "--unit", "0"].map(String::from));
+    let o = luigi(&a.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["verdict"], "inconclusive", "{v}");
+    assert!(v["reason"].as_str().unwrap().contains("informative"), "{v}");
+    assert!(v["dropped"]["duplicate"].as_u64().unwrap() > 0, "{v}");
+    // and the table says why, not just the verdict
+    a.truncate(a.len() - 6);
+    a.extend(["--hypothesis", "depth(()", "--unit", "0"].map(String::from));
+    let o = luigi(&a.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("inconclusive"), "{}", text(&o));
+    assert!(text(&o).contains("informative"), "{}", text(&o));
+}

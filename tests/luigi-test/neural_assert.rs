@@ -496,6 +496,10 @@ fn verify_fails_a_column_unit_that_only_correlates_with_inside_parentheses() {
         body.contains("refuted") && body.contains("counterexamples"),
         "{body}"
     );
+    // the counterexamples are the news: right after what was asserted
+    let titles = verified.report.titles();
+    let at = titles.iter().position(|t| *t == "asserted").unwrap();
+    assert_eq!(titles[at + 1], "verification", "{titles:?}");
     // at_most and probe cannot be verified yet: a setup error that says so
     let e = assertion()
         .expect(Expectation::at_most(

@@ -150,6 +150,17 @@ impl Report {
         self.sections.push((title.to_string(), body.into()));
     }
 
+    /// Inserts a section right after the section titled `after` (at the end
+    /// when there is none).
+    pub fn insert_after(&mut self, after: &str, title: &str, body: impl Into<String>) {
+        let at = self
+            .sections
+            .iter()
+            .position(|(t, _)| t == after)
+            .map_or(self.sections.len(), |i| i + 1);
+        self.sections.insert(at, (title.to_string(), body.into()));
+    }
+
     /// The body of the section with this title.
     pub fn section(&self, title: &str) -> Option<&str> {
         self.sections
@@ -239,6 +250,12 @@ mod tests {
         );
         assert_eq!(r.section("competing"), Some("u1\nu2"));
         assert_eq!(r.titles(), ["asserted", "competing"]);
+        r.insert_after("asserted", "verification", "v");
+        r.insert_after("missing", "last", "l");
+        assert_eq!(
+            r.titles(),
+            ["asserted", "verification", "competing", "last"]
+        );
     }
 
     #[test]

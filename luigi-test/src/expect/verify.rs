@@ -132,10 +132,16 @@ pub(crate) fn verify_outcome(
         }
         bodies.push(v.to_string());
     }
-    outcome.report.push("verification", bodies.join("\n"));
     if let Some(why) = failed {
+        // a failed verification is the news: its counterexamples come right
+        // after what was asserted, before the numbers that passed
+        outcome
+            .report
+            .insert_after("asserted", "verification", bodies.join("\n"));
         outcome.passed = false;
         outcome.report.headline = why;
+    } else {
+        outcome.report.push("verification", bodies.join("\n"));
     }
     Ok(outcome)
 }
