@@ -95,6 +95,49 @@ pub struct StatePair {
     pub input: String,
     /// The graph output that gives the next state.
     pub output: String,
+    /// The recorded layer (alias or tensor) whose last timestep this state
+    /// carries, e.g. an LSTM's `h`; unit forcing ([`crate::verify`]'s
+    /// intervention mode, `luigi generate --force`) writes the forced value
+    /// into it as well as into the layer, so that the next step sees it.
+    /// A state that stacks layers (`[layers, batch, units]`, as PyTorch
+    /// exports a multi-layer LSTM's `h`) lists them in order: `layer:
+    /// [lstm, lstm2]`. Absent: the state carries no recorded layer (an
+    /// LSTM's cell `c`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub layer: Option<Carried>,
+}
+
+/// The layer or layers a state carries (see [`StatePair::layer`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Carried {
+    /// One layer: the whole state (per batch item) is its last step.
+    One(String),
+    /// Stacked layers, in slot order.
+    Stacked(Vec<String>),
+}
+
+impl Carried {
+    /// The layers, in slot order.
+    pub fn layers(&self) -> Vec<&str> {
+        match self {
+            Carried::One(l) => vec![l.as_str()],
+            Carried::Stacked(v) => v.iter().map(String::as_str).collect(),
+        }
+    }
+}
+
+impl StatePair {
+    /// The slot of `layer` (alias or tensor, as the card resolves it) in
+    /// this state, if the state carries it.
+    pub fn slot_of(&self, card: &Card, layer: &str) -> Option<usize> {
+        let want = card.resolve_layer(layer);
+        self.layer
+            .as_ref()?
+            .layers()
+            .iter()
+            .position(|l| card.resolve_layer(l) == want)
+    }
 }
 
 /// A model card as written in YAML.

@@ -30,7 +30,7 @@
 //! per timestep. `Y_c` (the LSTM cell state) is not marked either.
 
 mod decode;
-mod proto;
+pub(crate) mod proto;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;

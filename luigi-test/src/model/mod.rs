@@ -1,11 +1,14 @@
 //! Models: an ONNX file plus its card; graph reading, recording and stepwise runs.
 
 pub mod card;
+pub mod generate;
 pub mod graph;
 pub mod record;
 pub(crate) mod session;
+pub(crate) mod split;
 pub mod stepwise;
 
-pub use card::{Card, CardFile, Encoding, Layout, StatePair};
+pub use card::{Card, CardFile, Carried, Encoding, Layout, StatePair};
+pub use generate::{Clamp, Force, GenerateOptions, Generated, Generator, Request, Sampling};
 pub use record::{LayerLayout, Model, RecordOptions, RecordedChunk};
 pub use stepwise::{StateTensor, Step, Stepper};

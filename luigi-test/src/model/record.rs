@@ -305,6 +305,11 @@ impl Model {
         &self.card
     }
 
+    /// The ONNX file's bytes.
+    pub(crate) fn model_bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
     /// The decoded graph.
     pub fn graph(&self) -> &Graph {
         &self.graph
@@ -1150,6 +1155,34 @@ fn check_card(card: &Card, graph: &Graph) -> Result<()> {
                     pair.output,
                     suggest(&graph.closest(&pair.output, 3))
                 ),
+            ));
+        }        for layer in pair.layer.iter().flat_map(|c| c.layers()) {
+            let tensor = card.resolve_layer(layer);
+            if !tensor_exists(tensor) {
+                let aliases: Vec<&str> = card.file.layers.keys().map(String::as_str).collect();
+                return Err(err(
+                    format!("state[{i}].layer"),
+                    format!(
+                        "`{layer}` is neither a layer alias of the card nor a tensor of the graph{}",
+                        suggest(&closest_names(layer, aliases, 3))
+                    ),
+                ));
+            }
+        }
+    }
+    let carried: Vec<&str> = card
+        .file
+        .state
+        .iter()
+        .filter_map(|p| p.layer.as_ref())
+        .flat_map(|c| c.layers())
+        .map(|l| card.resolve_layer(l))
+        .collect();
+    for (i, t) in carried.iter().enumerate() {
+        if carried[..i].contains(t) {
+            return Err(err(
+                "state".into(),
+                format!("the layer tensor `{t}` is named twice under the state pairs' `layer:`; one state carries a layer's last step"),
             ));
         }
     }
