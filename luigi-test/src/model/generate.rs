@@ -246,10 +246,13 @@ impl Model {
         .map_err(|e| {
             let place = format!("forcing layer `{name}` of {what}");
             match e {
-                SplitError::ReadsMore(t) => Error::invalid(place, format!(
-                    "the logits `{logits}` read more than the layer: also {}. Forcing needs a head that reads only the layer (force a later layer, or export the head's other inputs through the layer)",
-                    t.iter().map(|x| format!("`{x}`")).collect::<Vec<_>>().join(", ")
-                )),
+                SplitError::ReadsMore(t, from) => {
+                    let list = |v: &[String]| v.iter().map(|x| format!("`{x}`")).collect::<Vec<_>>().join(", ");
+                    Error::invalid(place, format!(
+                        "the logits `{logits}` read more than the layer: also {} (computed from the graph input {}). Forcing needs a head that reads only the layer: force a later layer, or export the model so that its head reads the layer alone",
+                        list(&t), list(&from)
+                    ))
+                }
                 SplitError::NotDownstream => Error::invalid(place, format!("the logits `{logits}` do not depend on `{}`; forcing it cannot change what the model writes", resolved.tensor)),
                 SplitError::Subgraph(n) => Error::invalid(place, format!("node `{n}` between the layer and the logits holds a subgraph (If/Loop/Scan); Luigi cannot split such a graph")),
                 SplitError::Undecodable => Error::invalid(place, "the model bytes could not be cut at the layer"),
@@ -349,25 +352,43 @@ impl Generator<'_> {
         let vocab = card.vocabulary.len() as i64;
         let plen = requests[0].prompt.len();
         if plen == 0 {
-            return Err(Error::invalid("generation", "the prompt is empty; give at least one character"));
+            return Err(Error::invalid(
+                "generation",
+                "the prompt is empty; give at least one character",
+            ));
         }
         for (i, r) in requests.iter().enumerate() {
             if r.prompt.len() != plen {
                 return Err(Error::invalid("generation", format!("request {i} has a prompt of {} tokens, request 0 of {plen}; one batch needs one prompt length", r.prompt.len())));
             }
             if let Some(t) = r.prompt.iter().find(|t| **t < 0 || **t >= vocab) {
-                return Err(Error::invalid("generation", format!("token id {t} is outside the vocabulary (0..{vocab})")));
+                return Err(Error::invalid(
+                    "generation",
+                    format!("token id {t} is outside the vocabulary (0..{vocab})"),
+                ));
             }
             let units = self.units().len();
             if let Some(f) = r.forces.iter().find(|f| f.unit >= units) {
-                return Err(Error::invalid("generation", if units == 0 {
-                    "forcing needs a layer: name one".to_string()
-                } else {
-                    format!("unit {} is out of range: the layer has {units} units", f.unit)
-                }));
+                return Err(Error::invalid(
+                    "generation",
+                    if units == 0 {
+                        "forcing needs a layer: name one".to_string()
+                    } else {
+                        format!(
+                            "unit {} is out of range: the layer has {units} units",
+                            f.unit
+                        )
+                    },
+                ));
             }
             if let Some(f) = r.forces.iter().find(|f| !f.value.is_finite()) {
-                return Err(Error::invalid("generation", format!("unit {} would be forced to {}, not a finite number", f.unit, f.value)));
+                return Err(Error::invalid(
+                    "generation",
+                    format!(
+                        "unit {} would be forced to {}, not a finite number",
+                        f.unit, f.value
+                    ),
+                ));
             }
         }
         let ns = card.file.state.len();
@@ -438,7 +459,9 @@ impl Generator<'_> {
                     )?;
                     l.remove(0)
                 }
-                _ => out.pop().ok_or_else(|| Error::invalid("generation", "no logits fetched"))?,
+                _ => out
+                    .pop()
+                    .ok_or_else(|| Error::invalid("generation", "no logits fetched"))?,
             };
             let (loff, lbs, _) = self.logits_layout.offsets(&logits.shape)?;
             let mut next = Vec::with_capacity(b);
@@ -508,7 +531,10 @@ fn check_carried(
 pub(crate) fn softmax(logits: &[f32], temperature: f32) -> Vec<f32> {
     let t = temperature.max(1e-6);
     let m = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-    let e: Vec<f64> = logits.iter().map(|x| f64::from((x - m) / t).exp()).collect();
+    let e: Vec<f64> = logits
+        .iter()
+        .map(|x| f64::from((x - m) / t).exp())
+        .collect();
     let s: f64 = e.iter().sum();
     e.iter().map(|x| (x / s) as f32).collect()
 }
@@ -519,7 +545,13 @@ pub(crate) fn sample(logits: &[f32], sampling: &Sampling, u: f64) -> usize {
         logits
             .iter()
             .enumerate()
-            .fold((0, f32::NEG_INFINITY), |(bi, bv), (i, v)| if *v > bv { (i, *v) } else { (bi, bv) })
+            .fold((0, f32::NEG_INFINITY), |(bi, bv), (i, v)| {
+                if *v > bv {
+                    (i, *v)
+                } else {
+                    (bi, bv)
+                }
+            })
             .0
     };
     if sampling.temperature == 0.0 {
@@ -582,8 +614,18 @@ mod tests {
             ..s
         };
         assert_eq!(sample(&logits, &p, 0.99), 1);
-        assert!(Sampling { temperature: -1.0, ..s }.check().is_err());
-        assert!(Sampling { top_p: Some(1.5), ..s }.check().is_err());
+        assert!(Sampling {
+            temperature: -1.0,
+            ..s
+        }
+        .check()
+        .is_err());
+        assert!(Sampling {
+            top_p: Some(1.5),
+            ..s
+        }
+        .check()
+        .is_err());
         let sm = softmax(&[1.0, 1.0], 1.0);
         assert!((sm[0] - 0.5).abs() < 1e-6);
     }

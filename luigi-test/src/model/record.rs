@@ -1156,7 +1156,8 @@ fn check_card(card: &Card, graph: &Graph) -> Result<()> {
                     suggest(&graph.closest(&pair.output, 3))
                 ),
             ));
-        }        for layer in pair.layer.iter().flat_map(|c| c.layers()) {
+        }
+        for layer in pair.layer.iter().flat_map(|c| c.layers()) {
             let tensor = card.resolve_layer(layer);
             if !tensor_exists(tensor) {
                 let aliases: Vec<&str> = card.file.layers.keys().map(String::as_str).collect();

@@ -17,8 +17,9 @@ use crate::model::graph::{Attr, ElemType, Graph};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum SplitError {
     /// The outputs also read these tensors, computed before the layer or
-    /// fed as graph inputs (a head that reads the embedding as well).
-    ReadsMore(Vec<String>),
+    /// fed as graph inputs (a head that reads the embedding as well), and
+    /// the graph inputs those come from.
+    ReadsMore(Vec<String>, Vec<String>),
     /// The outputs do not depend on the layer at all.
     NotDownstream,
     /// A node of the back part holds a subgraph (`If`, `Loop`, `Scan`),
@@ -76,13 +77,52 @@ pub(crate) fn back_part(
     for (n, _) in graph.nodes.iter().zip(&keep).filter(|(_, k)| **k) {
         produced.extend(n.outputs.iter().map(String::as_str));
     }
-    let extra: Vec<String> = needed
-        .iter()
-        .filter(|t| **t != layer && !produced.contains(*t) && !initializers.contains(*t))
-        .map(|t| t.to_string())
+    // What else the back part reads: the inputs of the nodes downstream of
+    // the layer that are neither downstream of it nor constants (weights,
+    // and what nodes compute from weights alone).
+    let mut downstream: BTreeSet<&str> = BTreeSet::from([layer]);
+    let mut constant: BTreeSet<&str> = initializers.clone();
+    let mut extra: BTreeSet<String> = BTreeSet::new();
+    for n in &graph.nodes {
+        let inputs = n.inputs.iter().filter(|s| !s.is_empty());
+        if inputs.clone().any(|i| downstream.contains(i.as_str())) {
+            for i in inputs {
+                if !downstream.contains(i.as_str()) && !constant.contains(i.as_str()) {
+                    extra.insert(i.clone());
+                }
+            }
+            downstream.extend(n.outputs.iter().map(String::as_str));
+        } else if inputs.clone().all(|i| constant.contains(i.as_str())) {
+            constant.extend(n.outputs.iter().map(String::as_str));
+        }
+    }
+    // only what the outputs need counts
+    let extra: Vec<String> = extra
+        .into_iter()
+        .filter(|t| needed.contains(t.as_str()))
         .collect();
     if !extra.is_empty() {
-        return Err(SplitError::ReadsMore(extra));
+        let mut from: BTreeSet<&str> = BTreeSet::new();
+        let mut todo: Vec<&str> = extra.iter().map(String::as_str).collect();
+        let mut seen: BTreeSet<&str> = BTreeSet::new();
+        while let Some(t) = todo.pop() {
+            if !seen.insert(t) || constant.contains(t) {
+                continue;
+            }
+            match graph.producer(t) {
+                Some((n, _)) => todo.extend(
+                    n.inputs
+                        .iter()
+                        .filter(|s| !s.is_empty())
+                        .map(String::as_str),
+                ),
+                None => {
+                    from.insert(t);
+                }
+            }
+        }
+        let from = from.into_iter().map(str::to_string).collect();
+        return Err(SplitError::ReadsMore(extra, from));
     }
 
     let mut out = Vec::with_capacity(model_bytes.len());
@@ -98,11 +138,7 @@ pub(crate) fn back_part(
                     .bytes,
             );
         } else {
-            out.extend_from_slice(
-                model_bytes
-                    .get(start..end)
-                    .ok_or(SplitError::Undecodable)?,
-            );
+            out.extend_from_slice(model_bytes.get(start..end).ok_or(SplitError::Undecodable)?);
         }
         start = end;
     }
@@ -124,7 +160,14 @@ pub(crate) fn back_part(
             }
             5 | 15 => {
                 init_i += 1;
-                needed.contains(graph.initializers.get(init_i - 1).ok_or_else(bad)?.name.as_str())
+                needed.contains(
+                    graph
+                        .initializers
+                        .get(init_i - 1)
+                        .ok_or_else(bad)?
+                        .name
+                        .as_str(),
+                )
             }
             11 => {
                 input_i += 1;
@@ -139,7 +182,12 @@ pub(crate) fn back_part(
             }
             13 => {
                 vi_i += 1;
-                let name = graph.value_info.get(vi_i - 1).ok_or_else(bad)?.name.as_str();
+                let name = graph
+                    .value_info
+                    .get(vi_i - 1)
+                    .ok_or_else(bad)?
+                    .name
+                    .as_str();
                 name != layer && (produced.contains(name) || needed.contains(name))
             }
             _ => true,
