@@ -108,3 +108,64 @@ fn generation_is_deterministic_for_a_seed_and_refuses_bad_requests() {
     // but it samples freely
     assert!(skip.generator(None).is_ok());
 }
+
+// ---- verification by intervention
+
+use luigi_test::corpus::CorpusFormat;
+use luigi_test::hypothesis::library::{CharIs, ClassIs};
+use luigi_test::hypothesis::Hypothesis;
+use luigi_test::verify::{intervene, InterveneOptions, Intervention, Verdict};
+use luigi_test::Corpus;
+
+fn check(h: &dyn Hypothesis, unit: usize, clamp: Clamp) -> Intervention {
+    let m = Model::load(fixture("gen_ids.luigi.yaml")).unwrap();
+    let corpus = Corpus::load(fixture("gen_corpus.txt"), CorpusFormat::Windows(64)).unwrap();
+    let acts = m.record(&corpus, &["lstm"]).unwrap().remove(0);
+    let opts = InterveneOptions {
+        prompt_len: 12,
+        clamp,
+        ..InterveneOptions::default()
+    };
+    intervene(&m, "lstm", &corpus, &acts, h, None, unit, &opts).unwrap()
+}
+
+#[test]
+fn intervention_confirms_the_unit_the_head_reads_and_not_the_one_it_ignores() {
+    let digit = ClassIs::named("digit").unwrap();
+    let v = check(&digit, 0, Clamp::Layer);
+    assert_eq!(v.verdict, Verdict::Confirmed, "{v}");
+    assert!(v.responses.on > 0.8 && v.responses.off < 0.1, "{v}");
+    assert!(
+        (v.on_value - 0.664).abs() < 0.01 && v.off_value.abs() < 0.01,
+        "{v}"
+    );
+    assert!(v.controls_effect.iter().all(|c| c.effect < v.effect), "{v}");
+    // what the unit does to the next token: digits rise
+    assert!(
+        v.top_tokens
+            .up
+            .iter()
+            .take(4)
+            .all(|t| t.token.chars().all(|c| c.is_ascii_digit())),
+        "{v}"
+    );
+    assert!(v.kl.on > 1.0, "{v}");
+    assert_eq!(v.samples.len(), 3);
+    // the same unit held only in the recurrent state: nothing happens
+    let s = check(&digit, 0, Clamp::StateOnly);
+    assert_ne!(s.verdict, Verdict::Confirmed, "{s}");
+    assert_eq!(s.effect, 0.0, "{s}");
+    // a detector that nothing reads: holding it changes nothing
+    let a = check(&CharIs::new('a'), 1, Clamp::Layer);
+    assert_eq!(a.verdict, Verdict::Refuted, "{a}");
+    assert_eq!(a.effect, 0.0, "{a}");
+    assert_eq!(a.kl.on, 0.0, "{a}");
+}
+
+#[test]
+fn intervention_is_deterministic_for_a_seed() {
+    let digit = ClassIs::named("digit").unwrap();
+    let a = serde_json::to_string(&check(&digit, 0, Clamp::Layer)).unwrap();
+    let b = serde_json::to_string(&check(&digit, 0, Clamp::Layer)).unwrap();
+    assert_eq!(a, b);
+}

@@ -71,6 +71,7 @@
 //! [`Hypothesis::triggers`]: crate::hypothesis::Hypothesis::triggers
 
 pub mod edit;
+mod intervene;
 mod persist;
 mod perturb;
 mod shrink;
@@ -83,6 +84,10 @@ use std::path::PathBuf;
 use serde::Serialize;
 
 pub use edit::Edit;
+pub use intervene::{
+    intervene, ControlForce, InterveneOptions, Intervention, Kl, ResponseMeans, SampleText,
+    TokenShift, TopTokens, DEFAULT_PROMPT_LEN, DEFAULT_SAMPLES, DEFAULT_STEPS,
+};
 pub use perturb::{competitors, perturb};
 
 /// The default number of drawn edits.
