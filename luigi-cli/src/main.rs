@@ -13,7 +13,7 @@ use luigi_test::model::{Model, RecordOptions};
 use luigi_test::{Corpus, CorpusFormat};
 
 mod verify;
-use verify::{verify, verify_best, VerifyArgs};
+use verify::{generate, verify, verify_best, GenerateArgs, VerifyArgs};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -157,55 +157,28 @@ enum Command {
         #[arg(long, default_value_t = 32)]
         batch_size: usize,
     },
-    /// Verify that a unit follows a hypothesis when only the hypothesis
-    /// changes (perturbation by proptest-drawn edits; see the
-    /// `luigi_test::verify` docs). Exit 0 confirmed, 1 refuted or
+    /// Verify a pairing beyond correlation: `--mode perturb` edits the input
+    /// so that only the hypothesis changes and checks the unit follows
+    /// (proptest-drawn edits, shrunk counterexamples); `--mode intervene`
+    /// holds the unit on and off while the model writes and checks the
+    /// model writes the hypothesis; `--mode both` runs both. See the
+    /// `luigi_test::verify` docs. Exit 0 confirmed, 1 refuted or
     /// inconclusive, 2 setup error.
     Verify {
         /// The model card (.luigi.yaml) or the .onnx file with its card beside it.
         model: PathBuf,
         #[command(flatten)]
         corpus: CorpusArgs,
-        /// Layer name or alias (default: the card's only alias, or `lstm`).
-        #[arg(long)]
-        layer: Option<String>,
-        /// A YAML hypothesis list to find the hypothesis (and the competing
-        /// hypotheses) in. Without it, the families generated from the corpus.
-        #[arg(long)]
-        hypotheses: Option<PathBuf>,
-        /// The hypothesis, named as inspect prints it (e.g. 'depth(()').
-        #[arg(long)]
-        hypothesis: String,
-        /// The unit: its index on the layer's last axis, or its name as inspect prints it.
-        #[arg(long)]
-        unit: String,
-        /// Verification mode (only `perturb` for now).
-        #[arg(long, default_value = "perturb")]
-        mode: String,
-        /// Edits to draw (default: PROPTEST_CASES when set, else 256).
-        #[arg(long)]
-        cases: Option<usize>,
-        /// Hypotheses held fixed at informative timesteps besides the token
-        /// (repeatable). Default: the unit's `--competitors` strongest
-        /// competing hypotheses among the list.
-        #[arg(long = "control", value_name = "NAME")]
-        controls: Vec<String>,
-        /// How many competing hypotheses to hold fixed when no --control is given.
-        #[arg(long, default_value_t = 2)]
-        competitors: usize,
-        /// Random control units compared against.
-        #[arg(long, default_value_t = 8)]
-        control_units: usize,
-        /// A folder for proptest regression files: counterexample seeds are
-        /// kept there and replayed first next time (default: none).
-        #[arg(long)]
-        regressions: Option<PathBuf>,
-        /// Seed of every random draw.
-        #[arg(long, default_value_t = 0x5EED)]
-        seed: u64,
-        /// Output format.
-        #[arg(long, value_enum, default_value_t = Format::Table)]
-        format: Format,
+        #[command(flatten)]
+        args: VerifyArgs,
+    },
+    /// Let the model write: sample a continuation of a prompt, optionally
+    /// holding units of a layer at values (`--force U=V`), and print it.
+    Generate {
+        /// The model card (.luigi.yaml) or the .onnx file with its card beside it.
+        model: PathBuf,
+        #[command(flatten)]
+        args: GenerateArgs,
     },
     /// Run YAML specs (expectations and ranking snapshots); exit 1 when a
     /// case fails, 2 on a setup error.
@@ -301,36 +274,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Verify {
             model,
             corpus,
-            layer,
-            hypotheses,
-            hypothesis,
-            unit,
-            mode,
-            cases,
-            controls,
-            competitors,
-            control_units,
-            regressions,
-            seed,
-            format,
-        } => verify(
-            &model,
-            &corpus,
-            &VerifyArgs {
-                layer,
-                hypotheses,
-                hypothesis,
-                unit,
-                mode,
-                cases,
-                controls,
-                competitors,
-                control_units,
-                regressions,
-                seed,
-                format,
-            },
-        ),
+            args,
+        } => verify(&model, &corpus, &args),
+        Command::Generate { model, args } => generate(&model, &args),
         Command::Check {
             paths,
             junit,

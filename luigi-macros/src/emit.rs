@@ -6,7 +6,7 @@ use quote::{quote, ToTokens};
 use syn::punctuated::Punctuated;
 use syn::{Attribute, Ident, ItemFn, LitStr, Meta, Token, Visibility};
 
-use crate::spec::{Expect, Float, Hypothesis, Int, Kind, Spec, Threshold};
+use crate::spec::{Expect, Float, Hypothesis, Int, Kind, Spec, Threshold, VerifyMode};
 
 /// Attributes that belong to the generated test rather than to a function
 /// that is the hypothesis.
@@ -111,9 +111,32 @@ fn chain(spec: &Spec, fn_name: &Ident) -> TokenStream {
         let s = int(s);
         quote!(.seed(#s))
     });
-    let verify = spec
-        .verify
-        .then(|| quote!(.verify(#support::Verify::Perturb)));
+    let verify = spec.verify.map(|mode| {
+        let mode = match mode {
+            VerifyMode::Perturb => quote!(#support::Verify::Perturb),
+            VerifyMode::Intervene => quote!(#support::Verify::Intervene),
+            VerifyMode::Both => quote!(#support::Verify::Both),
+        };
+        let some_str = |v: &Option<LitStr>| match v {
+            Some(s) => quote!(::core::option::Option::Some(::std::string::String::from(#s))),
+            None => quote!(::core::option::Option::None),
+        };
+        let some_int = |v: &Option<Int>| match v {
+            Some(n) => {
+                let n = int(n);
+                quote!(::core::option::Option::Some(#n))
+            }
+            None => quote!(::core::option::Option::None),
+        };
+        let response = some_str(&spec.response);
+        let samples = some_int(&spec.samples);
+        let steps = some_int(&spec.steps);
+        quote!(.verify_with(#mode, #support::VerifySettings {
+            response: #response,
+            samples: #samples,
+            steps: #steps,
+        }))
+    });
     quote! {
         #support::Assertion::new(#model)
             .at(::core::file!(), ::core::line!(), ::core::module_path!(), #test_name)

@@ -109,7 +109,10 @@ use proc_macro::TokenStream;
 /// | `min_accuracy` | number in [0, 1] | the probe's least held-out accuracy; only with `expect = probe` |
 /// | `min_selectivity` | number in [0, 1] | the probe's least selectivity (its accuracy over a control task's); only with `expect = probe` |
 /// | `seed` | integer | seed of every random draw (splits, permutations); default: the runtime's |
-/// | `verify` | `perturb` | after the threshold, the unit(s) that met it must follow proptest-drawn edits that change only the hypothesis (`luigi_test::verify`); `some_unit` and `units` only |
+/// | `verify` | `perturb`, `intervene` or `both` | after the threshold, the unit(s) that met it must follow proptest-drawn edits that change only the hypothesis (`perturb`), and/or holding them on rather than off while the model writes must make it write the hypothesis (`intervene`; `luigi_test::verify`); `some_unit` and `units` only |
+/// | `response` | `"class(digit)"` | `intervene` only: the hypothesis measured on what the model writes, named as `luigi inspect` prints it (default: the asserted one) |
+/// | `samples` | `32` | `intervene` only: continuations per condition |
+/// | `steps` | `48` | `intervene` only: characters per continuation |
 /// | `crate` | string | path of the facade crate, default `"::luigi_test"`; for a renamed dependency or the facade's own tests |
 ///
 /// Metric ranges: `pearson`, `spearman` in [-1, 1]; `mi` (mutual information
@@ -140,7 +143,7 @@ use proc_macro::TokenStream;
 /// working:
 ///
 /// ```text
-/// error: unknown key `modle` (did you mean `model`?); valid keys: model, layer, corpus, window, hypothesis, kind, expect, metric, min, max_q, min_accuracy, min_selectivity, seed, verify, crate
+/// error: unknown key `modle` (did you mean `model`?); valid keys: model, layer, corpus, window, hypothesis, kind, expect, metric, min, max_q, min_accuracy, min_selectivity, seed, verify, response, samples, steps, crate
 ///  --> tests/parens.rs:3:17
 ///   |
 /// 3 | #[neural_assert(modle = "m.luigi.yaml", layer = "lstm", corpus = "eval.c",

@@ -25,6 +25,9 @@ pub(crate) const KEYS: &[(&str, &str)] = &[
     ("min_selectivity", "min_selectivity = 0.2"),
     ("seed", "seed = 7"),
     ("verify", "verify = perturb"),
+    ("response", "response = \"class(digit)\""),
+    ("samples", "samples = 32"),
+    ("steps", "steps = 48"),
     ("crate", "crate = \"::luigi_test\""),
 ];
 
@@ -51,8 +54,23 @@ pub(crate) struct Spec {
     pub(crate) expect: Expect,
     /// Seed of the runtime's random draws.
     pub(crate) seed: Option<Int>,
-    /// `verify = perturb`: verify the units that met the threshold.
-    pub(crate) verify: bool,
+    /// `verify = perturb | intervene | both`: verify the units that met
+    /// the threshold.
+    pub(crate) verify: Option<VerifyMode>,
+    /// `response = "..."` of an intervention.
+    pub(crate) response: Option<LitStr>,
+    /// `samples = N` of an intervention.
+    pub(crate) samples: Option<Int>,
+    /// `steps = N` of an intervention.
+    pub(crate) steps: Option<Int>,
+}
+
+/// The verification modes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum VerifyMode {
+    Perturb,
+    Intervene,
+    Both,
 }
 
 /// Where the hypothesis comes from.
@@ -251,7 +269,10 @@ struct Slots {
     min_accuracy: Slot<Float>,
     min_selectivity: Slot<Float>,
     seed: Slot<Int>,
-    verify: Slot<()>,
+    verify: Slot<VerifyMode>,
+    response: Slot<LitStr>,
+    samples: Slot<Int>,
+    steps: Slot<Int>,
 }
 
 /// Validates the entries against the annotated function. Every problem is
@@ -278,6 +299,9 @@ pub(crate) fn build(
         min_selectivity: Slot::Absent,
         seed: Slot::Absent,
         verify: Slot::Absent,
+        response: Slot::Absent,
+        samples: Slot::Absent,
+        steps: Slot::Absent,
     };
     // Keys that are not missing though they have no valid value: malformed
     // values (reported), bare words such as `some_unit` (reported as
@@ -323,6 +347,9 @@ pub(crate) fn build(
             }),
             "seed" => fill(&mut s.seed, key, &value, errors, |k, v| int(k, v, 0)),
             "verify" => fill(&mut s.verify, key, &value, errors, verify_mode),
+            "response" => fill(&mut s.response, key, &value, errors, string),
+            "samples" => fill(&mut s.samples, key, &value, errors, |k, v| int(k, v, 2)),
+            "steps" => fill(&mut s.steps, key, &value, errors, |k, v| int(k, v, 1)),
             other => {
                 if let Some(meant) = nearest(other, &key_names()) {
                     not_missing.push(Ident::new(meant, key.span()));
@@ -367,6 +394,9 @@ impl Slots {
             "min_selectivity" => mark(&mut self.min_selectivity, key),
             "seed" => mark(&mut self.seed, key),
             "verify" => mark(&mut self.verify, key),
+            "response" => mark(&mut self.response, key),
+            "samples" => mark(&mut self.samples, key),
+            "steps" => mark(&mut self.steps, key),
             _ => {}
         }
     }
@@ -547,8 +577,24 @@ fn check(s: Slots, func: Option<&ItemFn>, errors: &mut Errors) -> Option<Spec> {
     };
 
     let verify_key = s.verify.key().cloned();
-    let verify = s.verify.value().is_some();
-    if verify && matches!(expect, Expect::AtMost(..) | Expect::Probe { .. }) {
+    let verify = s.verify.value();
+    let intervenes = matches!(verify, Some(VerifyMode::Intervene | VerifyMode::Both));
+    for key in [s.response.key(), s.samples.key(), s.steps.key()]
+        .into_iter()
+        .flatten()
+    {
+        if !intervenes {
+            errors.at(
+                key.span(),
+                format!(
+                    "`{key}` sets how `verify = intervene` (or `both`) samples; add `verify = \
+                     intervene`, or remove `{key}`"
+                ),
+            );
+            return None;
+        }
+    }
+    if verify.is_some() && matches!(expect, Expect::AtMost(..) | Expect::Probe { .. }) {
         if let Some(key) = verify_key {
             errors.at(
                 key.span(),
@@ -577,17 +623,23 @@ fn check(s: Slots, func: Option<&ItemFn>, errors: &mut Errors) -> Option<Spec> {
         expect,
         seed: s.seed.value(),
         verify,
+        response: s.response.value(),
+        samples: s.samples.value(),
+        steps: s.steps.value(),
     })
 }
 
-/// `verify = perturb`.
-fn verify_mode(_key: &Ident, value: &Expr) -> syn::Result<()> {
+/// `verify = perturb | intervene | both`.
+fn verify_mode(_key: &Ident, value: &Expr) -> syn::Result<VerifyMode> {
     match value {
-        Expr::Path(p) if p.path.is_ident("perturb") => Ok(()),
+        Expr::Path(p) if p.path.is_ident("perturb") => Ok(VerifyMode::Perturb),
+        Expr::Path(p) if p.path.is_ident("intervene") => Ok(VerifyMode::Intervene),
+        Expr::Path(p) if p.path.is_ident("both") => Ok(VerifyMode::Both),
         other => Err(syn::Error::new_spanned(
             other,
-            "`verify` takes `perturb` (verification by perturbed inputs); forcing a unit while \
-             the model generates is not built yet",
+            "`verify` takes `perturb` (the unit follows edits that change only the \
+             hypothesis), `intervene` (holding the unit makes the model write the hypothesis) \
+             or `both`",
         )),
     }
 }

@@ -169,3 +169,79 @@ fn intervention_is_deterministic_for_a_seed() {
     let b = serde_json::to_string(&check(&digit, 0, Clamp::Layer)).unwrap();
     assert_eq!(a, b);
 }
+
+// ---- the `verify` key: intervene
+
+use luigi_test::expect::{Assertion, Expectation, Origin, Threshold, Verify, VerifySettings};
+use luigi_test::neural_assert;
+use luigi_test::score::Metric;
+
+/// The digit unit correlates with digits, and holding it makes the model
+/// write them.
+#[neural_assert(model = "../tests/fixtures/gen_ids.luigi.yaml", layer = "lstm",
+                corpus = "../tests/fixtures/gen_corpus.txt", window = 64,
+                hypothesis = builtin("class", "digit"),
+                expect = units([0]), metric = "pearson", min = 0.8,
+                verify = intervene, samples = 16, steps = 32)]
+fn digit_unit_makes_the_model_write_digits() {}
+
+#[test]
+fn verify_intervene_fails_a_unit_the_head_does_not_read() {
+    let assertion = |unit: &str| {
+        Assertion::new(fixture("gen_ids.luigi.yaml"))
+            .origin(Origin::Unknown)
+            .layer("lstm")
+            .corpus(fixture("gen_corpus.txt"), Some(64))
+            .hypothesis_builtin(&["char", "a"])
+            .expect(Expectation::units(
+                [unit],
+                Threshold::new(Metric::Pearson, 0.5),
+            ))
+    };
+    let plain = assertion("1").check().unwrap();
+    assert!(plain.passed, "{}", plain.report);
+    let settings = VerifySettings {
+        samples: Some(16),
+        ..VerifySettings::default()
+    };
+    let v = assertion("1")
+        .verify_with(Verify::Intervene, settings.clone())
+        .check()
+        .unwrap();
+    assert!(!v.passed, "{}", v.report);
+    assert!(
+        v.report
+            .headline
+            .contains("intervention verification says refuted"),
+        "{}",
+        v.report
+    );
+    let body = v.report.section("verification").unwrap();
+    assert!(body.contains("on:") && body.contains("unforced:"), "{body}");
+    // `response` names a hypothesis generated from the corpus
+    let e = assertion("1")
+        .verify_with(
+            Verify::Intervene,
+            VerifySettings {
+                response: Some("class(digt)".into()),
+                ..settings
+            },
+        )
+        .check()
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("class(digt)"), "{e}");
+    // intervention settings without an intervention are a setup error
+    let e = assertion("1")
+        .verify_with(
+            Verify::Perturb,
+            VerifySettings {
+                steps: Some(8),
+                ..VerifySettings::default()
+            },
+        )
+        .check()
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("verify = intervene"), "{e}");
+}

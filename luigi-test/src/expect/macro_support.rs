@@ -3,7 +3,7 @@
 //! re-exported as `luigi_test::_macro_support`. Not a stable API: use
 //! [`crate::expect`] and [`crate::snapshot`] from hand-written code.
 
-pub use crate::expect::{Assertion, Verify};
+pub use crate::expect::{Assertion, Verify, VerifySettings};
 pub use crate::score::Metric;
 
 /// insta, for the snapshot macro (expanded in the caller's crate).

@@ -106,7 +106,7 @@ use crate::score::Metric;
 pub(crate) use judge::{judge, push_subject, Subject};
 pub use report::{Origin, Report};
 pub(crate) use verify::{check_fits as verify_fits, verify_outcome};
-pub use verify::{regression_file, Verify};
+pub use verify::{regression_file, Verify, VerifySettings};
 
 /// The default seed of every random draw of an assertion.
 pub const DEFAULT_SEED: u64 = 0x5EED;
@@ -413,6 +413,7 @@ pub struct Assertion {
     expectation: Option<Expectation>,
     seed: Option<u64>,
     verify: Option<Verify>,
+    verify_settings: VerifySettings,
 }
 
 impl std::fmt::Debug for Assertion {
@@ -440,6 +441,7 @@ impl Assertion {
             expectation: None,
             seed: None,
             verify: None,
+            verify_settings: VerifySettings::default(),
         }
     }
 
@@ -530,6 +532,14 @@ impl Assertion {
         self
     }
 
+    /// [`Assertion::verify`] with the intervention's settings (the
+    /// response measured, samples, steps).
+    pub fn verify_with(mut self, mode: Verify, settings: VerifySettings) -> Self {
+        self.verify = Some(mode);
+        self.verify_settings = settings;
+        self
+    }
+
     /// Runs the assertion. `Err` is a setup error (the model was never
     /// judged); `Ok` holds the verdict and the report.
     #[track_caller]
@@ -585,6 +595,7 @@ impl Assertion {
         if self.verify.is_some() {
             verify::check_fits(&expectation)?;
         }
+        self.verify_settings.check(self.verify)?;
         let subject = judge::Subject::record(model, corpus, &layer)?;
         let outcome = judge::judge(
             &subject,
@@ -594,9 +605,15 @@ impl Assertion {
             origin.clone(),
         )?;
         match self.verify {
-            Some(mode) => {
-                verify::verify_outcome(&subject, hypothesis.as_ref(), mode, seed, &origin, outcome)
-            }
+            Some(mode) => verify::verify_outcome(
+                &subject,
+                hypothesis.as_ref(),
+                mode,
+                &self.verify_settings,
+                seed,
+                &origin,
+                outcome,
+            ),
             None => Ok(outcome),
         }
     }

@@ -16,7 +16,11 @@
 //!     metric: eta                # pearson | spearman | mi | auc | eta
 //!     min: 0.95
 //!     max_q: 0.001               # optional
-//!     verify: perturb            # optional: the units that meet it must pass perturbation (crate::verify)
+//!     verify: perturb            # optional: the units that meet it must pass perturbation,
+//!                                # `intervene` (holding them makes the model write it) or `both` (crate::verify)
+//!     response: class(digit)     # optional, intervene: what is measured on what the model writes
+//!     samples: 32                # optional, intervene: continuations per condition
+//!     steps: 48                  # optional, intervene: characters per continuation
 //!   - hypothesis: {boolean: last_op}
 //!     expect: {at_most: 2}
 //!     metric: eta
@@ -89,6 +93,8 @@ pub struct SpecExpectation {
     pub expectation: Expectation,
     /// `verify:`, when the units that meet it must also pass verification.
     pub verify: Option<crate::expect::Verify>,
+    /// `response:`, `samples:`, `steps:` of an intervention check.
+    pub verify_settings: crate::expect::VerifySettings,
 }
 
 /// The snapshot section of a spec.
@@ -194,6 +200,7 @@ impl Spec {
                     hypothesis: item.hypothesis,
                     expectation: item.expectation,
                     verify: item.verify,
+                    verify_settings: item.verify_settings,
                 }
             })
             .collect();
@@ -287,9 +294,15 @@ impl Spec {
                 origin.clone(),
             )
             .and_then(|o| match x.verify {
-                Some(mode) => {
-                    verify_outcome(&subject, x.hypothesis.as_ref(), mode, self.seed, &origin, o)
-                }
+                Some(mode) => verify_outcome(
+                    &subject,
+                    x.hypothesis.as_ref(),
+                    mode,
+                    &x.verify_settings,
+                    self.seed,
+                    &origin,
+                    o,
+                ),
                 None => Ok(o),
             });
             let result = match judged {

@@ -413,6 +413,12 @@ struct RawExpectation {
     min_selectivity: Option<f64>,
     #[serde(default)]
     verify: Option<crate::expect::Verify>,
+    #[serde(default)]
+    response: Option<String>,
+    #[serde(default)]
+    samples: Option<usize>,
+    #[serde(default)]
+    steps: Option<usize>,
 }
 
 /// One checked expectation with its hypothesis.
@@ -422,6 +428,7 @@ pub(super) struct ExpectationItem {
     pub hypothesis: Box<dyn Hypothesis>,
     pub expectation: Expectation,
     pub verify: Option<crate::expect::Verify>,
+    pub verify_settings: crate::expect::VerifySettings,
 }
 
 fn check(raw: RawExpectation) -> Result<ExpectationItem, String> {
@@ -489,11 +496,21 @@ fn check(raw: RawExpectation) -> Result<ExpectationItem, String> {
             other => other.to_string(),
         })?;
     }
+    let verify_settings = crate::expect::VerifySettings {
+        response: raw.response,
+        samples: raw.samples,
+        steps: raw.steps,
+    };
+    verify_settings.check(raw.verify).map_err(|e| match e {
+        crate::Error::Invalid { message, .. } => message,
+        other => other.to_string(),
+    })?;
     Ok(ExpectationItem {
         name: raw.name,
         hypothesis: raw.hypothesis.0,
         expectation,
         verify: raw.verify,
+        verify_settings,
     })
 }
 
