@@ -192,3 +192,209 @@ fn verify_is_inconclusive_exit_1_with_the_reason_when_nothing_can_be_learnt() {
     assert!(text(&o).contains("inconclusive"), "{}", text(&o));
     assert!(text(&o).contains("informative"), "{}", text(&o));
 }
+
+// ---- intervention and generation, on the hand-wired `gen_ids` fixture
+// (unit 0 detects a digit and the head reads it as "write a digit"; unit 1
+// detects `a` and nothing reads it)
+
+fn gen_verify(dir: &std::path::Path, extra: &[&str]) -> std::process::Output {
+    let h = dir.join("gen.yaml");
+    std::fs::write(&h, "- class: digit\n- char: a\n").unwrap();
+    let card = fixture("gen_ids.luigi.yaml");
+    let corpus = fixture("gen_corpus.txt");
+    let mut args = vec![
+        "verify",
+        card.to_str().unwrap(),
+        "--corpus",
+        corpus.to_str().unwrap(),
+        "--window",
+        "64",
+        "--hypotheses",
+        h.to_str().unwrap(),
+        "--prompt-len",
+        "12",
+    ];
+    args.extend_from_slice(extra);
+    luigi(&args)
+}
+
+#[test]
+fn verify_intervene_confirms_the_digit_unit_and_refutes_an_unread_one() {
+    let d = tempfile::tempdir().unwrap();
+    let args = [
+        "--hypothesis",
+        "class(digit)",
+        "--unit",
+        "0",
+        "--mode",
+        "intervene",
+        "--format",
+        "json",
+    ];
+    let o = gen_verify(d.path(), &args);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["verdict"], "confirmed");
+    assert_eq!(v["mode"], "intervene");
+    for key in [
+        "effect",
+        "effect_ci",
+        "p_value",
+        "p_spread",
+        "p_controls",
+        "response",
+        "on_value",
+        "off_value",
+        "controls_effect",
+        "kl",
+        "samples",
+    ] {
+        assert!(!v[key].is_null(), "no `{key}` in {v}");
+    }
+    assert!(
+        v["top_tokens"]["up"][0]["token"]
+            .as_str()
+            .unwrap()
+            .chars()
+            .all(|c| c.is_ascii_digit()),
+        "{v}"
+    );
+    // deterministic for a seed
+    let again = gen_verify(d.path(), &args);
+    assert_eq!(o.stdout, again.stdout);
+
+    let o = gen_verify(
+        d.path(),
+        &[
+            "--hypothesis",
+            "char(a)",
+            "--unit",
+            "1",
+            "--mode",
+            "intervene",
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["verdict"], "refuted", "{v}");
+    assert_eq!(v["effect"].as_f64(), Some(0.0), "{v}");
+
+    // both: confirmed only when both are
+    let o = gen_verify(
+        d.path(),
+        &[
+            "--hypothesis",
+            "class(digit)",
+            "--unit",
+            "0",
+            "--mode",
+            "both",
+            "--format",
+            "json",
+        ],
+    );
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["mode"], "both");
+    assert!(
+        v["perturb"]["verdict"].is_string() && v["intervene"]["verdict"] == "confirmed",
+        "{v}"
+    );
+    let both_confirmed = v["perturb"]["verdict"] == "confirmed";
+    assert_eq!(v["verdict"] == "confirmed", both_confirmed, "{v}");
+    assert_eq!(o.status.code(), Some(if both_confirmed { 0 } else { 1 }));
+}
+
+#[test]
+fn verify_intervene_setup_errors_exit_2_and_say_why() {
+    let d = tempfile::tempdir().unwrap();
+    let o = gen_verify(
+        d.path(),
+        &[
+            "--hypothesis",
+            "class(digit)",
+            "--unit",
+            "6",
+            "--mode",
+            "intervene",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).contains("has 6 units"), "{}", text(&o));
+    // a head that reads more than the layer
+    let card = fixture("gen_skip.luigi.yaml");
+    let corpus = fixture("gen_corpus.txt");
+    let h = d.path().join("gen.yaml");
+    let o = luigi(&[
+        "verify",
+        card.to_str().unwrap(),
+        "--corpus",
+        corpus.to_str().unwrap(),
+        "--hypotheses",
+        h.to_str().unwrap(),
+        "--hypothesis",
+        "class(digit)",
+        "--unit",
+        "0",
+        "--mode",
+        "intervene",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        text(&o).contains("read more than the layer"),
+        "{}",
+        text(&o)
+    );
+    // a card without state: (the bidirectional fixture cannot generate)
+    let card = fixture("bilstm.luigi.yaml");
+    let o = luigi(&["generate", card.to_str().unwrap(), "--prompt", "ab"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("state"), "{}", text(&o));
+    // a card without logits:
+    let no_logits = d.path().join("nologits.luigi.yaml");
+    let text_card = std::fs::read_to_string(fixture("gen_ids.luigi.yaml"))
+        .unwrap()
+        .replace("logits: logits\n", "")
+        .replace(
+            "model: gen_ids.onnx",
+            &format!("model: {}", fixture("gen_ids.onnx").display()),
+        );
+    std::fs::write(&no_logits, text_card).unwrap();
+    let o = luigi(&["generate", no_logits.to_str().unwrap(), "--prompt", "ab"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("logits"), "{}", text(&o));
+}
+
+#[test]
+fn generate_samples_text_and_forcing_changes_it() {
+    let card = fixture("gen_ids.luigi.yaml");
+    let run = |extra: &[&str]| {
+        let mut args = vec![
+            "generate",
+            card.to_str().unwrap(),
+            "--prompt",
+            "abc x",
+            "--steps",
+            "60",
+        ];
+        args.extend_from_slice(extra);
+        luigi(&args)
+    };
+    let free = run(&[]);
+    assert_eq!(free.status.code(), Some(0), "{}", text(&free));
+    let t = String::from_utf8_lossy(&free.stdout).to_string();
+    assert!(t.starts_with("abc x"), "{t}");
+    assert_eq!(run(&[]).stdout, free.stdout, "same seed, same text");
+    assert_ne!(run(&["--seed", "9"]).stdout, free.stdout);
+    let forced = run(&["--force", "0=0.664"]);
+    let f = String::from_utf8_lossy(&forced.stdout).to_string();
+    let digits = f[5..].chars().filter(char::is_ascii_digit).count();
+    assert!(digits > 50, "{f}");
+    let bad = run(&["--force", "0=abc"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(text(&bad).contains("not a finite number"), "{}", text(&bad));
+    let bad = run(&["--force", "zz=1"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(text(&bad).contains("unknown unit"), "{}", text(&bad));
+}
