@@ -119,7 +119,7 @@ def write_card(path: Path, model_file: str, untrained: str | None, lstm_y: str) 
         "vocabulary:",
         f'  chars: "{data.VOCAB}"',
         "state:",
-        "  - { input: h0, output: hn }",
+        "  - { input: h0, output: hn, layer: lstm }",
         "  - { input: c0, output: cn }",
         "layers:",
         "  lstm: hidden          # [batch, time, 4], graph output",

@@ -2,7 +2,7 @@
 //!
 //! [`Model::generator`] runs many sequences at once: each step is one ONNX
 //! Runtime call for the whole batch. With a layer to force, the model runs
-//! split at that layer (see [`crate::model::split`]): the *front* (tokens
+//! split at that layer: the *front* (tokens
 //! and state in → the layer's tensor and the state out), then the forced
 //! units are overwritten in the layer's tensor *and* in the state output
 //! that carries the layer's last step (the card's `state[i].layer`), then
@@ -280,6 +280,19 @@ impl Model {
 }
 
 impl Generator<'_> {
+    /// True when a `state:` pair of the card carries the forced layer (its
+    /// `layer:` key), so that a held value reaches the next step as well as
+    /// the head. False without a layer.
+    pub fn state_carries_layer(&self) -> bool {
+        let card = self.model.card();
+        self.layer.as_ref().is_some_and(|(r, _)| {
+            card.file
+                .state
+                .iter()
+                .any(|p| p.slot_of(card, &r.name).is_some())
+        })
+    }
+
     /// The forced layer's unit names (empty without a layer).
     pub fn units(&self) -> &[String] {
         self.layer.as_ref().map_or(&[], |(_, l)| &l.units)

@@ -176,6 +176,9 @@ pub struct Intervention {
     pub on_value: f32,
     /// The value held for "off".
     pub off_value: f32,
+    /// True when a state pair of the card carries the layer (`layer:`), so
+    /// the held value reaches the next step as well as the head.
+    pub state_carried: bool,
     /// Where the values come from (`recording` or `given`).
     pub values_from: String,
     /// For a categorical hypothesis, the state "on" stands for.
@@ -378,6 +381,7 @@ pub fn intervene(
         layer: layer.to_string(),
         on_value: 0.0,
         off_value: 0.0,
+        state_carried: generator.state_carries_layer(),
         values_from: "recording".to_string(),
         state: state.map(|s| states[s].clone()),
         effect: 0.0,
@@ -706,6 +710,13 @@ impl fmt::Display for Intervention {
             "  held on {:.4} / off {:.4} ({}{state}) for {} of {} steps after a {}-character prompt; {} samples per condition, temperature {}",
             self.on_value, self.off_value, self.values_from, self.force_steps, self.steps, self.prompt_len, self.n_samples, self.temperature
         )?;
+        if !self.state_carried {
+            writeln!(
+                f,
+                "  note: no `state:` pair of the card names `{}` under `layer:`; the held value reached the head but not the next step (add `layer: {}` to the pair that carries it)",
+                self.layer, self.layer
+            )?;
+        }
         writeln!(
             f,
             "  response `{}`: on {:.4}, off {:.4}, unforced {:.4}",

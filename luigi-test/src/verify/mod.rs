@@ -1,4 +1,5 @@
-//! Verification: evidence beyond correlation.
+//! Verification: evidence beyond correlation, by perturbation
+//! ([`perturb`]) and by intervention ([`intervene`]).
 //!
 //! A unit that correlates with a hypothesis may compute it, or may follow
 //! something that merely travels with it (the current character, the
@@ -67,6 +68,52 @@
 //! the unit still does not follow, and printed as text. With
 //! [`PerturbOptions::regressions`] their seeds are kept in proptest's
 //! regression-file format and replayed first on the next run.
+//!
+//! # Intervention ([`intervene`])
+//!
+//! The paper's second mode: hold the unit at a value while the model
+//! writes freely, and check that what it writes shows the hypothesis.
+//!
+//! 1. **Forcing, as everything downstream sees it.** The model runs split
+//!    at the layer ([`Model::generator`](crate::model::Model::generator)):
+//!    each step runs the front (tokens and state → the layer and the next
+//!    state), overwrites the unit in the layer's tensor and in the state
+//!    output that carries the layer (the card's `state[i].layer`), runs the
+//!    back (the layer → logits) on the edited tensor, samples, and feeds
+//!    the edited state back. A state-only clamp would miss a unit that the
+//!    head reads but that does not pass through the state.
+//! 2. **On and off.** By default from the recording: "on" is the unit's
+//!    mean where the hypothesis holds (binary: where it is 1; numeric: its
+//!    top decile; categorical: the chosen state), "off" its mean elsewhere.
+//! 3. **Conditions, batched.** For each of `samples` prompts (corpus
+//!    windows cut to `prompt_len`, drawn with the seed) the model writes
+//!    `steps` characters with the unit on, off and unforced, and with each
+//!    of `control_units` random units of the layer on and off (their own
+//!    values): one ONNX Runtime call per step for all of them. A prompt's
+//!    continuations share their random draws (common random numbers), so
+//!    conditions differ only where forcing moved the distribution.
+//! 4. **The response** of a continuation is the hypothesis (or another one,
+//!    the `response`) averaged over the written characters: a rate for a
+//!    binary one, a mean for a numeric one, the share of steps in the
+//!    state for a categorical one.
+//!
+//! **Verdict**, over the per-prompt differences on − off:
+//! - `inconclusive` when no continuation's response differs from another's
+//!   (nothing moved it), or when the interval is too wide to tell;
+//! - `confirmed` when the mean difference (the *effect*) is positive with a
+//!   one-sided paired t-test p-value (`p_spread`) at most `alpha`, above
+//!   every control unit's effect with the paired p-value against the
+//!   hardest control (`p_controls`) at most `alpha`; `p_value` is the
+//!   larger;
+//! - `refuted` when it is not confirmed and the upper end of the effect's
+//!   95% bootstrap interval lies below the best control's effect (or 0)
+//!   plus `min_effect` standard deviations of the unforced responses.
+//!
+//! Besides the verdict: the KL divergence of the next-token distribution
+//! with the unit held from the unforced one at the first forced step, the
+//! tokens whose probability rises and falls most there (what the unit
+//! *does* to the output), and a few prompts with their three
+//! continuations as text.
 //!
 //! [`Hypothesis::triggers`]: crate::hypothesis::Hypothesis::triggers
 
