@@ -675,8 +675,8 @@ pub fn intervene(
         });
     } else {
         result.reason = Some(format!(
-            "the interval [{:+.4}, {:+.4}] is too wide to tell (p {:.2e}); more --samples may decide",
-            result.effect_ci[0], result.effect_ci[1], result.p_value
+            "the effect {:+.4} [{:+.4}, {:+.4}] is not significant at alpha {} (p {:.2e}) and cannot be ruled out either; more samples may decide",
+            result.effect, result.effect_ci[0], result.effect_ci[1], opts.alpha, result.p_value
         ));
     }
     Ok(result)
