@@ -520,9 +520,8 @@ fn check_carried(
                     .copied()
                     .unwrap_or(f32::NAN);
                 let d = (a - s).abs() / a.abs().max(1.0);
-                if !(d <= worst) {
-                    worst = if d.is_nan() { f32::INFINITY } else { d };
-                }
+                let d = if d.is_nan() { f32::INFINITY } else { d };
+                worst = worst.max(d);
             }
         }
         if worst > 1e-4 {
