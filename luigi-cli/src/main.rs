@@ -12,6 +12,7 @@ use clap::{Parser, Subcommand};
 use luigi_test::model::{Model, RecordOptions};
 use luigi_test::{Corpus, CorpusFormat};
 
+mod report;
 mod verify;
 use verify::{generate, verify, verify_best, GenerateArgs, VerifyArgs};
 
@@ -172,6 +173,18 @@ enum Command {
         #[command(flatten)]
         args: VerifyArgs,
     },
+    /// Write an HTML report (one self-contained index.html plus each figure
+    /// as .svg): the ranking, what the best units do on text (the unit and
+    /// the hypothesis over a stretch, the text coloured by the unit, top
+    /// contexts), every unit's contexts, Figure 1 and, with --pca, Figure 3b.
+    Report {
+        /// The model card (.luigi.yaml) or the .onnx file with its card beside it.
+        model: PathBuf,
+        #[command(flatten)]
+        corpus: CorpusArgs,
+        #[command(flatten)]
+        args: report::ReportArgs,
+    },
     /// Let the model write: sample a continuation of a prompt, optionally
     /// holding units of a layer at values (`--force U=V`), and print it.
     Generate {
@@ -277,6 +290,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
             args,
         } => verify(&model, &corpus, &args),
         Command::Generate { model, args } => generate(&model, &args),
+        Command::Report {
+            model,
+            corpus,
+            args,
+        } => report::report(&model, &corpus, &args),
         Command::Check {
             paths,
             junit,

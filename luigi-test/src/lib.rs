@@ -16,6 +16,7 @@ pub mod model;
 pub mod npy;
 pub mod probe;
 pub mod ranking;
+pub mod report;
 pub mod runtime;
 pub mod score;
 pub mod snapshot;

@@ -326,7 +326,14 @@ impl Model {
         use sha2::{Digest, Sha256};
         let mut h = Sha256::new();
         h.update(&self.bytes);
-        h.update(format!("{:?}", self.card.file).as_bytes());
+        // the card as JSON: optional keys that are absent serialise to
+        // nothing, so adding an optional card key later changes no
+        // fingerprint of a card that does not use it
+        h.update(
+            serde_json::to_string(&self.card.file)
+                .unwrap_or_default()
+                .as_bytes(),
+        );
         h.finalize()
             .iter()
             .take(8)
