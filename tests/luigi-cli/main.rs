@@ -5,6 +5,7 @@
 
 mod check;
 mod probe;
+mod report;
 mod verify;
 
 use std::path::PathBuf;
