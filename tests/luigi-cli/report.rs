@@ -38,13 +38,29 @@ fn report_page_has_every_section_and_escapes_corpus_text() {
     let dir = d.path().join("report");
     let html = std::fs::read_to_string(dir.join("index.html")).unwrap();
     // no corpus text became markup
-    assert!(!html.contains("<script>"), "a <script> from the corpus reached the page");
+    assert!(
+        !html.contains("<script>"),
+        "a <script> from the corpus reached the page"
+    );
     assert!(!html.contains("<b>bold"), "corpus markup reached the page");
-    assert!(html.contains("&lt;script&gt;") || html.contains("&lt;"), "escaped text is shown");
-    assert!(html.contains('猫') && html.contains('é'), "non-ASCII text is kept");
-    assert!(!html.contains("http://") || !html.contains("src=\"http"), "no external requests");
+    assert!(
+        html.contains("&lt;script&gt;") || html.contains("&lt;"),
+        "escaped text is shown"
+    );
+    assert!(
+        html.contains('猫') && html.contains('é'),
+        "non-ASCII text is kept"
+    );
+    assert!(
+        !html.contains("http://") || !html.contains("src=\"http"),
+        "no external requests"
+    );
     let page = scraper::Html::parse_document(&html);
-    assert!(page.errors.is_empty(), "HTML parse errors: {:?}", page.errors);
+    assert!(
+        page.errors.is_empty(),
+        "HTML parse errors: {:?}",
+        page.errors
+    );
     let sel = |s: &str| scraper::Selector::parse(s).unwrap();
     assert_eq!(page.select(&sel("script")).count(), 0);
     for id in ["#ranking", "#pairings", "#figure1", "#units"] {
@@ -145,6 +161,7 @@ fn report_renders_in_a_browser_without_console_errors() {
             "--hide-scrollbars",
             "--enable-logging=stderr",
             "--v=0",
+            "--virtual-time-budget=20000",
             "--window-size=1200,1600",
             &format!("--user-data-dir={}", d.path().join("profile").display()),
             &format!("--screenshot={}", png.display()),
@@ -176,6 +193,13 @@ fn report_renders_in_a_browser_without_console_errors() {
         }
     }
     let total = info.buffer_size() / px;
-    assert!(colours.len() > 50, "only {} colours: blank page?", colours.len());
-    assert!(non_white * 50 > total, "{non_white} of {total} pixels are not white");
+    assert!(
+        colours.len() > 50,
+        "only {} colours: blank page?",
+        colours.len()
+    );
+    assert!(
+        non_white * 50 > total,
+        "{non_white} of {total} pixels are not white"
+    );
 }

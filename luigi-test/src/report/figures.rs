@@ -72,7 +72,7 @@ pub(crate) fn unit_and_hypothesis(
             chart
                 .configure_mesh()
                 .y_desc(label)
-                .x_desc("character")
+                .x_label_formatter(&|x| format!("{x:.0}"))
                 .light_line_style(WHITE.mix(0.0))
                 .label_style(("sans-serif", 11))
                 .draw()
@@ -134,6 +134,8 @@ pub(crate) fn heatmap(title: &str, values: &[Vec<f32>], max_cols: usize) -> Resu
             .configure_mesh()
             .disable_mesh()
             .x_desc("character")
+            .x_label_formatter(&|x| format!("{x:.0}"))
+            .y_label_formatter(&|y| format!("{y:.0}"))
             .y_desc("unit")
             .label_style(("sans-serif", 11))
             .draw()

@@ -135,7 +135,12 @@ pub(crate) fn render(page: &Page) -> String {
                 table class="header" {
                     @for (k, v) in &page.header { tr { td { (k) } td class="mono" { (v) } } }
                 }
-                @for n in &page.notes { p class="note" { "Note: " (n) } }
+                @if !page.notes.is_empty() {
+                    details class="note" {
+                        summary { (page.notes.len()) " notes on the inputs (flagged hypotheses: rare, constant, position-like)" }
+                        ul { @for n in &page.notes { li { (n) } } }
+                    }
+                }
                 h2 id="ranking" { "Ranking: the best unit of each hypothesis" }
                 table id="ranking-table" {
                     tr { @for h in &page.table_head { th { (h) } } }

@@ -212,6 +212,15 @@ fn contexts(
     out
 }
 
+/// A p- or q-value: `<1e-300` for an underflow to 0.
+fn fmt_p(v: Option<f64>) -> String {
+    match v {
+        None => "-".to_string(),
+        Some(x) if x == 0.0 => "<1e-300".to_string(),
+        Some(x) => format!("{x:.1e}"),
+    }
+}
+
 fn fmt_opt(v: Option<f64>) -> String {
     v.map_or_else(|| "-".to_string(), |x| format!("{x:.3}"))
 }
@@ -271,16 +280,7 @@ pub fn write(input: &ReportInput<'_>, opts: &ReportOptions, dir: &Path) -> Resul
             format!("{:?}", p.metric).to_lowercase(),
             format!("{:.3}", p.score),
             fmt_opt(p.pearson),
-            p.q_value.map_or_else(
-                || "-".into(),
-                |q| {
-                    if q == 0.0 {
-                        "<1e-300".into()
-                    } else {
-                        format!("{q:.1e}")
-                    }
-                },
-            ),
+            fmt_p(p.q_value),
             p.n_eff.map_or_else(|| "-".into(), |n| format!("{n:.0}")),
         ];
         if !ins.verified.is_empty() {
@@ -379,14 +379,8 @@ pub fn write(input: &ReportInput<'_>, opts: &ReportOptions, dir: &Path) -> Resul
             ("normalised MI".to_string(), fmt_opt(p.nmi)),
             ("AUC".to_string(), fmt_opt(p.auc)),
             ("eta".to_string(), fmt_opt(p.eta)),
-            (
-                "p".to_string(),
-                p.p_value.map_or_else(|| "-".into(), |x| format!("{x:.2e}")),
-            ),
-            (
-                "q".to_string(),
-                p.q_value.map_or_else(|| "-".into(), |x| format!("{x:.2e}")),
-            ),
+            ("p".to_string(), fmt_p(p.p_value)),
+            ("q".to_string(), fmt_p(p.q_value)),
         ];
         if let Some(v) = verified(&p.hypothesis) {
             scores.push((
