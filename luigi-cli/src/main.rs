@@ -205,6 +205,10 @@ enum Command {
         /// Accept differing or missing ranking snapshots (write the `.snap` files).
         #[arg(long)]
         accept: bool,
+        /// Write an HTML page for each failing case into a folder of DIR
+        /// (its path is in the case's report).
+        #[arg(long, value_name = "DIR")]
+        report_dir: Option<PathBuf>,
     },
 }
 
@@ -299,19 +303,25 @@ fn run(cli: Cli) -> Result<ExitCode> {
             paths,
             junit,
             accept,
-        } => check(&paths, junit.as_deref(), accept),
+            report_dir,
+        } => check(&paths, junit.as_deref(), accept, report_dir.as_deref()),
     }
 }
 
-fn check(paths: &[PathBuf], junit: Option<&Path>, accept: bool) -> Result<ExitCode> {
+fn check(
+    paths: &[PathBuf],
+    junit: Option<&Path>,
+    accept: bool,
+    report_dir: Option<&Path>,
+) -> Result<ExitCode> {
     use luigi_test::snapshot::Update;
-    use luigi_test::spec::{check_paths, junit_xml};
+    use luigi_test::spec::{check_paths_with, junit_xml};
     let update = if accept {
         Update::Accept
     } else {
         Update::from_env()?
     };
-    let run = check_paths(paths, update)?;
+    let run = check_paths_with(paths, update, report_dir)?;
     println!("{run}");
     if let Some(p) = junit {
         std::fs::write(p, junit_xml(&run)).with_context(|| format!("writing {}", p.display()))?;

@@ -245,3 +245,40 @@ fn verify_intervene_fails_a_unit_the_head_does_not_read() {
         .to_string();
     assert!(e.contains("verify = intervene"), "{e}");
 }
+
+// ---- a failing assertion leaves a page
+
+#[test]
+fn a_failing_assertion_leaves_an_html_page_whose_path_is_in_the_report() {
+    let o = Assertion::new(fixture("gen_ids.luigi.yaml"))
+        .at(
+            file!(),
+            line!(),
+            module_path!(),
+            "page_of_a_failing_assertion",
+        )
+        .layer("lstm")
+        .corpus(fixture("gen_corpus.txt"), Some(64))
+        .hypothesis_builtin(&["char", "a"])
+        .expect(Expectation::units(
+            ["0"],
+            Threshold::new(Metric::Pearson, 0.9),
+        ))
+        .check()
+        .unwrap();
+    assert!(!o.passed, "{}", o.report);
+    let titles = o.report.titles();
+    let at = titles.iter().position(|t| *t == "asserted").unwrap();
+    assert_eq!(titles[at + 1], "page", "{titles:?}");
+    let page = std::path::PathBuf::from(o.report.section("page").unwrap());
+    assert!(page.is_file(), "{}", page.display());
+    assert!(page.starts_with(luigi_test::expect::target_dir().unwrap().join("luigi")));
+    let html = std::fs::read_to_string(&page).unwrap();
+    // the asserted unit and its strongest competitor (unit 1 detects `a`)
+    assert!(
+        html.contains("p-unit-0") && html.contains("p-unit-1"),
+        "{}",
+        page.display()
+    );
+    assert!(o.report.to_string().contains(&page.display().to_string()));
+}

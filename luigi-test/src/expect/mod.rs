@@ -87,6 +87,7 @@ pub mod cache;
 mod judge;
 #[doc(hidden)]
 pub mod macro_support;
+mod page;
 mod probe;
 mod readout;
 pub mod report;
@@ -104,6 +105,8 @@ use crate::model::Model;
 use crate::score::Metric;
 
 pub(crate) use judge::{judge, push_subject, Subject};
+pub(crate) use page::attach_page;
+pub use page::target_dir;
 pub use report::{Origin, Report};
 pub(crate) use verify::{check_fits as verify_fits, verify_outcome};
 pub use verify::{regression_file, Verify, VerifySettings};
@@ -604,7 +607,7 @@ impl Assertion {
             seed,
             origin.clone(),
         )?;
-        match self.verify {
+        let mut outcome = match self.verify {
             Some(mode) => verify::verify_outcome(
                 &subject,
                 hypothesis.as_ref(),
@@ -613,9 +616,11 @@ impl Assertion {
                 seed,
                 &origin,
                 outcome,
-            ),
-            None => Ok(outcome),
-        }
+            )?,
+            None => outcome,
+        };
+        page::attach_page(&subject, hypothesis.as_ref(), &origin, None, &mut outcome);
+        Ok(outcome)
     }
 
     /// Runs the assertion and panics unless it passes: a failure prints

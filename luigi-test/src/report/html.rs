@@ -141,7 +141,7 @@ pub(crate) fn render(page: &Page) -> String {
                         ul { @for n in &page.notes { li { (n) } } }
                     }
                 }
-                h2 id="ranking" { "Ranking: the best unit of each hypothesis" }
+                h2 id="ranking" { (page.table_title) }
                 table id="ranking-table" {
                     tr { @for h in &page.table_head { th { (h) } } }
                     @for (row, a) in page.table.iter().zip(&page.anchors) {
@@ -175,9 +175,11 @@ pub(crate) fn render(page: &Page) -> String {
                         p { "Also as " a href=(file) { (file) } "." }
                     }
                 }
-                h2 id="units" { "Units" }
-                p { "Each unit's best hypotheses (score), its activation over the longest sequence, and its contexts." }
-                @for u in &page.units { (unit(u)) }
+                @if !page.units.is_empty() {
+                    h2 id="units" { "Units" }
+                    p { "Each unit's best hypotheses (score), its activation over the longest sequence, and its contexts." }
+                    @for u in &page.units { (unit(u)) }
+                }
             }
         }
     };

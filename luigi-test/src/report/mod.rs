@@ -141,6 +141,7 @@ pub(crate) struct UnitView {
 pub(crate) struct Page {
     pub(crate) title: String,
     pub(crate) header: Vec<(String, String)>,
+    pub(crate) table_title: String,
     pub(crate) table: Vec<Vec<String>>,
     pub(crate) table_head: Vec<String>,
     pub(crate) anchors: Vec<Option<String>>,
@@ -296,78 +297,6 @@ pub fn write(input: &ReportInput<'_>, opts: &ReportOptions, dir: &Path) -> Resul
         let Some(h) = input.hypotheses.get(&p.hypothesis) else {
             continue;
         };
-        let col: Vec<f32> = acts.values.column(p.unit_index).to_vec();
-        let mut hv: Vec<f32> = Vec::with_capacity(col.len());
-        for s in corpus.sequences() {
-            hv.extend(evaluate_checked(h, s.chars())?);
-        }
-        // the stretch where both move most: the window of `stretch`
-        // characters (within one sequence) with the largest product of the
-        // two standard deviations
-        let len = opts.stretch.max(8);
-        let sd = |v: &[f32]| {
-            let m = v.iter().map(|x| f64::from(*x)).sum::<f64>() / v.len().max(1) as f64;
-            (v.iter().map(|x| (f64::from(*x) - m).powi(2)).sum::<f64>() / v.len().max(1) as f64)
-                .sqrt()
-        };
-        let mut best_w = (0usize, 0usize, -1.0f64);
-        for (si, s) in corpus.sequences().iter().enumerate() {
-            let n = s.len();
-            if n == 0 {
-                continue;
-            }
-            let w = len.min(n);
-            let mut start = 0;
-            loop {
-                let a = starts[si] + start;
-                let score = sd(&col[a..a + w]) * sd(&hv[a..a + w]);
-                if score > best_w.2 {
-                    best_w = (si, start, score);
-                }
-                if start + w >= n {
-                    break;
-                }
-                start = (start + w / 2).min(n - w);
-            }
-        }
-        let (si, start, _) = best_w;
-        let w = len.min(corpus.sequences().get(si).map_or(0, |s| s.len()));
-        let a = starts.get(si).copied().unwrap_or(0) + start;
-        let u_stretch = &col[a..a + w];
-        let h_stretch = &hv[a..a + w];
-        let title = format!(
-            "unit {} and {} (sequence {si}, characters {start}..{})",
-            p.unit,
-            p.hypothesis,
-            start + w
-        );
-        let svg = figures::unit_and_hypothesis(
-            &title,
-            &format!("unit {}", p.unit),
-            u_stretch,
-            &p.hypothesis,
-            h_stretch,
-        )?;
-        let file = format!("pairing-{}.svg", figures_name(&p.hypothesis));
-        let scale = col.iter().fold(0f32, |m, v| m.max(v.abs())).max(1e-9);
-        let (hlo, hhi) = h_stretch
-            .iter()
-            .fold((f32::INFINITY, f32::NEG_INFINITY), |(l, h), v| {
-                (l.min(*v), h.max(*v))
-            });
-        let hspan = (hhi - hlo).max(1e-9);
-        let chars = corpus.sequences()[si].chars();
-        let text = (0..w)
-            .map(|k| {
-                (
-                    chars[start + k],
-                    f64::from(u_stretch[k] / scale),
-                    f64::from((h_stretch[k] - hlo) / hspan),
-                    u_stretch[k],
-                    h_stretch[k],
-                )
-            })
-            .collect();
         let mut scores = vec![
             (
                 "metric".to_string(),
@@ -396,27 +325,19 @@ pub fn write(input: &ReportInput<'_>, opts: &ReportOptions, dir: &Path) -> Resul
             .iter()
             .find(|(h, u, _)| *h == p.hypothesis && *u == p.unit)
             .map(|(_, _, t)| t.clone());
-        pairings.push(PairingView {
-            anchor: anchor(&p.hypothesis),
-            hypothesis: p.hypothesis.clone(),
-            unit: p.unit.clone(),
+        let view = pairing_view(
+            corpus,
+            acts,
+            &starts,
+            h,
+            p.unit_index,
             scores,
-            figure: svg.clone(),
-            figure_file: file.clone(),
-            text,
-            stretch_at: (si, start),
-            top: contexts(corpus, acts, &col, opts.contexts, true, opts.context_before),
-            bottom: contexts(
-                corpus,
-                acts,
-                &col,
-                opts.contexts,
-                false,
-                opts.context_before,
-            ),
             verification,
-        });
-        figures.push((file, svg));
+            &anchor(&p.hypothesis),
+            opts,
+        )?;
+        figures.push((view.figure_file.clone(), view.figure.clone()));
+        pairings.push(view);
     }
 
     // the unit index
@@ -560,6 +481,7 @@ pub fn write(input: &ReportInput<'_>, opts: &ReportOptions, dir: &Path) -> Resul
     let page = Page {
         title: format!("Luigi report: {} / {}", ins.layer, ins.corpus),
         header,
+        table_title: "Ranking: the best unit of each hypothesis".to_string(),
         table,
         table_head,
         anchors,
@@ -586,7 +508,236 @@ pub fn write(input: &ReportInput<'_>, opts: &ReportOptions, dir: &Path) -> Resul
     Ok(written)
 }
 
-/// A file-name-safe form of a hypothesis name.
-fn figures_name(s: &str) -> String {
-    anchor(s).trim_start_matches("p-").to_string()
+/// One pairing's section: the stretch where the unit and the hypothesis
+/// both move most, the text coloured by the unit, the contexts.
+#[allow(clippy::too_many_arguments)]
+fn pairing_view(
+    corpus: &Corpus,
+    acts: &Activations,
+    starts: &[usize],
+    h: &dyn crate::hypothesis::Hypothesis,
+    unit: usize,
+    scores: Vec<(String, String)>,
+    verification: Option<String>,
+    anchor: &str,
+    opts: &ReportOptions,
+) -> Result<PairingView> {
+    let col: Vec<f32> = acts.values.column(unit).to_vec();
+    let mut hv: Vec<f32> = Vec::with_capacity(col.len());
+    for s in corpus.sequences() {
+        hv.extend(evaluate_checked(h, s.chars())?);
+    }
+    // the stretch where both move most: the window of `stretch`
+    // characters (within one sequence) with the largest product of the
+    // two standard deviations
+    let len = opts.stretch.max(8);
+    let sd = |v: &[f32]| {
+        let m = v.iter().map(|x| f64::from(*x)).sum::<f64>() / v.len().max(1) as f64;
+        (v.iter().map(|x| (f64::from(*x) - m).powi(2)).sum::<f64>() / v.len().max(1) as f64).sqrt()
+    };
+    let mut best_w = (0usize, 0usize, -1.0f64);
+    for (si, s) in corpus.sequences().iter().enumerate() {
+        let n = s.len();
+        if n == 0 {
+            continue;
+        }
+        let w = len.min(n);
+        let mut start = 0;
+        loop {
+            let a = starts[si] + start;
+            let score = sd(&col[a..a + w]) * sd(&hv[a..a + w]);
+            if score > best_w.2 {
+                best_w = (si, start, score);
+            }
+            if start + w >= n {
+                break;
+            }
+            start = (start + w / 2).min(n - w);
+        }
+    }
+    let (si, start, _) = best_w;
+    let w = len.min(corpus.sequences().get(si).map_or(0, |s| s.len()));
+    let a = starts.get(si).copied().unwrap_or(0) + start;
+    let u_stretch = &col[a..a + w];
+    let h_stretch = &hv[a..a + w];
+    let title = format!(
+        "unit {} and {} (sequence {si}, characters {start}..{})",
+        acts.units[unit],
+        h.name(),
+        start + w
+    );
+    let svg = figures::unit_and_hypothesis(
+        &title,
+        &format!("unit {}", acts.units[unit]),
+        u_stretch,
+        h.name(),
+        h_stretch,
+    )?;
+    let scale = col.iter().fold(0f32, |m, v| m.max(v.abs())).max(1e-9);
+    let (hlo, hhi) = h_stretch
+        .iter()
+        .fold((f32::INFINITY, f32::NEG_INFINITY), |(l, h), v| {
+            (l.min(*v), h.max(*v))
+        });
+    let hspan = (hhi - hlo).max(1e-9);
+    let chars = corpus.sequences()[si].chars();
+    let text = (0..w)
+        .map(|k| {
+            (
+                chars[start + k],
+                f64::from(u_stretch[k] / scale),
+                f64::from((h_stretch[k] - hlo) / hspan),
+                u_stretch[k],
+                h_stretch[k],
+            )
+        })
+        .collect();
+    let file = format!("pairing-{}.svg", anchor.trim_start_matches("p-"));
+    Ok(PairingView {
+        anchor: anchor.to_string(),
+        hypothesis: h.name().to_string(),
+        unit: acts.units[unit].clone(),
+        scores,
+        figure: svg,
+        figure_file: file,
+        text,
+        stretch_at: (si, start),
+        top: contexts(corpus, acts, &col, opts.contexts, true, opts.context_before),
+        bottom: contexts(
+            corpus,
+            acts,
+            &col,
+            opts.contexts,
+            false,
+            opts.context_before,
+        ),
+        verification,
+    })
+}
+
+/// Pearson r of two columns (0 when either is constant).
+fn pearson(a: &[f32], b: &[f32]) -> f64 {
+    let n = a.len().min(b.len()).max(1) as f64;
+    let ma = a.iter().map(|x| f64::from(*x)).sum::<f64>() / n;
+    let mb = b.iter().map(|x| f64::from(*x)).sum::<f64>() / n;
+    let (mut sab, mut saa, mut sbb) = (0.0, 0.0, 0.0);
+    for (x, y) in a.iter().zip(b) {
+        let (dx, dy) = (f64::from(*x) - ma, f64::from(*y) - mb);
+        sab += dx * dy;
+        saa += dx * dx;
+        sbb += dy * dy;
+    }
+    if saa > 0.0 && sbb > 0.0 {
+        sab / (saa * sbb).sqrt()
+    } else {
+        0.0
+    }
+}
+
+/// A page for one assertion: `hypothesis` against the units named in
+/// `units` (column indices: the asserted or best ones first), each in its
+/// own section, then its strongest competitors up to `competitors` more
+/// units, with a table of their Pearson r linking to the sections.
+#[allow(clippy::too_many_arguments)]
+pub fn write_assertion_page(
+    title: &str,
+    header: Vec<(String, String)>,
+    corpus: &Corpus,
+    acts: &Activations,
+    hypothesis: &dyn crate::hypothesis::Hypothesis,
+    units: &[usize],
+    competitors: usize,
+    dir: &Path,
+) -> Result<Written> {
+    if acts.n_rows() != corpus.timesteps() {
+        return Err(Error::invalid(
+            "report",
+            "the recording does not match the corpus",
+        ));
+    }
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    let opts = ReportOptions::default();
+    let mut starts = Vec::with_capacity(corpus.len() + 1);
+    let mut at = 0usize;
+    for s in corpus.sequences() {
+        starts.push(at);
+        at += s.len();
+    }
+    starts.push(at);
+    let mut hv: Vec<f32> = Vec::with_capacity(at);
+    for s in corpus.sequences() {
+        hv.extend(evaluate_checked(hypothesis, s.chars())?);
+    }
+    let r: Vec<f64> = (0..acts.n_units())
+        .map(|j| pearson(&acts.values.column(j).to_vec(), &hv))
+        .collect();
+    let mut chosen: Vec<usize> = units
+        .iter()
+        .copied()
+        .filter(|u| *u < acts.n_units())
+        .collect();
+    let mut others: Vec<usize> = (0..acts.n_units())
+        .filter(|j| !chosen.contains(j))
+        .collect();
+    others.sort_by(|a, b| r[*b].abs().total_cmp(&r[*a].abs()).then(a.cmp(b)));
+    chosen.extend(others.into_iter().take(competitors));
+    let mut pairings = Vec::new();
+    let mut table = Vec::new();
+    let mut anchors = Vec::new();
+    for (k, &u) in chosen.iter().enumerate() {
+        let role = if k < units.len() {
+            "asserted"
+        } else {
+            "competitor"
+        };
+        let a = format!("p-unit-{u}");
+        let view = pairing_view(
+            corpus,
+            acts,
+            &starts,
+            hypothesis,
+            u,
+            vec![
+                ("role".into(), role.into()),
+                ("pearson".into(), format!("{:+.4}", r[u])),
+            ],
+            None,
+            &a,
+            &opts,
+        )?;
+        table.push(vec![
+            acts.units[u].clone(),
+            role.to_string(),
+            format!("{:+.4}", r[u]),
+        ]);
+        anchors.push(Some(a));
+        pairings.push(view);
+    }
+    let page = Page {
+        title: title.to_string(),
+        header,
+        table_title: format!("Units against `{}`", hypothesis.name()),
+        table,
+        table_head: vec!["unit".into(), "role".into(), "pearson".into()],
+        anchors,
+        pairings,
+        units: Vec::new(),
+        figure1: None,
+        figure3: Vec::new(),
+        notes: Vec::new(),
+    };
+    let html = html::render(&page);
+    let mut written = Written {
+        index: dir.join("index.html"),
+        figures: Vec::new(),
+        bytes: html.len() as u64,
+    };
+    std::fs::write(&written.index, &html).map_err(|e| Error::io(&written.index, e))?;
+    for v in &page.pairings {
+        let p = dir.join(&v.figure_file);
+        std::fs::write(&p, &v.figure).map_err(|e| Error::io(&p, e))?;
+        written.bytes += v.figure.len() as u64;
+        written.figures.push(p);
+    }
+    Ok(written)
 }

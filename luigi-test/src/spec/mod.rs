@@ -131,6 +131,10 @@ pub struct Spec {
     pub expectations: Vec<SpecExpectation>,
     /// The ranking snapshot, if any.
     pub snapshot: Option<SpecSnapshot>,
+    /// Where a failing case's HTML page goes (a folder per case); `None`:
+    /// `luigi/` in cargo's target directory under `cargo test`, nowhere
+    /// elsewhere. `luigi check --report-dir DIR` sets it.
+    pub report_dir: Option<PathBuf>,
     text: String,
     corpus_loaded: Option<Arc<Corpus>>,
 }
@@ -244,6 +248,7 @@ impl Spec {
             seed,
             expectations,
             snapshot,
+            report_dir: None,
             text: text.to_string(),
             corpus_loaded: corpus,
         })
@@ -304,6 +309,16 @@ impl Spec {
                     o,
                 ),
                 None => Ok(o),
+            })
+            .map(|mut o| {
+                crate::expect::attach_page(
+                    &subject,
+                    x.hypothesis.as_ref(),
+                    &origin,
+                    self.report_dir.as_deref(),
+                    &mut o,
+                );
+                o
             });
             let result = match judged {
                 Ok(o) if o.passed => CaseResult::Passed(o.report),
@@ -551,12 +566,25 @@ pub fn discover(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
 /// Loads and runs every spec `paths` names. Errors finding the specs are
 /// returned; a spec that cannot be read or run is a [`SpecRun`] with an error.
 pub fn check_paths(paths: &[PathBuf], update: Update) -> Result<CheckRun> {
+    check_paths_with(paths, update, None)
+}
+
+/// [`check_paths`], writing each failing case's HTML page into a folder of
+/// `report_dir` (see [`Spec::report_dir`]).
+pub fn check_paths_with(
+    paths: &[PathBuf],
+    update: Update,
+    report_dir: Option<&Path>,
+) -> Result<CheckRun> {
     let files = discover(paths)?;
     let specs = files
         .into_iter()
         .map(|path| {
             let start = Instant::now();
-            let result = Spec::load(&path).and_then(|s| s.run(update));
+            let result = Spec::load(&path).and_then(|mut s| {
+                s.report_dir = report_dir.map(Path::to_path_buf);
+                s.run(update)
+            });
             SpecRun {
                 path,
                 result,
