@@ -217,7 +217,7 @@ fn contexts(
 fn fmt_p(v: Option<f64>) -> String {
     match v {
         None => "-".to_string(),
-        Some(x) if x == 0.0 => "<1e-300".to_string(),
+        Some(0.0) => "<1e-300".to_string(),
         Some(x) => format!("{x:.1e}"),
     }
 }
