@@ -287,6 +287,12 @@ def windows(ids: np.ndarray, window: int = WINDOW) -> list[np.ndarray]:
     return [ids[i : i + window] for i in range(0, len(ids), window)]
 
 
+def state_layers(sess) -> int:
+    """The leading dim of the session's `h0` input (LSTM layers stacked)."""
+    shape = next(i.shape for i in sess.get_inputs() if i.name == "h0")
+    return shape[0] if isinstance(shape[0], int) else 1
+
+
 def onnx_accuracy(sess, ids: np.ndarray, hidden: int, chunk: int = 512) -> dict:
     """Accuracy of an onnxruntime session under ``EVAL_PROTOCOL``."""
     wins = windows(ids)
@@ -299,7 +305,8 @@ def onnx_accuracy(sess, ids: np.ndarray, hidden: int, chunk: int = 512) -> dict:
             continue
         for s in range(0, len(ws), chunk):
             batch = np.stack(ws[s : s + chunk])
-            z = np.zeros((1, len(batch), hidden), dtype=np.float32)
+            layers = state_layers(sess)
+            z = np.zeros((layers, len(batch), hidden), dtype=np.float32)
             logits = sess.run(["logits"], {"tokens": batch, "h0": z, "c0": z})[0]
             pred = logits[:, :-1, :].argmax(-1)
             correct += int((pred == batch[:, 1:]).sum())

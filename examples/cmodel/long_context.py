@@ -29,7 +29,7 @@ def whole_files(sess, files: list[np.ndarray]) -> dict:
     for ids in files:
         if len(ids) < 2:
             continue
-        z = np.zeros((1, 1, evaluate.HIDDEN), dtype=np.float32)
+        z = np.zeros((corpus.state_layers(sess), 1, evaluate.HIDDEN), dtype=np.float32)
         logits = sess.run(["logits"], {"tokens": ids[None, :], "h0": z, "c0": z})[0]
         pred = logits[0, :-1].argmax(-1)
         correct += int((pred == ids[1:]).sum())
