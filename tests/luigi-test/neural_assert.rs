@@ -180,6 +180,7 @@ fn a_broken_expectation_reports_every_section_in_order() {
         r.titles(),
         [
             "asserted",
+            "page",
             "where",
             "model",
             "corpus",
@@ -497,9 +498,14 @@ fn verify_fails_a_column_unit_that_only_correlates_with_inside_parentheses() {
         "{body}"
     );
     // the counterexamples are the news: right after what was asserted
+    // (and the one-line path of the failure's HTML page)
     let titles = verified.report.titles();
     let at = titles.iter().position(|t| *t == "asserted").unwrap();
-    assert_eq!(titles[at + 1], "verification", "{titles:?}");
+    assert_eq!(
+        titles[at + 1..at + 3],
+        ["page", "verification"],
+        "{titles:?}"
+    );
     // at_most and probe cannot be verified yet: a setup error that says so
     let e = assertion()
         .expect(Expectation::at_most(
