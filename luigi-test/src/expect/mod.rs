@@ -632,8 +632,33 @@ impl Assertion {
             Origin::Source { test, .. } if !test.is_empty() => format!("`{test}`"),
             _ => "assertion".to_string(),
         };
+        let threshold = self
+            .expectation
+            .as_ref()
+            .and_then(|e| e.threshold().cloned());
         match self.check() {
-            Ok(o) if o.passed => {}
+            Ok(o) if o.passed => {
+                // one line per passing assertion, to calibrate thresholds:
+                // captured by the test harness (shown with --nocapture), or
+                // written past the capture with LUIGI_VERBOSE=1
+                let observed = o
+                    .report
+                    .section("observed")
+                    .and_then(|s| s.lines().next())
+                    .map(|s| format!(": {s}"))
+                    .unwrap_or_default();
+                let margin = match (o.observed, &threshold) {
+                    (Some(v), Some(t)) => format!(" (margin {:+.3})", v - t.min.abs()),
+                    _ => String::new(),
+                };
+                let line = format!("luigi: {what} passed{observed}{margin}");
+                if std::env::var("LUIGI_VERBOSE").is_ok_and(|v| v == "1") {
+                    use std::io::Write;
+                    let _ = writeln!(std::io::stderr(), "{line}");
+                } else {
+                    println!("{line}");
+                }
+            }
             Ok(o) => {
                 eprintln!("{}", o.report);
                 panic!("neural {what}: {}", o.report.short());
