@@ -44,8 +44,54 @@ impl CorpusArgs {
             Some(w) => CorpusFormat::Windows(w),
             None => CorpusFormat::Lines,
         };
-        Ok(Corpus::load(&self.corpus, format)?)
+        let c = Corpus::load(&self.corpus, format)?;
+        if self.window.is_none() {
+            if let Some(why) = reads_continuously(&c) {
+                eprintln!(
+                    "luigi: warning: {} is read one sequence per line, but {why}; a model that reads it as continuous text (code, prose) starts every line from zero state here: use --window 256 (or the length it was trained on)",
+                    self.corpus.display()
+                );
+            }
+        }
+        Ok(c)
     }
+}
+
+/// Why a corpus read one sequence per line looks like text a model reads
+/// continuously: many short lines, most of them indented or ending in code
+/// punctuation (`;`, `{`, `}`, `)`, `,`), or prose lines that run on
+/// (ending without a full stop). `None` when it looks like one item per
+/// line.
+fn reads_continuously(c: &Corpus) -> Option<String> {
+    let seqs = c.sequences();
+    if seqs.len() < 50 {
+        return None;
+    }
+    let mut lens: Vec<usize> = seqs.iter().map(|s| s.len()).collect();
+    lens.sort_unstable();
+    let median = lens[lens.len() / 2];
+    let code = seqs
+        .iter()
+        .filter(|s| {
+            let t = s.chars();
+            let first = t.first().copied().unwrap_or(' ');
+            let last = t
+                .iter()
+                .rev()
+                .find(|c| !c.is_whitespace())
+                .copied()
+                .unwrap_or(' ');
+            first == ' ' || first == '\t' || matches!(last, ';' | '{' | '}' | ')' | ',')
+        })
+        .count();
+    let share = code as f64 / seqs.len() as f64;
+    (median < 80 && share > 0.5).then(|| {
+        format!(
+            "{:.0}% of its {} lines are indented or end in code punctuation (median {median} characters)",
+            100.0 * share,
+            seqs.len()
+        )
+    })
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]

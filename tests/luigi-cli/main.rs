@@ -151,3 +151,36 @@ fn no_runtime_and_no_provisioning_says_what_was_tried() {
         "{t}"
     );
 }
+
+#[test]
+fn a_code_corpus_read_line_by_line_warns_to_use_window() {
+    let d = tempfile::tempdir().unwrap();
+    let code: String = (0..120)
+        .map(|i| format!("\tx{} = (a + b);\n", i % 7))
+        .collect();
+    let p = d.path().join("code.txt");
+    std::fs::write(&p, &code).unwrap();
+    let card = fixture("lstm_ids.luigi.yaml");
+    let run = |extra: &[&str]| {
+        let mut args = vec![
+            "inspect",
+            card.to_str().unwrap(),
+            "--corpus",
+            p.to_str().unwrap(),
+            "--fast",
+            "--layer",
+            "lstm",
+        ];
+        args.extend_from_slice(extra);
+        luigi(&args)
+    };
+    let o = run(&[]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(text(&o).contains("use --window"), "{}", text(&o));
+    let o = run(&["--window", "64"]);
+    assert!(!text(&o).contains("use --window"), "{}", text(&o));
+    // one item per line: no warning
+    let items: String = (0..120).map(|i| format!("abc{}\n", i % 9)).collect();
+    std::fs::write(&p, items).unwrap();
+    assert!(!text(&run(&[])).contains("use --window"));
+}
