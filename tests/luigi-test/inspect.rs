@@ -117,3 +117,55 @@ fn same_ranking_for_any_chunk_size_and_batch_size() {
     let b = run(3, 40);
     assert_eq!(a.rounded(6), b.rounded(6));
 }
+
+/// Windows start mid-structure: the fixture's unit 0 counts `(` minus `)`
+/// from the window start, so the signed `relative_depth(()` fits it
+/// exactly, and the clamped `depth(()` does not where a window opens after
+/// an unmatched `)`.
+#[test]
+fn relative_depth_fits_a_counter_on_windows_that_start_mid_structure() {
+    use luigi_test::hypothesis::library::Bracket;
+    use luigi_test::hypothesis::Hypothesis;
+    let model = luigi_test::model::Model::load(crate::fixture("lstm_ids.luigi.yaml")).unwrap();
+    let corpus = luigi_test::Corpus::load(
+        crate::fixture("corpus_windows.txt"),
+        luigi_test::CorpusFormat::Windows(32),
+    )
+    .unwrap();
+    let acts = model.record(&corpus, &["lstm"]).unwrap().remove(0);
+    let unit: Vec<f64> = acts
+        .values
+        .column(0)
+        .iter()
+        .map(|x| f64::from(*x))
+        .collect();
+    let r = |h: &dyn Hypothesis| {
+        let mut v = Vec::new();
+        for s in corpus.sequences() {
+            let mut out = Vec::new();
+            h.evaluate(s.chars(), &mut out);
+            v.extend(out.into_iter().map(f64::from));
+        }
+        let n = v.len() as f64;
+        let (mu, mv) = (unit.iter().sum::<f64>() / n, v.iter().sum::<f64>() / n);
+        let cov: f64 = unit.iter().zip(&v).map(|(a, b)| (a - mu) * (b - mv)).sum();
+        let su: f64 = unit.iter().map(|a| (a - mu).powi(2)).sum::<f64>().sqrt();
+        let sv: f64 = v.iter().map(|b| (b - mv).powi(2)).sum::<f64>().sqrt();
+        cov / (su * sv)
+    };
+    let relative = r(&Bracket::relative_depth('(').unwrap());
+    let clamped = r(&Bracket::depth('(').unwrap());
+    assert!(relative > 0.99, "relative {relative}");
+    assert!(
+        relative > clamped + 0.01,
+        "relative {relative}, clamped {clamped}"
+    );
+    // a list item and a builtin spell it the same way
+    let set = HypothesisSet::from_yaml_str(
+        "- relative_depth: '('\n",
+        std::path::Path::new("t.yaml"),
+        None,
+    )
+    .unwrap();
+    assert_eq!(set.names(), ["relative_depth(()"]);
+}

@@ -52,6 +52,7 @@ pub const KEYED: &[&str] = &[
     "char",
     "class",
     "depth",
+    "relative_depth",
     "inside",
     "indent",
     "indent_level",

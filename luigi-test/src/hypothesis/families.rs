@@ -286,6 +286,7 @@ impl Family {
                     .collect();
                 for (open, _) in top(pairs, min_count, usize::MAX) {
                     out.push(Box::new(Bracket::depth(open)?));
+                    out.push(Box::new(Bracket::relative_depth(open)?));
                     out.push(Box::new(Bracket::inside(open)?));
                 }
             }
@@ -451,7 +452,14 @@ mod tests {
         let got = Family::brackets().min_count(2).generate(&corpus()).unwrap();
         assert_eq!(
             names(&got),
-            ["depth(()", "inside(()", "depth({)", "inside({)"]
+            [
+                "depth(()",
+                "relative_depth(()",
+                "inside(()",
+                "depth({)",
+                "relative_depth({)",
+                "inside({)"
+            ]
         );
         let got = Family::code().min_count(1).generate(&corpus()).unwrap();
         assert_eq!(

@@ -883,6 +883,11 @@ pub enum BracketOutput {
     Depth,
     /// 1 while the depth is above 0 (binary).
     Inside,
+    /// Openers minus closers since the start of the sequence, never
+    /// clamped (numeric): what a model that starts a window from zero
+    /// state can count. Negative after closers whose openers came before
+    /// the window.
+    Relative,
 }
 
 /// `depth(()` (numeric) and `inside(()` (binary), state rule.
@@ -917,6 +922,12 @@ impl Bracket {
         let (o, c) = find_pair(bracket)?;
         Self::pair(o, c, BracketOutput::Inside)
     }
+    /// Signed depth relative to the sequence start (see
+    /// [`BracketOutput::Relative`]): `relative_depth(()`.
+    pub fn relative_depth(bracket: char) -> Result<Self> {
+        let (o, c) = find_pair(bracket)?;
+        Self::pair(o, c, BracketOutput::Relative)
+    }
     /// Any pair of distinct characters as brackets.
     pub fn pair(open: char, close: char, output: BracketOutput) -> Result<Self> {
         if open == close {
@@ -946,6 +957,7 @@ impl Bracket {
         let base = match self.output {
             BracketOutput::Depth => "depth",
             BracketOutput::Inside => "inside",
+            BracketOutput::Relative => "relative_depth",
         };
         let pre = if self.code { "code_" } else { "" };
         let known = BRACKET_PAIRS.contains(&(self.open, self.close));
@@ -981,7 +993,7 @@ impl Hypothesis for Bracket {
     }
     fn kind(&self) -> HypothesisKind {
         match self.output {
-            BracketOutput::Depth => HypothesisKind::Numeric,
+            BracketOutput::Depth | BracketOutput::Relative => HypothesisKind::Numeric,
             BracketOutput::Inside => HypothesisKind::Binary,
         }
     }
@@ -993,18 +1005,22 @@ impl Hypothesis for Bracket {
             None
         };
         let mut depth = 0u32;
+        let mut relative = 0i64;
         for (i, &c) in seq.iter().enumerate() {
             let counts = regions.as_ref().is_none_or(|r| r[i] == Region::Code);
             if counts {
                 if c == self.open {
                     depth += 1;
+                    relative += 1;
                 } else if c == self.close {
                     depth = depth.saturating_sub(1);
+                    relative -= 1;
                 }
             }
             out.push(match self.output {
                 BracketOutput::Depth => depth as f32,
                 BracketOutput::Inside => bit(depth > 0),
+                BracketOutput::Relative => relative as f32,
             });
         }
     }

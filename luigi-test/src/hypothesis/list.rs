@@ -11,6 +11,8 @@
 //! - chars: "{};"             # one `char` detector per character
 //! - class: digit             # digit letter alnum ident whitespace punct upper lower hex any
 //! - depth: '('               # or {bracket: '(', code: true} to skip comments/strings
+//! - relative_depth: '('      # openers minus closers since the sequence start, never clamped at 0
+//!                            #   (what a model reading a window from zero state can count)
 //! - inside: '{'
 //! - indent: {tab: 4}         # bare `- indent` uses tab width 8
 //! - indent_level: 4          # or {unit: 4, tab: 4}
@@ -76,11 +78,12 @@ const BARE: [&str; 11] = [
 ];
 
 /// Items written as a one-key map.
-const KEYED: [&str; 16] = [
+const KEYED: [&str; 17] = [
     "char",
     "chars",
     "class",
     "depth",
+    "relative_depth",
     "inside",
     "indent",
     "indent_level",
@@ -340,12 +343,12 @@ impl<'de> Visitor<'de> for ItemSeed<'_, '_> {
                 let name: String = map.next_value()?;
                 one(boxed(ClassIs::named(&name)))?;
             }
-            "depth" | "inside" => {
+            "depth" | "inside" | "relative_depth" => {
                 let arg: BracketArg = map.next_value()?;
-                let b = if key == "depth" {
-                    Bracket::depth(arg.bracket)
-                } else {
-                    Bracket::inside(arg.bracket)
+                let b = match key.as_str() {
+                    "depth" => Bracket::depth(arg.bracket),
+                    "relative_depth" => Bracket::relative_depth(arg.bracket),
+                    _ => Bracket::inside(arg.bracket),
                 };
                 one(boxed(b.map(|b| if arg.code { b.code_aware() } else { b })))?;
             }
