@@ -117,7 +117,9 @@ pub(crate) fn report(model: &Path, corpus: &CorpusArgs, args: &ReportArgs) -> Re
         }
     }
     let mut projections = Vec::new();
-    if !args.pca.is_empty() {
+    let set = if args.pca.is_empty() {
+        set
+    } else {
         let mut subset = HypothesisSet::new();
         for h in set.into_boxed() {
             if args.pca.iter().any(|n| n == h.name()) {
@@ -128,22 +130,12 @@ pub(crate) fn report(model: &Path, corpus: &CorpusArgs, args: &ReportArgs) -> Re
         for name in &args.pca {
             projections.push(data.project(name)?);
         }
-        // the hypotheses were moved into the subset; reload for the report
-        let set = match &args.hypotheses {
+        // the hypotheses were moved into the subset; load them again
+        match &args.hypotheses {
             Some(p) => HypothesisSet::load_with_corpus(p, &c)?,
             None => families::auto(&c)?,
-        };
-        return finish(
-            &m,
-            &c,
-            &acts,
-            &set,
-            &result,
-            verifications,
-            projections,
-            args,
-        );
-    }
+        }
+    };
     finish(
         &m,
         &c,

@@ -21,6 +21,30 @@ pub(crate) enum Mode {
     Both,
 }
 
+/// How the model samples (`luigi verify --mode intervene`, `luigi generate`).
+#[derive(clap::Args, Debug)]
+pub(crate) struct SamplingArgs {
+    /// Sampling temperature (0 = most likely token).
+    #[arg(long, default_value_t = 1.0)]
+    pub(crate) temperature: f32,
+    /// Sample from the K most likely tokens only.
+    #[arg(long)]
+    pub(crate) top_k: Option<usize>,
+    /// Sample from the smallest set of tokens whose probability reaches P.
+    #[arg(long)]
+    pub(crate) top_p: Option<f32>,
+}
+
+impl SamplingArgs {
+    fn sampling(&self) -> luigi_test::model::Sampling {
+        luigi_test::model::Sampling {
+            temperature: self.temperature,
+            top_k: self.top_k,
+            top_p: self.top_p,
+        }
+    }
+}
+
 /// The arguments of `luigi verify` after the model and corpus.
 #[derive(clap::Args, Debug)]
 pub(crate) struct VerifyArgs {
@@ -88,15 +112,9 @@ pub(crate) struct VerifyArgs {
     /// (default: the state where the unit's mean differs most).
     #[arg(long, help_heading = "Intervention")]
     pub(crate) state: Option<String>,
-    /// intervene: sampling temperature (0 = most likely token).
-    #[arg(long, default_value_t = 1.0, help_heading = "Intervention")]
-    pub(crate) temperature: f32,
-    /// intervene: sample from the K most likely tokens only.
-    #[arg(long, help_heading = "Intervention")]
-    pub(crate) top_k: Option<usize>,
-    /// intervene: sample from the smallest set of tokens whose probability reaches P.
-    #[arg(long, help_heading = "Intervention")]
-    pub(crate) top_p: Option<f32>,
+    /// intervene: how the model samples.
+    #[command(flatten, next_help_heading = "Sampling (intervene)")]
+    pub(crate) sampling: SamplingArgs,
     /// Seed of every random draw.
     #[arg(long, default_value_t = 0x5EED)]
     pub(crate) seed: u64,
@@ -134,7 +152,6 @@ fn closest<'a>(name: &str, names: impl Iterator<Item = &'a str>) -> String {
 
 pub(crate) fn verify(model: &Path, corpus: &CorpusArgs, args: &VerifyArgs) -> Result<ExitCode> {
     use luigi_test::hypothesis::{families, Hypothesis, HypothesisSet};
-    use luigi_test::model::Sampling;
     use luigi_test::verify::{
         competitors, intervene, perturb, InterveneOptions, PerturbOptions, Verdict,
     };
@@ -238,11 +255,7 @@ pub(crate) fn verify(model: &Path, corpus: &CorpusArgs, args: &VerifyArgs) -> Re
             force_steps: args.force_steps,
             prompt_len: args.prompt_len,
             control_units: args.control_units.unwrap_or(4),
-            sampling: Sampling {
-                temperature: args.temperature,
-                top_k: args.top_k,
-                top_p: args.top_p,
-            },
+            sampling: args.sampling.sampling(),
             on: args.on,
             off: args.off,
             state: args.state.clone(),
@@ -349,15 +362,9 @@ pub(crate) struct GenerateArgs {
     /// Continuations to sample (each with its own draws).
     #[arg(long, default_value_t = 1)]
     pub(crate) samples: usize,
-    /// Sampling temperature (0 = most likely token).
-    #[arg(long, default_value_t = 1.0)]
-    pub(crate) temperature: f32,
-    /// Sample from the K most likely tokens only.
-    #[arg(long)]
-    pub(crate) top_k: Option<usize>,
-    /// Sample from the smallest set of tokens whose probability reaches P.
-    #[arg(long)]
-    pub(crate) top_p: Option<f32>,
+    /// How the model samples.
+    #[command(flatten, next_help_heading = "Sampling")]
+    pub(crate) sampling: SamplingArgs,
     /// Seed of the sampling.
     #[arg(long, default_value_t = 0x5EED)]
     pub(crate) seed: u64,
@@ -368,7 +375,7 @@ pub(crate) struct GenerateArgs {
 
 /// `luigi generate`.
 pub(crate) fn generate(model: &Path, args: &GenerateArgs) -> Result<ExitCode> {
-    use luigi_test::model::{Force, GenerateOptions, Request, Sampling};
+    use luigi_test::model::{Force, GenerateOptions, Request};
     let m = Model::load(model)?;
     let mut forces = Vec::new();
     let layer = if args.forces.is_empty() {
@@ -419,11 +426,7 @@ pub(crate) fn generate(model: &Path, args: &GenerateArgs) -> Result<ExitCode> {
     let opts = GenerateOptions {
         steps: args.steps,
         force_steps: None,
-        sampling: Sampling {
-            temperature: args.temperature,
-            top_k: args.top_k,
-            top_p: args.top_p,
-        },
+        sampling: args.sampling.sampling(),
         clamp: luigi_test::model::Clamp::Layer,
         seed: args.seed,
     };
@@ -463,7 +466,7 @@ pub(crate) fn generate(model: &Path, args: &GenerateArgs) -> Result<ExitCode> {
                 "forces": forced,
                 "steps": args.steps,
                 "seed": args.seed,
-                "temperature": args.temperature,
+                "temperature": args.sampling.temperature,
                 "continuations": texts,
             });
             println!("{}", serde_json::to_string_pretty(&json)?);

@@ -22,7 +22,9 @@ pub fn target_dir() -> Option<PathBuf> {
     deps.parent()?.parent().map(Path::to_path_buf)
 }
 
-fn clean(s: &str) -> String {
+/// `s` with every character but ASCII letters, digits, `-` and `_` as `_`
+/// (a file name).
+pub(crate) fn clean(s: &str) -> String {
     s.chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() || c == '-' || c == '_' {

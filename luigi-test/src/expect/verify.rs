@@ -97,17 +97,7 @@ pub(crate) fn check_fits(e: &Expectation) -> Result<()> {
 /// `proptest-regressions/<spec stem>/<case>.txt` beside a spec. None for a
 /// builder assertion without a test name: nothing is written then.
 pub fn regression_file(origin: &Origin) -> Option<PathBuf> {
-    fn clean(s: &str) -> String {
-        s.chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                    c
-                } else {
-                    '_'
-                }
-            })
-            .collect()
-    }
+    use super::page::clean;
     match origin {
         Origin::Source { file, test, .. } => {
             if test.is_empty() {

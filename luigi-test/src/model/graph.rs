@@ -657,21 +657,7 @@ pub fn pruned_to_outputs(model_bytes: &[u8], graph: &Graph, names: &[&str]) -> O
     }
     let initializers: BTreeSet<&str> = graph.initializers.iter().map(|t| t.name.as_str()).collect();
 
-    // The graph may come in several `graph` fields (protobuf merges them):
-    // their payloads, concatenated, are one GraphProto.
-    let mut out = Vec::with_capacity(model_bytes.len());
-    let mut graph_bytes = Vec::new();
-    let mut r = proto::Reader::new(proto::Slice::whole(model_bytes));
-    let mut start = r.position();
-    while let Some(f) = r.next_field().ok()? {
-        let end = r.position();
-        if f.number == 7 {
-            graph_bytes.extend_from_slice(f.bytes("ModelProto.graph").ok()?.bytes);
-        } else {
-            out.extend_from_slice(model_bytes.get(start..end)?);
-        }
-        start = end;
-    }
+    let (mut out, graph_bytes) = split_graph_field(model_bytes)?;
 
     let mut new_graph = Vec::with_capacity(graph_bytes.len());
     let mut old_outputs: Vec<(&str, &[u8])> = Vec::new();
@@ -715,19 +701,44 @@ pub fn pruned_to_outputs(model_bytes: &[u8], graph: &Graph, names: &[&str]) -> O
     if node_i != graph.nodes.len() || out_i != graph.outputs.len() {
         return None;
     }
+    push_outputs(&mut new_graph, &old_outputs, names);
+    proto::put_bytes_field(&mut out, 7, &new_graph);
+    Some(out)
+}
+
+/// Appends a graph output field per name: the old field (declared type
+/// and shape kept) when the name was an output, else an untyped one.
+pub(crate) fn push_outputs(new_graph: &mut Vec<u8>, old_outputs: &[(&str, &[u8])], names: &[&str]) {
     for name in names {
         match old_outputs.iter().find(|(n, _)| n == name) {
-            // The declared type and shape of an existing output are kept.
             Some((_, field)) => new_graph.extend_from_slice(field),
             None => {
                 let mut value_info = Vec::new();
                 proto::put_bytes_field(&mut value_info, 1, name.as_bytes());
-                proto::put_bytes_field(&mut new_graph, 12, &value_info);
+                proto::put_bytes_field(new_graph, 12, &value_info);
             }
         }
     }
-    proto::put_bytes_field(&mut out, 7, &new_graph);
-    Some(out)
+}
+
+/// The model bytes without their `graph` fields, and the graph's bytes
+/// (the payloads of every `graph` field, concatenated: protobuf merges
+/// them into one GraphProto). `None` when the bytes do not decode.
+pub(crate) fn split_graph_field(model_bytes: &[u8]) -> Option<(Vec<u8>, Vec<u8>)> {
+    let mut out = Vec::with_capacity(model_bytes.len());
+    let mut graph_bytes = Vec::new();
+    let mut r = proto::Reader::new(proto::Slice::whole(model_bytes));
+    let mut start = r.position();
+    while let Some(f) = r.next_field().ok()? {
+        let end = r.position();
+        if f.number == 7 {
+            graph_bytes.extend_from_slice(f.bytes("ModelProto.graph").ok()?.bytes);
+        } else {
+            out.extend_from_slice(model_bytes.get(start..end)?);
+        }
+        start = end;
+    }
+    Some((out, graph_bytes))
 }
 
 #[cfg(test)]

@@ -125,23 +125,8 @@ pub(crate) fn back_part(
         return Err(SplitError::ReadsMore(extra, from));
     }
 
-    let mut out = Vec::with_capacity(model_bytes.len());
-    let mut graph_bytes = Vec::new();
-    let mut r = proto::Reader::new(proto::Slice::whole(model_bytes));
-    let mut start = r.position();
-    while let Some(f) = r.next_field().map_err(|_| SplitError::Undecodable)? {
-        let end = r.position();
-        if f.number == 7 {
-            graph_bytes.extend_from_slice(
-                f.bytes("ModelProto.graph")
-                    .map_err(|_| SplitError::Undecodable)?
-                    .bytes,
-            );
-        } else {
-            out.extend_from_slice(model_bytes.get(start..end).ok_or(SplitError::Undecodable)?);
-        }
-        start = end;
-    }
+    let (mut out, graph_bytes) =
+        crate::model::graph::split_graph_field(model_bytes).ok_or(SplitError::Undecodable)?;
 
     let mut new_graph = Vec::with_capacity(graph_bytes.len());
     let mut old_outputs: Vec<(&str, &[u8])> = Vec::new();
@@ -217,16 +202,7 @@ pub(crate) fn back_part(
     proto::put_bytes_field(&mut input, 1, layer.as_bytes());
     proto::put_bytes_field(&mut input, 2, &type_proto);
     proto::put_bytes_field(&mut new_graph, 11, &input);
-    for name in outputs {
-        match old_outputs.iter().find(|(n, _)| n == name) {
-            Some((_, field)) => new_graph.extend_from_slice(field),
-            None => {
-                let mut value_info = Vec::new();
-                proto::put_bytes_field(&mut value_info, 1, name.as_bytes());
-                proto::put_bytes_field(&mut new_graph, 12, &value_info);
-            }
-        }
-    }
+    crate::model::graph::push_outputs(&mut new_graph, &old_outputs, outputs);
     proto::put_bytes_field(&mut out, 7, &new_graph);
     Ok(out)
 }

@@ -246,14 +246,7 @@ pub fn write(input: &ReportInput<'_>, opts: &ReportOptions, dir: &Path) -> Resul
     let mut figures: Vec<(String, String)> = Vec::new();
     let mut notes = Vec::new();
 
-    // sequence offsets into the rows
-    let mut starts = Vec::with_capacity(corpus.len() + 1);
-    let mut at = 0usize;
-    for s in corpus.sequences() {
-        starts.push(at);
-        at += s.len();
-    }
-    starts.push(at);
+    let starts = seq_starts(corpus);
 
     let best = ins.best_per_hypothesis();
     let verified = |h: &str| ins.verified.iter().find(|v| v.hypothesis == h);
@@ -615,6 +608,18 @@ fn pairing_view(
     })
 }
 
+/// Each sequence's first row, and the number of rows at the end.
+fn seq_starts(corpus: &Corpus) -> Vec<usize> {
+    let mut starts = Vec::with_capacity(corpus.len() + 1);
+    let mut at = 0usize;
+    for s in corpus.sequences() {
+        starts.push(at);
+        at += s.len();
+    }
+    starts.push(at);
+    starts
+}
+
 /// Pearson r of two columns (0 when either is constant).
 fn pearson(a: &[f32], b: &[f32]) -> f64 {
     let n = a.len().min(b.len()).max(1) as f64;
@@ -657,14 +662,8 @@ pub fn write_assertion_page(
     }
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     let opts = ReportOptions::default();
-    let mut starts = Vec::with_capacity(corpus.len() + 1);
-    let mut at = 0usize;
-    for s in corpus.sequences() {
-        starts.push(at);
-        at += s.len();
-    }
-    starts.push(at);
-    let mut hv: Vec<f32> = Vec::with_capacity(at);
+    let starts = seq_starts(corpus);
+    let mut hv: Vec<f32> = Vec::with_capacity(corpus.timesteps());
     for s in corpus.sequences() {
         hv.extend(evaluate_checked(hypothesis, s.chars())?);
     }

@@ -137,6 +137,37 @@ pub use intervene::{
 };
 pub use perturb::{competitors, perturb};
 
+/// A setup error unless `unit` is a unit of the recording `acts` and the
+/// recording covers `corpus` row for row.
+pub(crate) fn check_subject(
+    layer: &str,
+    corpus: &crate::Corpus,
+    acts: &crate::Activations,
+    unit: usize,
+) -> crate::Result<()> {
+    let n_units = acts.n_units();
+    if unit >= n_units {
+        return Err(crate::Error::invalid(
+            "verify",
+            format!(
+                "unit {unit} is out of range: layer `{layer}` has {n_units} units (0..{})",
+                n_units.saturating_sub(1)
+            ),
+        ));
+    }
+    if acts.n_rows() != corpus.timesteps() {
+        return Err(crate::Error::invalid(
+            "verify",
+            format!(
+                "the recording has {} rows but the corpus {} timesteps: record `{layer}` over this corpus",
+                acts.n_rows(),
+                corpus.timesteps()
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// The default number of drawn edits.
 pub const DEFAULT_CASES: usize = 256;
 

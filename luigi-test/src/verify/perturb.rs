@@ -237,25 +237,7 @@ pub fn perturb(
     opts: &PerturbOptions,
 ) -> Result<Verification> {
     let n_units = acts.n_units();
-    if unit >= n_units {
-        return Err(Error::invalid(
-            "verify",
-            format!(
-                "unit {unit} is out of range: layer `{layer}` has {n_units} units (0..{})",
-                n_units.saturating_sub(1)
-            ),
-        ));
-    }
-    if acts.n_rows() != corpus.timesteps() {
-        return Err(Error::invalid(
-            "verify",
-            format!(
-                "the recording has {} rows but the corpus {} timesteps: record `{layer}` over this corpus",
-                acts.n_rows(),
-                corpus.timesteps()
-            ),
-        ));
-    }
+    super::check_subject(layer, corpus, acts, unit)?;
     if opts.cases == 0 {
         return Err(Error::invalid("verify", "cases = 0: draw at least 1 edit"));
     }
