@@ -7,6 +7,7 @@
 //! | kind | emits | ranked by |
 //! |---|---|---|
 //! | `char` | [`CharIs`] per character | occurrences |
+//! | `class` | [`ClassIs`] for `digit`, `upper`, `lower`, `whitespace`, `punct`: each that holds at some timesteps and fails at others | that fixed order |
 //! | `ngram` (`n`, default 2) | [`NGram`] per n-gram (within sequences) | occurrences |
 //! | `word` | [`Keyword`] per identifier ([`identifier_spans`]) of at least `min_len` (default 2) characters; `at: end` for [`Keyword::end`] | occurrences |
 //! | `bracket` | `depth` and `inside` ([`Bracket`]) per pair of `()[]{}<>` whose opener and closer both occur | opener occurrences |
@@ -26,8 +27,8 @@ use std::collections::HashMap;
 use serde::Deserialize;
 
 use super::library::{
-    code_regions, identifier_spans, Bracket, CharIs, Column, Identifier, InRegion, Indentation,
-    Keyword, Line, NGram, Position, Region, BRACKET_PAIRS,
+    code_regions, identifier_spans, Bracket, CharClass, CharIs, ClassIs, Column, Identifier,
+    InRegion, Indentation, Keyword, Line, NGram, Position, Region, BRACKET_PAIRS,
 };
 use super::{Hypothesis, HypothesisSet};
 use crate::corpus::Corpus;
@@ -39,6 +40,8 @@ use crate::error::{Error, Result};
 pub enum FamilyKind {
     /// One detector per frequent character.
     Char,
+    /// Character classes (digit, upper, lower, whitespace, punctuation).
+    Class,
     /// One detector per frequent n-gram.
     Ngram,
     /// One keyword detector per frequent identifier.
@@ -55,6 +58,7 @@ impl FamilyKind {
     fn name(self) -> &'static str {
         match self {
             FamilyKind::Char => "char",
+            FamilyKind::Class => "class",
             FamilyKind::Ngram => "ngram",
             FamilyKind::Word => "word",
             FamilyKind::Bracket => "bracket",
@@ -124,6 +128,10 @@ impl Family {
     /// Frequent identifiers as keyword detectors.
     pub fn words() -> Self {
         Self::new(FamilyKind::Word)
+    }
+    /// Character classes: digit, upper, lower, whitespace, punctuation.
+    pub fn classes() -> Self {
+        Self::new(FamilyKind::Class)
     }
     /// Bracket depth and inside-ness.
     pub fn brackets() -> Self {
@@ -235,6 +243,29 @@ impl Family {
                 }
                 for (c, _) in top(counts, min_count, self.max.unwrap_or(100)) {
                     out.push(Box::new(CharIs::new(c)));
+                }
+            }
+            FamilyKind::Class => {
+                for class in [
+                    CharClass::Digit,
+                    CharClass::Upper,
+                    CharClass::Lower,
+                    CharClass::Whitespace,
+                    CharClass::Punct,
+                ] {
+                    let (mut yes, mut no) = (0usize, 0usize);
+                    for s in seqs {
+                        for &c in s.chars() {
+                            if class.contains(c) {
+                                yes += 1;
+                            } else {
+                                no += 1;
+                            }
+                        }
+                    }
+                    if yes >= min_count && no > 0 {
+                        out.push(Box::new(ClassIs::new(class)));
+                    }
                 }
             }
             FamilyKind::Ngram => {
@@ -356,6 +387,7 @@ pub fn default_families() -> Vec<Family> {
         Family::layout(),
         Family::code(),
         Family::brackets(),
+        Family::classes(),
         Family::chars(),
         Family::ngrams(2),
         Family::ngrams(3),
@@ -445,6 +477,27 @@ mod tests {
         );
         // `x` is frequent but shorter than min_len 2
         assert!(!names(&got).iter().any(|n| n == "keyword_end(x)"));
+    }
+
+    #[test]
+    fn class_family_keeps_classes_that_vary() {
+        let got = Family::classes().min_count(1).generate(&corpus()).unwrap();
+        assert_eq!(
+            names(&got),
+            [
+                "class(digit)",
+                "class(lower)",
+                "class(whitespace)",
+                "class(punct)"
+            ]
+        );
+        // a class that holds everywhere tells nothing
+        let digits = Corpus::from_strings("d", ["0123"]).unwrap();
+        assert!(Family::classes()
+            .min_count(1)
+            .generate(&digits)
+            .unwrap()
+            .is_empty());
     }
 
     #[test]
