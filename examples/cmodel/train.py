@@ -100,17 +100,21 @@ class CharLSTM2(nn.Module):
         return self.head(hidden2), hidden, hidden2, hn, cn
 
 
-def load_onnx_weights(model: CharLSTM, path: Path) -> None:
-    """Copies the weights of an exported ``CharLSTM`` (``export`` below) back
-    into ``model``: the LSTM node's W, R, B (ONNX gate order i, o, f, c;
-    torch's is i, f, c, o) and the head's MatMul and Add initializers."""
+def load_onnx_weights(model, path: Path) -> None:
+    """Copies the weights of an exported ``CharLSTM`` or ``CharLSTM2``
+    (``export`` below) back into ``model``: each LSTM node's W, R, B in graph
+    order (ONNX gate order i, o, f, c; torch's is i, f, c, o) and the head's
+    MatMul and Add initializers.  The layer counts must agree."""
     import onnx
     from onnx import numpy_helper
 
     m = onnx.load(str(path))
     init = {i.name: numpy_helper.to_array(i) for i in m.graph.initializer}
-    lstm = next(n for n in m.graph.node if n.op_type == "LSTM")
-    w, r, b = (init[name][0] for name in lstm.input[1:4])
+    nodes = [n for n in m.graph.node if n.op_type == "LSTM"]
+    targets = [model.lstm] + ([model.lstm2] if hasattr(model, "lstm2") else [])
+    if len(nodes) != len(targets):
+        raise SystemExit(f"--init {path}: {len(nodes)} LSTM layer(s) in the file, "
+                         f"{len(targets)} in the model; match --layers to the file")
     matmul = next(n for n in m.graph.node if n.op_type == "MatMul")
     add = next(n for n in m.graph.node if n.op_type == "Add")
     head_w = init[matmul.input[1]]
@@ -122,10 +126,12 @@ def load_onnx_weights(model: CharLSTM, path: Path) -> None:
         return torch.from_numpy(np.concatenate([i, f, c, o]).copy())
 
     with torch.no_grad():
-        model.lstm.weight_ih_l0.copy_(reorder(w))
-        model.lstm.weight_hh_l0.copy_(reorder(r))
-        model.lstm.bias_ih_l0.copy_(reorder(b[: 4 * h]))
-        model.lstm.bias_hh_l0.copy_(reorder(b[4 * h :]))
+        for node, lstm in zip(nodes, targets):
+            w, r, b = (init[name][0] for name in node.input[1:4])
+            lstm.weight_ih_l0.copy_(reorder(w))
+            lstm.weight_hh_l0.copy_(reorder(r))
+            lstm.bias_ih_l0.copy_(reorder(b[: 4 * h]))
+            lstm.bias_hh_l0.copy_(reorder(b[4 * h :]))
         model.head.weight.copy_(torch.from_numpy(head_w.T.copy()))
         model.head.bias.copy_(torch.from_numpy(head_b.copy()))
 
@@ -225,7 +231,7 @@ def main() -> None:
                     help="share of training windows taken from the linux-libc-dev headers "
                     "(the rest from the kernel source)")
     ap.add_argument("--init", type=Path, default=None,
-                    help="start from the weights of this exported model (an earlier cmodel.onnx) "
+                    help="start from the weights of this exported model (an earlier cmodel.onnx, or cmodel2.onnx with --layers 2) "
                     "instead of random ones")
     ap.add_argument("--time-only", type=int, default=0, help="time this many steps and exit")
     ap.add_argument("--layers", type=int, choices=(1, 2), default=1,
@@ -241,8 +247,6 @@ def main() -> None:
     global LAYERS
     LAYERS = args.layers
     arch = CharLSTM2 if args.layers == 2 else CharLSTM
-    if args.init is not None and args.layers != 1:
-        raise SystemExit("--init loads a one-layer model; drop --layers 2")
 
     prov, train_text, held_text = corpus.provenance()
     kprov, kernel_text, kernel_held = corpus.kernel_provenance(held_text)
