@@ -102,6 +102,25 @@ enum Format {
     Json,
 }
 
+/// The row order of the inspect table.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum Sort {
+    /// By the score within input-token groups: what the current token does
+    /// not explain comes first.
+    Within,
+    /// By the plain score (|r|, η, ...), as ranked.
+    Plain,
+}
+
+impl From<Sort> for luigi_test::inspect::RowOrder {
+    fn from(s: Sort) -> Self {
+        match s {
+            Sort::Within => luigi_test::inspect::RowOrder::Within,
+            Sort::Plain => luigi_test::inspect::RowOrder::Plain,
+        }
+    }
+}
+
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Find (or provision) ONNX Runtime and say which library Luigi uses.
@@ -130,6 +149,11 @@ enum Command {
         /// Rows of the table (best unit per hypothesis).
         #[arg(long, default_value_t = 30)]
         top: usize,
+        /// Row order of the table: `within` puts first what the current
+        /// input token does not explain (the `within` column); `plain` ranks
+        /// by the plain score. The JSON ranking is the same either way.
+        #[arg(long, value_enum, default_value_t = Sort::Within)]
+        sort: Sort,
         /// Output format.
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
@@ -291,6 +315,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             hypotheses,
             families,
             top,
+            sort,
             format,
             json_out,
             keep,
@@ -318,6 +343,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 hypotheses,
                 families,
                 top,
+                sort,
                 format,
                 json_out,
                 keep,
@@ -391,6 +417,7 @@ struct InspectArgs {
     hypotheses: Option<PathBuf>,
     families: bool,
     top: usize,
+    sort: Sort,
     format: Format,
     json_out: Option<PathBuf>,
     keep: usize,
@@ -472,7 +499,7 @@ fn inspect(model: &Path, corpus: &CorpusArgs, args: &InspectArgs) -> Result<Exit
     }
     match args.format {
         Format::Table => {
-            print!("{}", result.table(args.top));
+            print!("{}", result.table_by(args.top, args.sort.into()));
             if let Some(p) = &probes {
                 println!();
                 print!("{}", p.table());

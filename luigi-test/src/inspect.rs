@@ -133,7 +133,12 @@ pub fn inspect(
         tensor.clone_from(&acts.tensor);
         let seqs = &corpus.sequences()[chunk.sequences.clone()];
         let values = hypotheses.evaluate(seqs)?;
-        engine.update(acts.values.view(), values.view(), &acts.rows.sequence)?;
+        engine.update_with_tokens(
+            acts.values.view(),
+            values.view(),
+            &acts.rows.sequence,
+            &acts.rows.token,
+        )?;
         if let Some(c) = cache.as_mut() {
             let bytes = 4 * (acts.values.len() + values.len() + acts.rows.len());
             if cached_bytes + bytes <= opts.cache_bytes {
@@ -208,27 +213,56 @@ fn fmt_q(x: Option<f64>) -> String {
     }
 }
 
+/// The order of the rows of [`Inspection::table`] (one row per hypothesis:
+/// its best unit by the plain score).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum RowOrder {
+    /// By |within-token score| of the row's pairing, strongest first: what
+    /// the input token does not explain leads, and single-character
+    /// detectors the token determines sink to the end. Rows without a
+    /// within-token score (no tokens) use the plain score.
+    #[default]
+    Within,
+    /// By the plain ranking score, as ranked.
+    Plain,
+}
+
 impl Inspection {
-    /// The best pairing of each hypothesis, strongest first (ties by name).
+    /// The best pairing of each hypothesis (its first unit by the plain
+    /// score), ordered by [`RowOrder::Within`] (ties by name).
     pub fn best_per_hypothesis(&self) -> Vec<&Pairing> {
+        self.best_per_hypothesis_by(RowOrder::Within)
+    }
+
+    /// [`Inspection::best_per_hypothesis`] in the given order.
+    pub fn best_per_hypothesis_by(&self, order: RowOrder) -> Vec<&Pairing> {
         let mut best: Vec<&Pairing> = self
             .ranking
             .by_hypothesis
             .iter()
             .filter_map(|h| h.units.first())
             .collect();
+        let key = |p: &Pairing| match order {
+            RowOrder::Within => p.within_token.map(f64::abs).unwrap_or(p.score),
+            RowOrder::Plain => p.score,
+        };
         best.sort_by(|a, b| {
-            b.score
-                .partial_cmp(&a.score)
-                .unwrap_or(std::cmp::Ordering::Equal)
+            key(b)
+                .total_cmp(&key(a))
+                .then_with(|| b.score.total_cmp(&a.score))
                 .then_with(|| a.hypothesis.cmp(&b.hypothesis))
         });
         best
     }
 
     /// A terminal table: the best unit of each hypothesis (at most `top`
-    /// rows), strongest first, with the runner-up unit.
+    /// rows) in [`RowOrder::Within`] order, with the runner-up unit.
     pub fn table(&self, top: usize) -> String {
+        self.table_by(top, RowOrder::Within)
+    }
+
+    /// [`Inspection::table`] in the given row order.
+    pub fn table_by(&self, top: usize, order: RowOrder) -> String {
         let mut out = String::new();
         out.push_str(&format!(
             "model {} layer {} ({}), corpus {}: {} timesteps in {} sequences, {} units x {} hypotheses\n",
@@ -246,6 +280,7 @@ impl Inspection {
             "unit",
             "metric",
             "score",
+            "within",
             "pearson",
             "nmi",
             "auc/eta",
@@ -265,7 +300,7 @@ impl Inspection {
                 .map(|v| v.verdict.to_string())
         };
         let mut rows: Vec<Vec<String>> = Vec::new();
-        for p in self.best_per_hypothesis().into_iter().take(top) {
+        for p in self.best_per_hypothesis_by(order).into_iter().take(top) {
             let runner = self
                 .ranking
                 .hypothesis(&p.hypothesis)
@@ -285,6 +320,7 @@ impl Inspection {
                 p.unit.clone(),
                 format!("{:?}", p.metric).to_lowercase(),
                 format!("{:.3}", p.score),
+                fmt_opt(p.within_token, 3),
                 fmt_opt(p.pearson, 3),
                 fmt_opt(p.nmi, 3),
                 fmt_opt(auc_eta, 3),
@@ -301,6 +337,29 @@ impl Inspection {
         }
         out.push_str(&crate::expect::report::table(&header, &rows));
         out.push('\n');
+        out.push_str(&format!(
+            "(rows {}; within: the score within input-token groups, what the token does not explain; \
+             `token_explains` when it is below {}x the plain |r| or eta)\n",
+            match order {
+                RowOrder::Within => "by |within|, strongest first",
+                RowOrder::Plain => "by score",
+            },
+            crate::score::EXPLAINS_BELOW
+        ));
+        let explained: Vec<&str> = self
+            .best_per_hypothesis_by(order)
+            .into_iter()
+            .take(top)
+            .filter(|p| p.flags.contains(&crate::ranking::Flag::TokenExplains))
+            .map(|p| p.hypothesis.as_str())
+            .collect();
+        if !explained.is_empty() {
+            out.push_str(&format!(
+                "token_explains ({} of these rows): {}\n",
+                explained.len(),
+                explained.join(", ")
+            ));
+        }
         if !self.issues.is_empty() {
             out.push_str(&format!(
                 "\n{} warnings (* marks flagged pairings):\n",

@@ -166,6 +166,18 @@ pub struct Pairing {
     /// Permutation p-value under the sequence-respecting null (second pass).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub p_perm: Option<f64>,
+    /// The score *within tokens*: unit and hypothesis each centred on their
+    /// mean for the current input token, then Pearson r (signed; numeric
+    /// and binary hypotheses) or η of the unit's residual by state
+    /// (categorical). What the pairing shows beyond what the input token
+    /// says; 0 when the token determines the hypothesis. `None` when the
+    /// rows came without tokens (see [`crate::score`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub within_token: Option<f64>,
+    /// The same with groups by position in the sequence (positions past
+    /// 4,095 share one group).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub within_position: Option<f64>,
     /// Sequence-bootstrap percentile interval of r (or η) (second pass).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ci: Option<Interval>,
@@ -216,6 +228,13 @@ pub enum Flag {
     PositionCollinear,
     /// Fewer than 10 effective samples behind the p-value.
     FewEffectiveSamples,
+    /// The current input token explains the pairing: the within-token score
+    /// is below half the plain one (|r| or η) — the unit may only be
+    /// reading its input.
+    TokenExplains,
+    /// The position in the sequence explains the pairing: the
+    /// within-position score is below half the plain one.
+    PositionExplains,
 }
 
 impl Flag {
@@ -264,6 +283,9 @@ pub enum WarningKind {
     /// The permutation null could not permute every sequence (lengths differ)
     /// or fell back to circular shifts.
     PermutationNull,
+    /// Rare tokens (or late positions) share one group in the within-group
+    /// scores.
+    GroupsPooled,
 }
 
 impl Ranking {
@@ -337,6 +359,8 @@ impl Ranking {
             p.q_value = o(p.q_value);
             p.n_eff = o(p.n_eff);
             p.p_perm = o(p.p_perm);
+            p.within_token = o(p.within_token);
+            p.within_position = o(p.within_position);
             if let Some(ci) = &mut p.ci {
                 ci.level = f(ci.level);
                 ci.lo = f(ci.lo);

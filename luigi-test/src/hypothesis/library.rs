@@ -1034,6 +1034,74 @@ impl Hypothesis for Bracket {
 }
 
 // ---------------------------------------------------------------------------
+// Levels: a count read as a few categories
+// ---------------------------------------------------------------------------
+
+/// A numeric hypothesis read as `n` ordered categories (categorical):
+/// `0`, `1`, …, `n-2` and `n-1+`, the value rounded down and clamped into
+/// that range (negative values read as `0`). Written `depth: {bracket: '{',
+/// levels: 3}` or `indent_level: {unit: 8, levels: 3}` in a list; named
+/// `levels(depth({),3)`. This is the binned form a probe can read (probes
+/// take binary and categorical hypotheses only): "outside any brace, one
+/// level in, two or more".
+pub struct Levels {
+    inner: Box<dyn Hypothesis>,
+    n: u32,
+    name: String,
+}
+
+impl Levels {
+    /// Bins `inner` (numeric) into `n` levels, `2 <= n <= 64`.
+    pub fn new(inner: Box<dyn Hypothesis>, n: u32) -> Result<Self> {
+        let name = format!("levels({},{n})", inner.name());
+        if inner.kind() != HypothesisKind::Numeric {
+            return Err(Error::Hypothesis {
+                name,
+                message: format!(
+                    "`levels` bins a numeric hypothesis, and `{}` is not numeric: drop `levels`",
+                    inner.name()
+                ),
+            });
+        }
+        if !(2..=64).contains(&n) {
+            return Err(Error::Hypothesis {
+                name,
+                message: format!(
+                    "`levels: {n}` is out of range: give 2 to 64 levels (e.g. 3 for 0, 1, 2+)"
+                ),
+            });
+        }
+        Ok(Levels { inner, n, name })
+    }
+}
+
+impl Hypothesis for Levels {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn kind(&self) -> HypothesisKind {
+        let top = self.n - 1;
+        let mut states: Vec<String> = (0..top).map(|k| k.to_string()).collect();
+        states.push(format!("{top}+"));
+        HypothesisKind::Categorical { states }
+    }
+    fn evaluate(&self, seq: &[char], out: &mut Vec<f32>) {
+        self.inner.evaluate(seq, out);
+        let top = (self.n - 1) as f32;
+        for v in out.iter_mut() {
+            // NaN stays NaN, so that the checked evaluation reports the
+            // inner hypothesis's fault instead of a silent level
+            if !v.is_nan() {
+                *v = v.floor().clamp(0.0, top);
+            }
+        }
+    }
+    fn triggers(&self) -> Vec<String> {
+        self.inner.triggers()
+    }
+}
+
+// ---------------------------------------------------------------------------
 // Identifiers and keywords
 // ---------------------------------------------------------------------------
 

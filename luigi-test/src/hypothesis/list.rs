@@ -16,6 +16,8 @@
 //! - inside: '{'
 //! - indent: {tab: 4}         # bare `- indent` uses tab width 8
 //! - indent_level: 4          # or {unit: 4, tab: 4}
+//! - depth: {bracket: '{', levels: 3}   # categorical 0 / 1 / 2+ (`levels: N` on depth,
+//!                            #   relative_depth, indent, indent_level): what probes read
 //! - keyword: return          # or {word: return, at: end}
 //! - keyword_end: return
 //! - keywords: [if, for, while]
@@ -56,7 +58,7 @@ use super::families::{self, Family, KeywordAt};
 use super::fsm::{yaml_error, Fallback, FsmSpec, OnSpec, TransitionSpec};
 use super::library::{
     parse_char, Bracket, CharIs, CharSet, ClassIs, Column, Counter, Identifier, InRegion,
-    Indentation, Keyword, Line, NGram, Position, RegexMatch,
+    Indentation, Keyword, Levels, Line, NGram, Position, RegexMatch,
 };
 use super::{Hypothesis, HypothesisSet};
 use crate::corpus::Corpus;
@@ -249,6 +251,21 @@ impl<'de> DeserializeSeed<'de> for ItemSeed<'_, '_> {
     }
 }
 
+/// `h`, binned into `levels` categories when the item asks for it
+/// ([`Levels`]).
+fn with_levels<H: Hypothesis + 'static>(
+    h: Result<H>,
+    levels: Option<u32>,
+) -> std::result::Result<Box<dyn Hypothesis>, String> {
+    let h = boxed(h)?;
+    match levels {
+        None => Ok(h),
+        Some(n) => Levels::new(h, n)
+            .map(|l| Box::new(l) as Box<dyn Hypothesis>)
+            .map_err(|e| e.to_string()),
+    }
+}
+
 fn boxed<H: Hypothesis + 'static>(
     h: Result<H>,
 ) -> std::result::Result<Box<dyn Hypothesis>, String> {
@@ -350,15 +367,16 @@ impl<'de> Visitor<'de> for ItemSeed<'_, '_> {
                     "relative_depth" => Bracket::relative_depth(arg.bracket),
                     _ => Bracket::inside(arg.bracket),
                 };
-                one(boxed(b.map(|b| if arg.code { b.code_aware() } else { b })))?;
+                let b = b.map(|b| if arg.code { b.code_aware() } else { b });
+                one(with_levels(b, arg.levels))?;
             }
             "indent" => {
                 let arg: IndentArg = map.next_value()?;
-                one(boxed(arg.build()))?;
+                one(with_levels(arg.build(), arg.levels))?;
             }
             "indent_level" => {
                 let arg: IndentLevelArg = map.next_value()?;
-                one(boxed(arg.0.build()))?;
+                one(with_levels(arg.0.build(), arg.0.levels))?;
             }
             "keyword" => {
                 let KeywordItem(arg) = map.next_value()?;
@@ -513,28 +531,33 @@ struct BracketMap {
     bracket: CharArg,
     #[serde(default)]
     code: bool,
+    #[serde(default)]
+    levels: Option<u32>,
 }
 
 struct BracketArg {
     bracket: char,
     code: bool,
+    levels: Option<u32>,
 }
 
 impl<'de> Deserialize<'de> for BracketArg {
     fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
         scalar_or_map(
             d,
-            "a bracket, e.g. '(', or {bracket: '(', code: true}",
+            "a bracket, e.g. '(', or {bracket: '(', code: true, levels: 3}",
             |s| {
                 parse_char(s).map(|bracket| BracketArg {
                     bracket,
                     code: false,
+                    levels: None,
                 })
             },
             |m: BracketMap| {
                 Ok(BracketArg {
                     bracket: m.bracket.0,
                     code: m.code,
+                    levels: m.levels,
                 })
             },
         )
@@ -548,6 +571,8 @@ struct IndentArg {
     unit: Option<usize>,
     #[serde(default)]
     tab: Option<usize>,
+    #[serde(default)]
+    levels: Option<u32>,
 }
 
 impl IndentArg {
@@ -576,6 +601,7 @@ impl<'de> Deserialize<'de> for IndentLevelArg {
                         IndentLevelArg(IndentArg {
                             unit: Some(u),
                             tab: None,
+                            levels: None,
                         })
                     })
                     .map_err(|_| {

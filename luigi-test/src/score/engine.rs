@@ -8,6 +8,7 @@ use rayon::prelude::*;
 use super::bins::MiCounts;
 use super::moments::{add_row, centre_in_place, CoMoments, ColumnStats, LagStats};
 use super::scores::{self, FirstPass, Scores};
+use super::within::{GroupSums, GROUP_CAP};
 use super::{Metric, ScoreConfig};
 use crate::error::{Error, Result};
 use crate::hypothesis::HypothesisKind;
@@ -391,6 +392,15 @@ pub struct Engine {
     buf_hyps: Vec<f32>,
     buf_seq: Vec<u32>,
     buf_pos: Vec<f32>,
+    /// Each buffered row's input token, when the caller gives tokens.
+    buf_tok: Vec<i64>,
+    /// Whether rows come with their tokens: unknown until the first
+    /// non-empty chunk, then fixed.
+    with_tokens: Option<bool>,
+    /// Group sums for the within-token scores.
+    token_groups: GroupSums,
+    /// Group sums for the within-position scores.
+    pos_groups: GroupSums,
     /// Column sums of the open (incomplete) block in the buffers.
     open_sums: (Vec<f64>, Vec<f64>),
     /// Column sums of complete blocks waiting in the buffers.
@@ -452,6 +462,10 @@ impl Engine {
             buf_hyps: Vec::with_capacity(rows * hyps.len()),
             buf_seq: Vec::with_capacity(rows),
             buf_pos: Vec::with_capacity(rows),
+            buf_tok: Vec::with_capacity(rows),
+            with_tokens: None,
+            token_groups: GroupSums::new(u, d, GROUP_CAP),
+            pos_groups: GroupSums::new(u, d, GROUP_CAP),
             open_sums: (vec![0.0; u], vec![0.0; hyps.len()]),
             pending: Vec::new(),
             check: RowCheck::new(&hyps),
@@ -481,14 +495,66 @@ impl Engine {
     /// Feeds one chunk: activations `rows × units`, hypothesis values
     /// `rows × hypotheses` and each row's sequence id. A chunk with an
     /// invalid value is rejected whole (nothing of it is counted).
+    ///
+    /// Without tokens the ranking has no within-token scores; use
+    /// [`Engine::update_with_tokens`] for them.
     pub fn update(
         &mut self,
         acts: ArrayView2<'_, f32>,
         values: ArrayView2<'_, f32>,
         seq_ids: &[u32],
     ) -> Result<()> {
+        self.update_inner(acts, values, seq_ids, None)
+    }
+
+    /// [`Engine::update`] with each row's input token id, for the
+    /// within-token scores ([`crate::ranking::Pairing::within_token`]).
+    /// Every chunk of one engine must then come with its tokens.
+    pub fn update_with_tokens(
+        &mut self,
+        acts: ArrayView2<'_, f32>,
+        values: ArrayView2<'_, f32>,
+        seq_ids: &[u32],
+        tokens: &[i64],
+    ) -> Result<()> {
+        if tokens.len() != seq_ids.len() {
+            return Err(Error::invalid(
+                "Engine::update_with_tokens",
+                format!(
+                    "{} token ids for {} rows: give one token per timestep",
+                    tokens.len(),
+                    seq_ids.len()
+                ),
+            ));
+        }
+        self.update_inner(acts, values, seq_ids, Some(tokens))
+    }
+
+    fn update_inner(
+        &mut self,
+        acts: ArrayView2<'_, f32>,
+        values: ArrayView2<'_, f32>,
+        seq_ids: &[u32],
+        tokens: Option<&[i64]>,
+    ) -> Result<()> {
         let ctx = "Engine::update";
         check_shapes(ctx, &self.units, &self.hyps, acts, values, seq_ids)?;
+        if !seq_ids.is_empty() {
+            match self.with_tokens {
+                None => self.with_tokens = Some(tokens.is_some()),
+                Some(w) if w != tokens.is_some() => {
+                    return Err(Error::invalid(
+                        ctx,
+                        if w {
+                            "this chunk has no token ids but earlier ones had: call update_with_tokens for every chunk"
+                        } else {
+                            "this chunk has token ids but earlier ones had none: call update (or update_with_tokens) for every chunk alike"
+                        },
+                    ))
+                }
+                Some(_) => {}
+            }
+        }
         self.seqs.check(ctx, seq_ids, self.rows)?;
         // Small chunks are checked row by row while they are copied; a big
         // one is checked first (in parallel) and then taken in pieces, so
@@ -496,7 +562,7 @@ impl Engine {
         let piece = 4 * self.cfg.block_rows;
         let n = seq_ids.len();
         if n <= piece {
-            return self.ingest(acts, values, seq_ids, true);
+            return self.ingest(acts, values, seq_ids, tokens, true);
         }
         check_chunk(
             ctx,
@@ -515,6 +581,7 @@ impl Engine {
                 acts.slice_axis(Axis(0), rows),
                 values.slice_axis(Axis(0), rows),
                 &seq_ids[start..end],
+                tokens.map(|t| &t[start..end]),
                 false,
             )?;
             start = end;
@@ -529,6 +596,7 @@ impl Engine {
         acts: ArrayView2<'_, f32>,
         values: ArrayView2<'_, f32>,
         seq_ids: &[u32],
+        tokens: Option<&[i64]>,
         check: bool,
     ) -> Result<()> {
         let ctx = "Engine::update";
@@ -588,6 +656,9 @@ impl Engine {
             self.buf_seq.push(s);
             self.buf_pos.push(pos as f32);
         }
+        if let Some(t) = tokens {
+            self.buf_tok.extend_from_slice(t);
+        }
         self.rows += seq_ids.len() as u64;
         // Process the complete blocks, then keep the open one's rows.
         let pending = std::mem::take(&mut self.pending);
@@ -601,6 +672,9 @@ impl Engine {
             self.buf_hyps.drain(..done * k);
             self.buf_seq.drain(..done);
             self.buf_pos.drain(..done);
+            if !self.buf_tok.is_empty() {
+                self.buf_tok.drain(..done.min(self.buf_tok.len()));
+            }
         }
         Ok(())
     }
@@ -640,20 +714,37 @@ impl Engine {
             }
         }
 
+        // The raw design (one-hot states for categorical hypotheses), then
+        // the group sums of the raw values for the within-token and
+        // within-position scores.
+        let dsums = (!self.layout.simple)
+            .then(|| self.layout.design_into(hyps_buf, r, &mut self.design_buf));
+        {
+            let raw_design: &[f32] = if self.layout.simple {
+                hyps_buf
+            } else {
+                &self.design_buf
+            };
+            let positions: Vec<i64> = pos_buf.iter().map(|&p| p as i64).collect();
+            self.pos_groups.add(&positions, acts_buf, raw_design);
+            if self.with_tokens == Some(true) {
+                let toks = &self.buf_tok[start..start + r];
+                self.token_groups.add(toks, acts_buf, raw_design);
+            }
+        }
+
         // Centre everything in place (lag-1 sums in the same sweep), then
         // one GEMM for the cross-products.
         let ma = centre_in_place(acts_buf, u, &sums.0, seq, Some(&mut self.unit_lag));
-        let md = if self.layout.simple {
-            centre_in_place(hyps_buf, k, &sums.1, seq, Some(&mut self.design_lag))
-        } else {
-            let dsums = self.layout.design_into(hyps_buf, r, &mut self.design_buf);
-            centre_in_place(
+        let md = match dsums {
+            None => centre_in_place(hyps_buf, k, &sums.1, seq, Some(&mut self.design_lag)),
+            Some(dsums) => centre_in_place(
                 &mut self.design_buf,
                 d,
                 &dsums,
                 seq,
                 Some(&mut self.design_lag),
-            )
+            ),
         };
         let pos_sum = [pos_buf.iter().map(|&p| f64::from(p)).sum::<f64>()];
         let mp = centre_in_place(pos_buf, 1, &pos_sum, seq, None);
@@ -730,6 +821,8 @@ impl Engine {
             co: self.co,
             pos_co: self.pos_co,
             mi,
+            token_groups: (self.with_tokens == Some(true)).then_some(self.token_groups),
+            pos_groups: self.pos_groups,
         })
     }
 }

@@ -136,12 +136,13 @@ mod moments;
 mod scores;
 mod second;
 mod stats;
+mod within;
 
 use ndarray::ArrayView2;
 use serde::{Deserialize, Serialize};
 
 pub use engine::Engine;
-pub use scores::Scores;
+pub use scores::{Scores, EXPLAINS_BELOW};
 pub use second::{SecondPass, Selection};
 
 use crate::error::{Error, Result};

@@ -7,6 +7,7 @@ use super::engine::Layout;
 use super::moments::{CoMoments, ColumnStats, LagStats};
 use super::second::Selection;
 use super::stats::{anova_p, ar1_n_eff, bh_qvalues, pearson_p};
+use super::within::{GroupSums, Within};
 use super::{Metric, NullModel, ScoreConfig};
 use crate::error::Result;
 use crate::hypothesis::HypothesisKind;
@@ -36,6 +37,10 @@ pub(crate) struct FirstPass {
     pub co: Option<CoMoments>,
     pub pos_co: CoMoments,
     pub mi: Option<(Array2<f64>, Array2<f64>)>,
+    /// Group sums by input token, when the rows came with tokens.
+    pub token_groups: Option<GroupSums>,
+    /// Group sums by position in the sequence.
+    pub pos_groups: GroupSums,
 }
 
 /// Every score of every (unit, hypothesis) pair, from the first pass and,
@@ -65,6 +70,11 @@ pub struct Scores {
     pub(crate) spearman: Option<Array2<f64>>,
     pub(crate) auc: Option<Array2<f64>>,
     pub(crate) p_perm: Option<Array2<f64>>,
+    /// Within-token r (numeric, binary) or η (categorical); `None` when the
+    /// rows came without tokens.
+    pub(crate) within_token: Option<Array2<f64>>,
+    /// Within-position r or η.
+    pub(crate) within_position: Option<Array2<f64>>,
     pub(crate) ci: Option<(Array2<f64>, Array2<f64>)>,
     pub(crate) null_model: Option<NullModel>,
     pub(crate) warnings: Vec<Warning>,
@@ -365,6 +375,52 @@ pub(crate) fn build(fp: FirstPass) -> Result<Scores> {
         None => (None, None),
     };
 
+    let (within_token, within_position) = match &fp.co {
+        Some(co) => {
+            let ctx = WithinInputs {
+                co: &co.c,
+                unit_stats: &fp.unit_stats,
+                design_stats: &fp.design_stats,
+                layout,
+                hyps: &hyps,
+                unit_degenerate: &unit_degenerate,
+                hyp_degenerate: &hyp_degenerate,
+            };
+            let tok = fp.token_groups.as_ref().map(|g| {
+                let (m, w) = ctx.matrix(g);
+                if w.pooled_rows > 0 {
+                    warnings.push(Warning {
+                        kind: WarningKind::GroupsPooled,
+                        subject: "within_token".to_string(),
+                        message: format!(
+                            "{} distinct input tokens: the first {} each centre their own rows, the other {} ({} rows) are pooled into one group for `within_token`",
+                            w.keys,
+                            w.keys - w.pooled_keys,
+                            w.pooled_keys,
+                            w.pooled_rows
+                        ),
+                    });
+                }
+                m
+            });
+            let (pos, w) = ctx.matrix(&fp.pos_groups);
+            if w.pooled_rows > 0 {
+                warnings.push(Warning {
+                    kind: WarningKind::GroupsPooled,
+                    subject: "within_position".to_string(),
+                    message: format!(
+                        "sequences are longer than {} steps: positions from {} on ({} rows) are pooled into one group for `within_position`",
+                        w.keys - w.pooled_keys,
+                        w.keys - w.pooled_keys,
+                        w.pooled_rows
+                    ),
+                });
+            }
+            (tok, Some(pos))
+        }
+        None => (None, None),
+    };
+
     let significance = cfg.significance;
     let mut scores = Scores {
         cfg,
@@ -384,6 +440,8 @@ pub(crate) fn build(fp: FirstPass) -> Result<Scores> {
         spearman: None,
         auc: None,
         p_perm: None,
+        within_token,
+        within_position,
         ci: None,
         null_model: None,
         warnings,
@@ -435,6 +493,49 @@ fn pair_correlation(
         ((co.c[[u, off]] / denom).clamp(-1.0, 1.0), f64::NAN)
     }
 }
+
+/// What the within-group scores need from the first pass.
+struct WithinInputs<'a> {
+    co: &'a Array2<f64>,
+    unit_stats: &'a ColumnStats,
+    design_stats: &'a ColumnStats,
+    layout: &'a Layout,
+    hyps: &'a [HypothesisInfo],
+    unit_degenerate: &'a [bool],
+    hyp_degenerate: &'a [bool],
+}
+
+impl WithinInputs<'_> {
+    /// `units × hypotheses` within-group scores (signed r for numeric and
+    /// binary hypotheses, η for categorical ones; 0 for degenerate pairs).
+    fn matrix(&self, groups: &GroupSums) -> (Array2<f64>, Within) {
+        let w = groups.finish(self.unit_stats, self.design_stats, self.co);
+        let (u_n, k_n) = (self.unit_degenerate.len(), self.hyps.len());
+        let mut m = Array2::zeros((u_n, k_n));
+        for u in 0..u_n {
+            for k in 0..k_n {
+                if self.unit_degenerate[u] || self.hyp_degenerate[k] {
+                    continue;
+                }
+                let off = self.layout.offset[k];
+                let ss_u = self.unit_stats.m2[u];
+                m[[u, k]] = match &self.hyps[k].state_counts {
+                    Some(counts) => {
+                        let cols = off..off + self.layout.width[k];
+                        let ss_states: f64 = cols.clone().map(|d| self.design_stats.m2[d]).sum();
+                        w.eta(u, cols, counts, ss_u, ss_states)
+                    }
+                    None => w.r(u, off, ss_u, self.design_stats.m2[off]),
+                };
+            }
+        }
+        (m, w)
+    }
+}
+
+/// A within-group score below this share of the plain one means the
+/// token (or position) explains the pairing: flag it.
+pub const EXPLAINS_BELOW: f64 = 0.5;
 
 fn get(m: &Option<Array2<f64>>, u: usize, k: usize) -> Option<f64> {
     m.as_ref().map(|a| a[[u, k]]).filter(|v| v.is_finite())
@@ -638,6 +739,23 @@ impl Scores {
         if n_eff.is_some_and(|ne| ne < FEW_EFFECTIVE) && !self.degenerate(u, k) {
             flags.push(Flag::FewEffectiveSamples);
         }
+        let within_token = get(&self.within_token, u, k);
+        let within_position = get(&self.within_position, u, k);
+        if !self.degenerate(u, k) {
+            let plain = if is_categorical(&self.hyps[k].kind) {
+                get(&self.eta, u, k)
+            } else {
+                get(&self.pearson, u, k).map(f64::abs)
+            };
+            if let Some(plain) = plain.filter(|&p| p > 0.0) {
+                if within_token.is_some_and(|w| w.abs() < EXPLAINS_BELOW * plain) {
+                    flags.push(Flag::TokenExplains);
+                }
+                if within_position.is_some_and(|w| w.abs() < EXPLAINS_BELOW * plain) {
+                    flags.push(Flag::PositionExplains);
+                }
+            }
+        }
         flags.sort_unstable();
         flags.dedup();
         let ci = self.ci.as_ref().and_then(|(lo, hi)| {
@@ -670,6 +788,8 @@ impl Scores {
             q_value: get(&self.q, u, k),
             n_eff,
             p_perm: get(&self.p_perm, u, k),
+            within_token,
+            within_position,
             ci,
             flags,
         }
