@@ -157,14 +157,20 @@ fn expectation(support: &TokenStream, expect: &Expect) -> TokenStream {
         let max_q = optional_float(t.max_q.as_ref());
         quote!(metric: #support::Metric::#metric, min: #min, max_q: #max_q)
     };
+    let within = |t: &Threshold| {
+        let w = optional_float(t.min_within_token.as_ref());
+        quote!(min_within_token: #w)
+    };
     match expect {
         Expect::SomeUnit(t) => {
+            let w = within(t);
             let t = threshold(t);
-            quote!(#support::Expectation::SomeUnit { #t })
+            quote!(#support::Expectation::SomeUnit { #t, #w })
         }
         Expect::Units(units, t) => {
+            let w = within(t);
             let t = threshold(t);
-            quote!(#support::Expectation::Units { units: &[#(#units),*], #t })
+            quote!(#support::Expectation::Units { units: &[#(#units),*], #t, #w })
         }
         Expect::AtMost(k, t) => {
             let t = threshold(t);

@@ -106,6 +106,7 @@ use proc_macro::TokenStream;
 /// | `metric` | `"pearson"`, `"spearman"`, `"mi"` (alias `"mutual_info"`), `"auc"`, `"eta"` | the score; required unless `expect = probe` |
 /// | `min` | number in the metric's range | the least score; required unless `expect = probe` |
 /// | `max_q` | number in (0, 1] | the largest q-value (p-value corrected over all pairings) |
+/// | `min_within_token` | number in [0, 1] | `some_unit` and `units`: the least score *within tokens* (unit and hypothesis centred on their mean for the current input token), so that a unit passing only on what the current token says fails |
 /// | `min_accuracy` | number in [0, 1] | the probe's least held-out accuracy; only with `expect = probe` |
 /// | `min_selectivity` | number in [0, 1] | the probe's least selectivity (its accuracy over a control task's); only with `expect = probe` |
 /// | `seed` | integer | seed of every random draw (splits, permutations); default: the runtime's |
@@ -143,7 +144,7 @@ use proc_macro::TokenStream;
 /// working:
 ///
 /// ```text
-/// error: unknown key `modle` (did you mean `model`?); valid keys: model, layer, corpus, window, hypothesis, kind, expect, metric, min, max_q, min_accuracy, min_selectivity, seed, verify, response, samples, steps, crate
+/// error: unknown key `modle` (did you mean `model`?); valid keys: model, layer, corpus, window, hypothesis, kind, expect, metric, min, max_q, min_within_token, min_accuracy, min_selectivity, seed, verify, response, samples, steps, crate
 ///  --> tests/parens.rs:3:17
 ///   |
 /// 3 | #[neural_assert(modle = "m.luigi.yaml", layer = "lstm", corpus = "eval.c",

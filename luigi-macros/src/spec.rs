@@ -21,6 +21,7 @@ pub(crate) const KEYS: &[(&str, &str)] = &[
     ("metric", "metric = \"pearson\""),
     ("min", "min = 0.9"),
     ("max_q", "max_q = 0.01"),
+    ("min_within_token", "min_within_token = 0.3"),
     ("min_accuracy", "min_accuracy = 0.99"),
     ("min_selectivity", "min_selectivity = 0.2"),
     ("seed", "seed = 7"),
@@ -122,6 +123,8 @@ pub(crate) struct Threshold {
     pub(crate) min: Float,
     /// Largest q-value.
     pub(crate) max_q: Option<Float>,
+    /// Least within-token score (`some_unit` and `units`).
+    pub(crate) min_within_token: Option<Float>,
 }
 
 /// A statistic of a (unit, hypothesis) pairing.
@@ -266,6 +269,7 @@ struct Slots {
     metric: Slot<Metric>,
     min: Slot<Float>,
     max_q: Slot<Float>,
+    min_within_token: Slot<Float>,
     min_accuracy: Slot<Float>,
     min_selectivity: Slot<Float>,
     seed: Slot<Int>,
@@ -295,6 +299,7 @@ pub(crate) fn build(
         metric: Slot::Absent,
         min: Slot::Absent,
         max_q: Slot::Absent,
+        min_within_token: Slot::Absent,
         min_accuracy: Slot::Absent,
         min_selectivity: Slot::Absent,
         seed: Slot::Absent,
@@ -338,6 +343,9 @@ pub(crate) fn build(
             "min" => fill(&mut s.min, key, &value, errors, float),
             "max_q" => fill(&mut s.max_q, key, &value, errors, |k, v| {
                 unit_interval(k, v, false)
+            }),
+            "min_within_token" => fill(&mut s.min_within_token, key, &value, errors, |k, v| {
+                unit_interval(k, v, true)
             }),
             "min_accuracy" => fill(&mut s.min_accuracy, key, &value, errors, |k, v| {
                 unit_interval(k, v, true)
@@ -390,6 +398,7 @@ impl Slots {
             "metric" => mark(&mut self.metric, key),
             "min" => mark(&mut self.min, key),
             "max_q" => mark(&mut self.max_q, key),
+            "min_within_token" => mark(&mut self.min_within_token, key),
             "min_accuracy" => mark(&mut self.min_accuracy, key),
             "min_selectivity" => mark(&mut self.min_selectivity, key),
             "seed" => mark(&mut self.seed, key),
@@ -474,7 +483,12 @@ fn check(s: Slots, func: Option<&ItemFn>, errors: &mut Errors) -> Option<Spec> {
     };
 
     // The expectation and the keys that go with it.
-    let threshold_keys = [s.metric.key(), s.min.key(), s.max_q.key()];
+    let threshold_keys = [
+        s.metric.key(),
+        s.min.key(),
+        s.max_q.key(),
+        s.min_within_token.key(),
+    ];
     let probe_keys = [s.min_accuracy.key(), s.min_selectivity.key()];
     match s.expect.as_value() {
         Some((ExpectArg::Probe(_), _)) => {
@@ -562,10 +576,19 @@ fn check(s: Slots, func: Option<&ItemFn>, errors: &mut Errors) -> Option<Spec> {
             }
         }
         (arg, _) => {
+            if let (ExpectArg::AtMost(_), Some(key)) = (&arg, s.min_within_token.key()) {
+                errors.at(
+                    key.span(),
+                    "`min_within_token` applies to some_unit and units; a read-out of several \
+                     units (at_most) has no within-token score",
+                );
+                return None;
+            }
             let threshold = Threshold {
                 metric: s.metric.value()?,
                 min: s.min.value()?,
                 max_q: s.max_q.value(),
+                min_within_token: s.min_within_token.value(),
             };
             match arg {
                 ExpectArg::SomeUnit => Expect::SomeUnit(threshold),

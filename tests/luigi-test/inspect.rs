@@ -169,3 +169,65 @@ fn relative_depth_fits_a_counter_on_windows_that_start_mid_structure() {
     .unwrap();
     assert_eq!(set.names(), ["relative_depth(()"]);
 }
+
+/// Known answers for the within-token control: the hand-set `a` and `;`
+/// detectors (units 1 and 4) are flagged `token_explains` for the
+/// hypotheses their character determines, the depth counters (units 0 and
+/// 3) are not, and the table leads with what the token does not explain.
+#[test]
+fn character_detectors_are_flagged_token_explains_and_depth_counters_are_not() {
+    use luigi_test::hypothesis::library::Levels;
+    use luigi_test::inspect::RowOrder;
+    use luigi_test::ranking::Flag;
+    let model = Model::load(fixture("lstm_ids.luigi.yaml")).unwrap();
+    let corpus = Corpus::load(fixture("corpus.txt"), CorpusFormat::Lines).unwrap();
+    let mut set = HypothesisSet::new();
+    set.add(Bracket::depth('(').unwrap()).unwrap();
+    set.add(Bracket::depth('{').unwrap()).unwrap();
+    set.add(CharIs::new('a')).unwrap();
+    set.add(CharIs::new(';')).unwrap();
+    set.add(Levels::new(Box::new(Bracket::depth('(').unwrap()), 3).unwrap())
+        .unwrap();
+    let result = inspect(&model, &corpus, "lstm", &set, &InspectOptions::default()).unwrap();
+    let best = |h: &str| result.ranking.best_unit(h).unwrap().clone();
+    for (h, unit) in [("char(a)", "1"), ("char(;)", "4")] {
+        let p = best(h);
+        assert_eq!(p.unit, unit, "{p:?}");
+        assert!(p.score > 0.9, "{p:?}");
+        assert_eq!(p.within_token, Some(0.0), "the character determines {h}");
+        assert!(p.flags.contains(&Flag::TokenExplains), "{p:?}");
+    }
+    for (h, unit) in [
+        ("depth(()", "0"),
+        ("depth({)", "3"),
+        ("levels(depth((),3)", "0"),
+    ] {
+        let p = best(h);
+        assert_eq!(p.unit, unit, "{p:?}");
+        let w = p.within_token.unwrap().abs();
+        assert!(
+            w > 0.7 && w > 0.5 * p.score,
+            "{h}: within {w} vs {}",
+            p.score
+        );
+        assert!(!p.flags.contains(&Flag::TokenExplains), "{p:?}");
+    }
+    let order: Vec<String> = result
+        .best_per_hypothesis_by(RowOrder::Within)
+        .iter()
+        .map(|p| p.hypothesis.clone())
+        .collect();
+    assert_eq!(&order[3..], ["char(;)", "char(a)"], "{order:?}");
+    let plain: Vec<String> = result
+        .best_per_hypothesis_by(RowOrder::Plain)
+        .iter()
+        .map(|p| p.hypothesis.clone())
+        .collect();
+    assert_ne!(order, plain, "the detectors lead by plain score");
+    let table = result.table(10);
+    assert!(table.contains("within"), "{table}");
+    assert!(
+        table.contains("token_explains (2 of these rows): char(;), char(a)"),
+        "{table}"
+    );
+}

@@ -550,3 +550,58 @@ fn verification_writes_regression_files_only_for_named_tests_and_specs() {
         std::path::PathBuf::from("specs/proptest-regressions/cmodel/comment.txt")
     );
 }
+
+// ---- min_within_token: a unit that passes only on what the current token
+// says must fail once the threshold asks for the within-token score.
+
+#[neural_assert(model = "../tests/fixtures/lstm_ids.luigi.yaml", layer = "lstm",
+                corpus = "../tests/fixtures/corpus.txt",
+                hypothesis = builtin("depth", "("),
+                expect = some_unit, metric = "pearson", min = 0.9, min_within_token = 0.9)]
+fn fixture_depth_unit_is_not_explained_by_the_token() {}
+
+#[test]
+fn a_character_detector_passes_on_its_score_and_fails_on_min_within_token() {
+    let plain = Threshold::new(Metric::Pearson, 0.9);
+    let a = |t: Threshold| {
+        Assertion::new(fixture("lstm_ids.luigi.yaml"))
+            .layer("lstm")
+            .corpus(fixture("corpus.txt"), None)
+            .hypothesis_builtin(&["char", ";"])
+            .expect(Expectation::some_unit(t))
+            .check()
+            .unwrap()
+    };
+    let o = a(plain);
+    assert!(o.passed, "{}", o.report);
+    assert_eq!(o.units[0], "4", "unit 4 is the `;` detector");
+    let o = a(plain.min_within_token(0.2));
+    assert!(!o.passed, "{}", o.report);
+    let observed = o.report.section("observed").unwrap();
+    assert!(
+        observed.contains("within-token 0.000")
+            && observed.contains("below min_within_token = 0.2: the current input token explains"),
+        "{observed}"
+    );
+    assert!(
+        o.report.headline.contains("and within-token ≥ 0.2"),
+        "{}",
+        o.report.headline
+    );
+}
+
+#[test]
+fn min_within_token_is_refused_on_at_most_and_out_of_range() {
+    let at_most = Expectation::at_most(
+        2,
+        Threshold::new(Metric::Pearson, 0.5).min_within_token(0.2),
+    );
+    let e = at_most.validate().unwrap_err().to_string();
+    assert!(e.contains("applies to some_unit and units"), "{e}");
+    let bad = Expectation::some_unit(Threshold::new(Metric::Pearson, 0.5).min_within_token(1.5));
+    let e = bad.validate().unwrap_err().to_string();
+    assert!(
+        e.contains("min_within_token = 1.5 is outside [0, 1]"),
+        "{e}"
+    );
+}

@@ -14,7 +14,7 @@ const SHAPE: &str = "without `hypothesis = ...` the function is the hypothesis: 
                      hypothesis write `hypothesis = builtin(\"name\")`";
 
 const VALID: &str = "valid keys: model, layer, corpus, window, hypothesis, kind, expect, metric, \
-                     min, max_q, min_accuracy, min_selectivity, seed, verify, response, samples, steps, crate";
+                     min, max_q, min_within_token, min_accuracy, min_selectivity, seed, verify, response, samples, steps, crate";
 
 #[test]
 fn unknown_key_lists_the_valid_keys_and_suggests_the_nearest() {

@@ -59,6 +59,7 @@ fn the_function_is_the_hypothesis() {
                 metric: Metric::Pearson,
                 min: 0.5,
                 max_q: Some(0.01),
+                min_within_token: None,
             }),
             seed: Some(7),
             asserted: true,
@@ -148,6 +149,7 @@ fn a_function_path_is_a_hypothesis_with_the_path_as_its_name() {
             metric: Metric::Spearman,
             min: -0.25,
             max_q: None,
+            min_within_token: None,
         })
     );
     assert_eq!(a.corpus, Some((manifest("eval.c"), None)));

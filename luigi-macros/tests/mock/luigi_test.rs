@@ -36,12 +36,14 @@ pub mod _macro_support {
             metric: Metric,
             min: f64,
             max_q: Option<f64>,
+            min_within_token: Option<f64>,
         },
         Units {
             units: &'static [&'static str],
             metric: Metric,
             min: f64,
             max_q: Option<f64>,
+            min_within_token: Option<f64>,
         },
         AtMost {
             k: usize,

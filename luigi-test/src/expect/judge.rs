@@ -13,7 +13,7 @@ use crate::error::{Error, Result};
 use crate::hypothesis::{evaluate_checked, Hypothesis, HypothesisKind};
 use crate::model::Model;
 use crate::ranking::{Flag, Pairing, Ranking};
-use crate::score::{score_all, Metric, ScoreConfig};
+use crate::score::{score_all, score_all_with_tokens, Metric, ScoreConfig};
 
 /// Units listed as competitors in a report.
 const COMPETING: usize = 5;
@@ -73,6 +73,7 @@ fn score_one(acts: &Activations, col: &Column<'_>, metric: Metric, seed: u64) ->
     score_column(
         acts.values.view(),
         &acts.rows.sequence,
+        Some(&acts.rows.token),
         &acts.units,
         col,
         metric,
@@ -84,6 +85,7 @@ fn score_one(acts: &Activations, col: &Column<'_>, metric: Metric, seed: u64) ->
 fn score_column(
     acts: ArrayView2<'_, f32>,
     seq: &[u32],
+    tokens: Option<&[i64]>,
     units: &[String],
     col: &Column<'_>,
     metric: Metric,
@@ -100,14 +102,11 @@ fn score_column(
         .rank_by(metric);
     let h = Array2::from_shape_vec((values.len(), 1), values.to_vec())
         .map_err(|e| Error::invalid("score", e.to_string()))?;
-    score_all(
-        acts,
-        h.view(),
-        seq,
-        units,
-        &[(name.to_string(), kind.clone())],
-        &cfg,
-    )
+    let hyps = [(name.to_string(), kind.clone())];
+    match tokens.filter(|t| t.len() == seq.len()) {
+        Some(t) => score_all_with_tokens(acts, h.view(), seq, t, units, &hyps, &cfg),
+        None => score_all(acts, h.view(), seq, units, &hyps, &cfg),
+    }
 }
 
 /// What to compute for an assertion on `metric`: Pearson r and η (one
@@ -147,6 +146,13 @@ impl UnitScore {
             && self.strength >= t.needed()
             && t.max_q
                 .is_none_or(|m| self.pairing.q_value.is_some_and(|q| q <= m))
+            && self.within_ok(t)
+    }
+
+    /// The within-token condition (true when the threshold sets none).
+    fn within_ok(&self, t: &Threshold) -> bool {
+        t.min_within_token
+            .is_none_or(|m| self.pairing.within_token.is_some_and(|w| w.abs() >= m))
     }
 }
 
@@ -205,7 +211,12 @@ fn value_text(u: &UnitScore, t: &Threshold) -> String {
                 Metric::Auc => format!(" (AUC = {r:.3})"),
                 _ => String::new(),
             };
-            format!("{show}{signed}")
+            let within = u
+                .pairing
+                .within_token
+                .map(|w| format!(", within-token {w:.3}"))
+                .unwrap_or_default();
+            format!("{show}{signed}{within}")
         }
     }
 }
@@ -446,11 +457,22 @@ fn some_unit(scores: &[UnitScore], t: &Threshold, layer: &str, name: &str, n_lin
     }
     let (headline, text, observed) = match best {
         Some(b) => {
-            let why = if b.strength >= t.needed() {
+            let q_ok = t
+                .max_q
+                .is_none_or(|m| b.pairing.q_value.is_some_and(|q| q <= m));
+            let why = if b.strength >= t.needed() && !q_ok {
                 format!(
                     "its q = {} is above max_q = {}",
                     fmt_q(b.pairing.q_value),
                     t.max_q.unwrap_or(1.0)
+                )
+            } else if b.strength >= t.needed() && !b.within_ok(t) {
+                format!(
+                    "its within-token score {} is below min_within_token = {}: the current input token explains the pairing",
+                    b.pairing
+                        .within_token
+                        .map_or("n/a".to_string(), |w| format!("{:.3}", w.abs())),
+                    t.min_within_token.unwrap_or(0.0)
                 )
             } else {
                 format!("{} < {}", fmt_strength(b.strength), t.needed())

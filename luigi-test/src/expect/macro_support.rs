@@ -46,6 +46,8 @@ pub enum Expectation {
         min: f64,
         /// The largest q-value.
         max_q: Option<f64>,
+        /// The least within-token score.
+        min_within_token: Option<f64>,
     },
     /// `expect = units([..])`.
     Units {
@@ -57,6 +59,8 @@ pub enum Expectation {
         min: f64,
         /// The largest q-value.
         max_q: Option<f64>,
+        /// The least within-token score.
+        min_within_token: Option<f64>,
     },
     /// `expect = at_most(k)`.
     AtMost {
@@ -82,17 +86,28 @@ pub enum Expectation {
 
 impl From<Expectation> for Owned {
     fn from(e: Expectation) -> Self {
-        let t = |metric, min, max_q| Threshold { metric, min, max_q };
+        let t = |metric, min, max_q, min_within_token| Threshold {
+            metric,
+            min,
+            max_q,
+            min_within_token,
+        };
         match e {
-            Expectation::SomeUnit { metric, min, max_q } => Owned::SomeUnit(t(metric, min, max_q)),
+            Expectation::SomeUnit {
+                metric,
+                min,
+                max_q,
+                min_within_token,
+            } => Owned::SomeUnit(t(metric, min, max_q, min_within_token)),
             Expectation::Units {
                 units,
                 metric,
                 min,
                 max_q,
+                min_within_token,
             } => Owned::Units {
                 units: units.iter().map(|u| u.to_string()).collect(),
-                threshold: t(metric, min, max_q),
+                threshold: t(metric, min, max_q, min_within_token),
             },
             Expectation::AtMost {
                 k,
@@ -101,7 +116,7 @@ impl From<Expectation> for Owned {
                 max_q,
             } => Owned::AtMost {
                 k,
-                threshold: t(metric, min, max_q),
+                threshold: t(metric, min, max_q, None),
             },
             Expectation::Probe {
                 units,

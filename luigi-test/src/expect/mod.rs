@@ -123,6 +123,13 @@ pub struct Threshold {
     pub min: f64,
     /// The largest q-value allowed, if any.
     pub max_q: Option<f64>,
+    /// The least within-token score (|r| or η after centring unit and
+    /// hypothesis on their mean for the current input token; see
+    /// [`crate::ranking::Pairing::within_token`]), if any: with it set, a
+    /// unit that only passes on what the current token says fails.
+    /// `some_unit` and `units` only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_within_token: Option<f64>,
 }
 
 impl Threshold {
@@ -132,12 +139,19 @@ impl Threshold {
             metric,
             min,
             max_q: None,
+            min_within_token: None,
         }
     }
 
     /// Adds a q-value limit.
     pub fn max_q(mut self, q: f64) -> Self {
         self.max_q = Some(q);
+        self
+    }
+
+    /// Adds a least within-token score.
+    pub fn min_within_token(mut self, w: f64) -> Self {
+        self.min_within_token = Some(w);
         self
     }
 
@@ -163,6 +177,14 @@ impl Threshold {
                 return Err(Error::invalid(
                     "expectation",
                     format!("max_q = {q} is outside (0, 1]"),
+                ));
+            }
+        }
+        if let Some(w) = self.min_within_token {
+            if !(w.is_finite() && (0.0..=1.0).contains(&w)) {
+                return Err(Error::invalid(
+                    "expectation",
+                    format!("min_within_token = {w} is outside [0, 1] (it compares |r| or η within token groups)"),
                 ));
             }
         }
@@ -208,8 +230,12 @@ impl Threshold {
         } else {
             format!("{} ≥ {}", self.quantity(), self.min)
         };
-        match self.max_q {
+        let cmp = match self.max_q {
             Some(q) => format!("{cmp} and q ≤ {q}"),
+            None => cmp,
+        };
+        match self.min_within_token {
+            Some(w) => format!("{cmp} and within-token ≥ {w}"),
             None => cmp,
         }
     }
@@ -316,6 +342,12 @@ impl Expectation {
                 "expectation",
                 "at_most(0): give at least 1 unit",
             )),
+            Expectation::AtMost { threshold, .. } if threshold.min_within_token.is_some() => {
+                Err(Error::invalid(
+                    "expectation",
+                    "min_within_token applies to some_unit and units, not to at_most (a read-out of several units has no within-token score)",
+                ))
+            }
             Expectation::Probe {
                 min_accuracy,
                 min_selectivity,

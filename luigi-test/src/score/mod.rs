@@ -416,8 +416,38 @@ pub fn score_all(
     hypotheses: &[(String, HypothesisKind)],
     cfg: &ScoreConfig,
 ) -> Result<Ranking> {
+    score_in_memory(acts, hyps, seq_ids, None, units, hypotheses, cfg)
+}
+
+/// [`score_all`] with each row's input token id, so that every pairing
+/// also gets its within-token score
+/// ([`Pairing::within_token`](crate::ranking::Pairing::within_token)).
+pub fn score_all_with_tokens(
+    acts: ArrayView2<'_, f32>,
+    hyps: ArrayView2<'_, f32>,
+    seq_ids: &[u32],
+    tokens: &[i64],
+    units: &[String],
+    hypotheses: &[(String, HypothesisKind)],
+    cfg: &ScoreConfig,
+) -> Result<Ranking> {
+    score_in_memory(acts, hyps, seq_ids, Some(tokens), units, hypotheses, cfg)
+}
+
+fn score_in_memory(
+    acts: ArrayView2<'_, f32>,
+    hyps: ArrayView2<'_, f32>,
+    seq_ids: &[u32],
+    tokens: Option<&[i64]>,
+    units: &[String],
+    hypotheses: &[(String, HypothesisKind)],
+    cfg: &ScoreConfig,
+) -> Result<Ranking> {
     let mut engine = Engine::new(units.to_vec(), hypotheses.to_vec(), cfg.clone())?;
-    engine.update(acts, hyps, seq_ids)?;
+    match tokens {
+        Some(t) => engine.update_with_tokens(acts, hyps, seq_ids, t)?,
+        None => engine.update(acts, hyps, seq_ids)?,
+    }
     let scores = engine.finish()?;
     let scores = if cfg.wants_second_pass() {
         let selection = Selection::all_units(&scores);

@@ -408,6 +408,8 @@ struct RawExpectation {
     #[serde(default)]
     max_q: Option<f64>,
     #[serde(default)]
+    min_within_token: Option<f64>,
+    #[serde(default)]
     min_accuracy: Option<f64>,
     #[serde(default)]
     min_selectivity: Option<f64>,
@@ -438,6 +440,7 @@ fn check(raw: RawExpectation) -> Result<ExpectationItem, String> {
             ("metric", raw.metric.is_some()),
             ("min", raw.min.is_some()),
             ("max_q", raw.max_q.is_some()),
+            ("min_within_token", raw.min_within_token.is_some()),
         ] {
             if v {
                 return Err(format!(
@@ -468,6 +471,7 @@ fn check(raw: RawExpectation) -> Result<ExpectationItem, String> {
             metric: metric.0,
             min,
             max_q: raw.max_q,
+            min_within_token: raw.min_within_token,
         })
     };
     let expectation = match raw.expect.clone() {
