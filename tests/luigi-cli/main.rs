@@ -184,3 +184,87 @@ fn a_code_corpus_read_line_by_line_warns_to_use_window() {
     std::fs::write(&p, items).unwrap();
     assert!(!text(&run(&[])).contains("use --window"));
 }
+
+/// The table leads with what the current token does not explain, names the
+/// rows the token explains, and `--sort plain` gives the plain order; the
+/// JSON carries `within_token`, `within_position` and the flags.
+#[test]
+fn inspect_ranks_by_the_within_token_score_and_flags_token_explains() {
+    let d = tempfile::tempdir().unwrap();
+    let h = d.path().join("h.yaml");
+    std::fs::write(&h, "- depth: '('\n- char: 'a'\n- char: ';'\n").unwrap();
+    let card = fixture("lstm_ids.luigi.yaml");
+    let corpus = fixture("corpus.txt");
+    let run = |extra: &[&str]| {
+        let mut args = vec![
+            "inspect",
+            card.to_str().unwrap(),
+            "--corpus",
+            corpus.to_str().unwrap(),
+            "--hypotheses",
+            h.to_str().unwrap(),
+            "--fast",
+        ];
+        args.extend_from_slice(extra);
+        let o = luigi(&args);
+        assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+        String::from_utf8_lossy(&o.stdout).to_string()
+    };
+    let rows = |t: &str| -> Vec<String> {
+        t.lines()
+            .skip_while(|l| !l.starts_with("hypothesis"))
+            .skip(1)
+            .take(3)
+            .map(|l| l.split_whitespace().next().unwrap_or("").to_string())
+            .collect()
+    };
+    let within = run(&[]);
+    assert!(
+        within
+            .lines()
+            .any(|l| l.starts_with("hypothesis") && l.contains("within")),
+        "{within}"
+    );
+    assert_eq!(
+        rows(&within),
+        ["depth(()", "char(;)", "char(a)"],
+        "{within}"
+    );
+    assert!(
+        within.contains("token_explains (2 of these rows): char(;), char(a)"),
+        "{within}"
+    );
+    let plain = run(&["--sort", "plain"]);
+    assert_eq!(rows(&plain)[2], "depth(()", "{plain}");
+    let json: serde_json::Value = serde_json::from_str(&run(&["--format", "json"])).unwrap();
+    let best = |name: &str| {
+        json["ranking"]["by_hypothesis"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|h| h["hypothesis"] == name)
+            .unwrap()["units"][0]
+            .clone()
+    };
+    let det = best("char(a)");
+    assert_eq!(det["within_token"], 0.0, "{det}");
+    assert!(
+        det["flags"]
+            .as_array()
+            .unwrap()
+            .contains(&"token_explains".into()),
+        "{det}"
+    );
+    let depth = best("depth(()");
+    assert!(
+        depth["within_token"].as_f64().unwrap().abs() > 0.8,
+        "{depth}"
+    );
+    assert!(depth["within_position"].is_number(), "{depth}");
+    assert!(
+        depth
+            .get("flags")
+            .is_none_or(|f| !f.as_array().unwrap().contains(&"token_explains".into())),
+        "{depth}"
+    );
+}

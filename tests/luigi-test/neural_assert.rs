@@ -120,11 +120,14 @@ fn boolean_value_so_far_is_read_by_two_units() {}
 // {103, 28, 56} with AUC 0.944 on held-out windows (twin: 0.722). The
 // thresholds keep a 5% margin.
 
-/// The function is the hypothesis: inside at least one `(`.
+/// The function is the hypothesis: inside at least one `(`. Unit 22 passes
+/// with AUC 0.819 and within-token 0.587: the current character does not
+/// explain it.
 #[neural_assert(model = "../examples/cmodel/cmodel.luigi.yaml", layer = "lstm",
                 corpus = "../examples/cmodel/eval.c", window = 256,
                 kind = "binary",
-                expect = some_unit, metric = "auc", min = 0.77, max_q = 0.001)]
+                expect = some_unit, metric = "auc", min = 0.77, max_q = 0.001,
+                min_within_token = 0.5)]
 fn c_model_some_unit_knows_it_is_inside_parentheses(seq: &[char]) -> Vec<f32> {
     let mut depth = 0i32;
     seq.iter()

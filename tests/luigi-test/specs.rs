@@ -306,3 +306,38 @@ fn check_paths_exit_codes_and_junit() {
     assert!(discover(&[d.path().join("missing.yaml")]).is_err());
     let _ = c;
 }
+
+#[test]
+fn min_within_token_in_a_spec_fails_a_unit_that_only_reads_the_token() {
+    let d = tempfile::tempdir().unwrap();
+    let case = |name: &str, h: &str, within: f64| {
+        format!(
+            "  - name: {name}\n    hypothesis: {h}\n    expect: {{units: [{}]}}\n    metric: pearson\n    min: 0.9\n    min_within_token: {within}\n",
+            if name == "detector" { 1 } else { 0 }
+        )
+    };
+    let text = format!(
+        "{}expectations:\n{}{}",
+        head(),
+        case("detector", "{char: a}", 0.2),
+        case("counter", "{depth: '('}", 0.8)
+    );
+    let p = write_spec(d.path(), "within.yaml", &text);
+    let report = Spec::load(&p).unwrap().run(Update::No).unwrap();
+    let CaseResult::Failed(r) = &report.cases[0].result else {
+        panic!("{:?}", report.cases[0].result)
+    };
+    assert!(r.headline.contains("and within-token ≥ 0.2"), "{r}");
+    assert!(r.headline.contains("within-token 0.000"), "{r}");
+    assert!(report.cases[1].passed(), "{:?}", report.cases[1].result);
+    // and it is a threshold key, not a probe key
+    let (_, _, key, message) = spec_error(&format!(
+        "{}expectations:\n  - hypothesis: comment\n    expect: probe\n    min_accuracy: 0.5\n    min_within_token: 0.2\n",
+        head()
+    ));
+    assert_eq!(key, "expectations[0]");
+    assert!(
+        message.contains("`min_within_token` does not apply to `expect: probe`"),
+        "{message}"
+    );
+}
