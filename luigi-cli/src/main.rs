@@ -130,6 +130,27 @@ enum Command {
         /// The .onnx file (or its .luigi.yaml card).
         model: PathBuf,
     },
+    /// Write a starter model card from an ONNX graph: the token input and
+    /// its encoding, the state pairs and which layer each carries, the
+    /// logits and one alias per recurrent layer, with a comment on every
+    /// guess (lines marked CHECK). Character vocabularies: give the
+    /// characters in id order.
+    Card {
+        /// The .onnx file.
+        model: PathBuf,
+        /// The vocabulary inline: the character with id i at position i.
+        #[arg(long, value_name = "CHARS", conflicts_with = "vocab_file")]
+        vocab_chars: Option<String>,
+        /// The vocabulary as a JSON array of one-character strings, in id order.
+        #[arg(long, value_name = "FILE", required_unless_present = "vocab_chars")]
+        vocab_file: Option<PathBuf>,
+        /// The id the model gives characters outside its vocabulary.
+        #[arg(long, value_name = "ID")]
+        unknown: Option<i64>,
+        /// Write the card here (it must not exist yet) instead of printing it.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
     /// Rank every unit of a layer against hypotheses (Luigi's main job).
     Inspect {
         /// The model card (.luigi.yaml) or the .onnx file with its card beside it.
@@ -308,6 +329,19 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Layers { model } => layers(&model),
+        Command::Card {
+            model,
+            vocab_chars,
+            vocab_file,
+            unknown,
+            out,
+        } => card(
+            &model,
+            vocab_chars,
+            vocab_file.as_deref(),
+            unknown,
+            out.as_deref(),
+        ),
         Command::Inspect {
             model,
             corpus,
@@ -409,6 +443,115 @@ fn layers(model: &Path) -> Result<ExitCode> {
     };
     let graph = luigi_test::model::graph::Graph::load(&onnx)?;
     print!("{}", graph.layers_table());
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `to` written relative to the folder `from` (both made absolute first).
+fn relative_path(from: &Path, to: &Path) -> String {
+    let abs = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
+    let (from, to) = (abs(from), abs(to));
+    let a: Vec<_> = from.components().collect();
+    let b: Vec<_> = to.components().collect();
+    let common = a.iter().zip(&b).take_while(|(x, y)| x == y).count();
+    // sharing only the root: the absolute path reads better than ../../..
+    if common <= 1 {
+        return to.display().to_string();
+    }
+    let mut rel = PathBuf::new();
+    for _ in common..a.len() {
+        rel.push("..");
+    }
+    for c in &b[common..] {
+        rel.push(c);
+    }
+    rel.display().to_string()
+}
+
+fn card(
+    model: &Path,
+    vocab_chars: Option<String>,
+    vocab_file: Option<&Path>,
+    unknown: Option<i64>,
+    out: Option<&Path>,
+) -> Result<ExitCode> {
+    use luigi_test::model::starter::{starter_card, StarterOptions, VocabSource};
+    if model.extension().is_none_or(|e| e != "onnx") {
+        anyhow::bail!(
+            "luigi card {}: give the .onnx file (a card is what this command writes)",
+            model.display()
+        );
+    }
+    if let Some(o) = out {
+        if o.exists() {
+            anyhow::bail!(
+                "--out {}: the file exists; luigi card does not overwrite a card (remove it, or write elsewhere)",
+                o.display()
+            );
+        }
+    }
+    let graph = luigi_test::model::graph::Graph::load(model)?;
+    // The folder the card will live in: paths in it are relative to it.
+    let card_dir = match out {
+        Some(o) => o
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from(".")),
+        None => model
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from(".")),
+    };
+    let vocabulary = match (vocab_chars, vocab_file) {
+        (Some(c), _) => VocabSource::Chars(c),
+        (None, Some(f)) => {
+            let text = std::fs::read_to_string(f)
+                .with_context(|| format!("--vocab-file {}: cannot read it", f.display()))?;
+            let list: Vec<String> = serde_json::from_str(&text).with_context(|| {
+                format!(
+                    "--vocab-file {}: not a JSON array of strings (write e.g. [\"a\", \"b\"], one character each, in id order)",
+                    f.display()
+                )
+            })?;
+            if let Some((i, bad)) = list
+                .iter()
+                .enumerate()
+                .find(|(_, s)| s.chars().count() != 1)
+            {
+                anyhow::bail!(
+                    "--vocab-file {}: entry {i} is {bad:?}, not one character; Luigi's card vocabularies are characters",
+                    f.display()
+                );
+            }
+            VocabSource::File {
+                card_path: relative_path(&card_dir, f),
+                len: list.len(),
+            }
+        }
+        (None, None) => {
+            anyhow::bail!("give the vocabulary: --vocab-chars CHARS or --vocab-file FILE")
+        }
+    };
+    let text = starter_card(
+        &graph,
+        &StarterOptions {
+            model_path: relative_path(&card_dir, model),
+            vocabulary,
+            unknown,
+        },
+    )?;
+    match out {
+        Some(o) => {
+            std::fs::write(o, &text).with_context(|| format!("writing {}", o.display()))?;
+            eprintln!(
+                "luigi: wrote {}; check the lines marked CHECK, then try `luigi inspect {} --corpus FILE`",
+                o.display(),
+                o.display()
+            );
+        }
+        None => print!("{text}"),
+    }
     Ok(ExitCode::SUCCESS)
 }
 

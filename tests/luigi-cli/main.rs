@@ -3,6 +3,7 @@
 // Test helpers outside `#[test]` functions may panic: a panic is a test failure.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod card;
 mod check;
 mod probe;
 mod report;

@@ -6,6 +6,7 @@ pub mod graph;
 pub mod record;
 pub(crate) mod session;
 pub(crate) mod split;
+pub mod starter;
 pub mod stepwise;
 
 pub use card::{Card, CardFile, Carried, Encoding, Layout, StatePair};
