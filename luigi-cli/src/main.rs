@@ -151,6 +151,21 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
     },
+    /// Write an untrained-like twin: the same graph with every float32
+    /// weight tensor's entries shuffled (shapes, scales and value
+    /// distributions kept; indicator tables such as a one-hot embedding
+    /// kept), for the untrained-twin controls when the training code is not
+    /// at hand. Given a card, also writes the twin's card beside the twin.
+    Twin {
+        /// The .onnx file, or its .luigi.yaml card.
+        model: PathBuf,
+        /// Where to write the twin's .onnx (it must not exist yet).
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+        /// Seed of the shuffles.
+        #[arg(long, default_value_t = 0x5EED)]
+        seed: u64,
+    },
     /// Rank every unit of a layer against hypotheses (Luigi's main job).
     Inspect {
         /// The model card (.luigi.yaml) or the .onnx file with its card beside it.
@@ -329,6 +344,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Layers { model } => layers(&model),
+        Command::Twin { model, out, seed } => twin(&model, &out, seed),
         Command::Card {
             model,
             vocab_chars,
@@ -551,6 +567,83 @@ fn card(
             );
         }
         None => print!("{text}"),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn twin(model: &Path, out: &Path, seed: u64) -> Result<ExitCode> {
+    use luigi_test::model::card::card_path_for;
+    use luigi_test::model::twin::shuffled_twin;
+    let is_onnx = model.extension().is_some_and(|e| e == "onnx");
+    let card = if is_onnx {
+        None
+    } else {
+        Some(luigi_test::model::Card::load(model)?)
+    };
+    let onnx = card
+        .as_ref()
+        .map(|c| c.model_path.clone())
+        .unwrap_or_else(|| model.to_path_buf());
+    if out.extension().is_none_or(|e| e != "onnx") {
+        anyhow::bail!(
+            "--out {}: name the twin's .onnx file (e.g. model-twin.onnx)",
+            out.display()
+        );
+    }
+    let twin_card = card_path_for(out);
+    for p in std::iter::once(out).chain(card.as_ref().map(|_| twin_card.as_path())) {
+        if p.exists() {
+            anyhow::bail!(
+                "{}: the file exists; luigi twin does not overwrite (remove it, or choose another --out)",
+                p.display()
+            );
+        }
+    }
+    let bytes = std::fs::read(&onnx).with_context(|| format!("reading {}", onnx.display()))?;
+    let t = shuffled_twin(&bytes, seed, &onnx.display().to_string())?;
+    std::fs::write(out, &t.bytes).with_context(|| format!("writing {}", out.display()))?;
+    let shuffled: Vec<_> = t.tensors.iter().filter(|x| x.shuffled).collect();
+    println!(
+        "wrote {}: {} weight tensors shuffled ({} entries), seed {seed}",
+        out.display(),
+        shuffled.len(),
+        shuffled.iter().map(|x| x.len).sum::<usize>()
+    );
+    for k in t.tensors.iter().filter(|x| !x.shuffled) {
+        println!(
+            "  kept `{}`: {}",
+            k.name,
+            k.kept_because.as_deref().unwrap_or("")
+        );
+    }
+    if let Some(card) = card {
+        let dir = out
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("."));
+        let mut file = card.file.clone();
+        file.model = Some(PathBuf::from(relative_path(&dir, out)));
+        file.untrained = None;
+        if let Some(v) = &file.vocabulary.file {
+            let abs = card.path.parent().unwrap_or(Path::new(".")).join(v);
+            file.vocabulary.file = Some(PathBuf::from(relative_path(&dir, &abs)));
+        }
+        let yaml = file.to_yaml()?;
+        let text = format!(
+            "# Card of {}, the untrained-like twin of {} written by `luigi twin --seed {seed}`:\n\
+             # every float32 weight tensor's entries shuffled. The interface is the original card's.\n{yaml}",
+            out.file_name().map(|f| f.to_string_lossy()).unwrap_or_default(),
+            onnx.display()
+        );
+        std::fs::write(&twin_card, text)
+            .with_context(|| format!("writing {}", twin_card.display()))?;
+        println!(
+            "wrote {}; to use the twin as the untrained control, add to {}:\nuntrained: {}",
+            twin_card.display(),
+            card.path.display(),
+            relative_path(card.path.parent().unwrap_or(Path::new(".")), out)
+        );
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -210,3 +210,75 @@ fn card_errors_name_the_fix() {
     assert_ne!(code, Some(0));
     assert!(t.contains("give the .onnx file"), "{t}");
 }
+
+/// `luigi twin`: the same interface, shuffled weights, kept indicator
+/// tables, reproducible by seed; the twin's card loads and inspects, and
+/// the hand-set depth counter is gone from it.
+#[test]
+fn twin_shuffles_weights_keeps_the_interface_and_loses_the_units() {
+    let d = tempfile::tempdir().unwrap();
+    let card = fixture("lstm_ids.luigi.yaml");
+    let twin = |name: &str, seed: &str| {
+        let out = d.path().join(name);
+        let o = luigi(&[
+            "twin",
+            card.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--seed",
+            seed,
+        ]);
+        assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+        (out, text(&o))
+    };
+    let (a, said) = twin("a.onnx", "7");
+    assert!(said.contains("5 weight tensors shuffled"), "{said}");
+    assert!(
+        said.contains("kept `embedding.weight`: an indicator table"),
+        "{said}"
+    );
+    let (b, _) = twin("b.onnx", "7");
+    let (c, _) = twin("c.onnx", "8");
+    let bytes = |p: &Path| std::fs::read(p).unwrap();
+    assert_eq!(bytes(&a), bytes(&b), "same seed, same twin");
+    assert_ne!(bytes(&a), bytes(&c), "another seed, another twin");
+    assert_eq!(bytes(&a).len(), bytes(&fixture("lstm_ids.onnx")).len());
+    let twin_card = d.path().join("a.luigi.yaml");
+    let corpus = fixture("corpus.txt");
+    let best = best_units(&twin_card, &corpus, "lstm", None);
+    assert_eq!(best.len(), best_units(&card, &corpus, "lstm", None).len());
+    // the depth counter (unit 0, |r| 0.99 in the original) is gone
+    let o = luigi(&[
+        "inspect",
+        twin_card.to_str().unwrap(),
+        "--corpus",
+        corpus.to_str().unwrap(),
+        "--fast",
+        "--format",
+        "json",
+    ]);
+    let json: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let depth = json["ranking"]["by_hypothesis"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|h| h["hypothesis"] == "depth(()")
+        .unwrap()["units"][0]["score"]
+        .as_f64()
+        .unwrap();
+    assert!(depth < 0.9, "twin's best depth unit {depth}");
+    // errors: an existing file, a non-.onnx --out
+    let o = luigi(&["twin", card.to_str().unwrap(), "--out", a.to_str().unwrap()]);
+    assert!(text(&o).contains("the file exists"), "{}", text(&o));
+    let o = luigi(&[
+        "twin",
+        card.to_str().unwrap(),
+        "--out",
+        d.path().join("x.yaml").to_str().unwrap(),
+    ]);
+    assert!(
+        text(&o).contains("name the twin's .onnx file"),
+        "{}",
+        text(&o)
+    );
+}

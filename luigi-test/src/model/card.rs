@@ -184,6 +184,13 @@ pub struct Card {
     ascii: [Option<i64>; 128],
 }
 
+impl CardFile {
+    /// The card as YAML (without comments), as [`Card::load`] reads it.
+    pub fn to_yaml(&self) -> Result<String> {
+        serde_yaml::to_string(self).map_err(|e| Error::invalid("model card", e.to_string()))
+    }
+}
+
 /// The card path for a model path: `<model>.luigi.yaml` beside it.
 pub fn card_path_for(model: &Path) -> PathBuf {
     let stem = model

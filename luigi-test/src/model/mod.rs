@@ -8,6 +8,7 @@ pub(crate) mod session;
 pub(crate) mod split;
 pub mod starter;
 pub mod stepwise;
+pub mod twin;
 
 pub use card::{Card, CardFile, Carried, Encoding, Layout, StatePair};
 pub use generate::{Clamp, Force, GenerateOptions, Generated, Generator, Request, Sampling};
