@@ -339,7 +339,8 @@ impl Inspection {
         out.push('\n');
         out.push_str(&format!(
             "(rows {}; within: the score within input-token groups, what the token does not explain; \
-             `token_explains` when it is below {}x the plain |r| or eta)\n",
+             `token_explains` when it is below {}x the plain |r| or eta; auc: the raw ROC-AUC as in the JSON, \
+             below 0.5 when the unit is low where the hypothesis fires)\n",
             match order {
                 RowOrder::Within => "by |within|, strongest first",
                 RowOrder::Plain => "by score",

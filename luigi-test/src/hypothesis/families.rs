@@ -9,7 +9,7 @@
 //! | `char` | [`CharIs`] per character | occurrences |
 //! | `class` | [`ClassIs`] for `digit`, `upper`, `lower`, `whitespace`, `punct`: each that holds at some timesteps and fails at others | that fixed order |
 //! | `ngram` (`n`, default 2) | [`NGram`] per n-gram (within sequences) | occurrences |
-//! | `word` | [`Keyword`] per identifier ([`identifier_spans`]) of at least `min_len` (default 2) characters; `at: end` for [`Keyword::end`] | occurrences |
+//! | `word` | [`Keyword::word_span`] per identifier ([`identifier_spans`]) of at least `min_len` (default 2) characters, named `word(x)` (`word_end(x)` with `at: end`, [`Keyword::word_end`]): the same detectors as `keyword: x`, named for what the family knows, a word of the corpus | occurrences |
 //! | `bracket` | `depth` and `inside` ([`Bracket`]) per pair of `()[]{}<>` whose opener and closer both occur | opener occurrences |
 //! | `code` | `comment`, `line_comment`, `block_comment`, `string`, `char_literal` ([`InRegion`]) | that fixed order |
 //! | `layout` | `position`; `column`, `line`, `indent` (only if the corpus has line breaks; `indent` only if some line is indented) | that fixed order |
@@ -295,8 +295,8 @@ impl Family {
                 for (w, _) in top(counts, min_count, self.max.unwrap_or(100)) {
                     let word: String = w.iter().collect();
                     out.push(Box::new(match at {
-                        KeywordAt::Span => Keyword::new(&word)?,
-                        KeywordAt::End => Keyword::end(&word)?,
+                        KeywordAt::Span => Keyword::word_span(&word)?,
+                        KeywordAt::End => Keyword::word_end(&word)?,
                     }));
                 }
             }
@@ -461,22 +461,22 @@ mod tests {
     }
 
     #[test]
-    fn word_family_finds_keywords() {
+    fn word_family_finds_words() {
         let got = Family::words().min_count(3).generate(&corpus()).unwrap();
         // return: 3, int: 3 (tie broken alphabetically), char: 2
-        assert_eq!(names(&got), ["keyword(int)", "keyword(return)"]);
+        assert_eq!(names(&got), ["word(int)", "word(return)"]);
         let got = Family::words()
             .min_count(2)
             .at(KeywordAt::End)
             .generate(&corpus())
             .unwrap();
         assert!(
-            names(&got).contains(&"keyword_end(char)".to_string()),
+            names(&got).contains(&"word_end(char)".to_string()),
             "{:?}",
             names(&got)
         );
         // `x` is frequent but shorter than min_len 2
-        assert!(!names(&got).iter().any(|n| n == "keyword_end(x)"));
+        assert!(!names(&got).iter().any(|n| n == "word_end(x)"));
     }
 
     #[test]
@@ -563,7 +563,7 @@ mod tests {
         let a = auto(&c).unwrap();
         let b = auto(&c).unwrap();
         assert_eq!(a.names(), b.names());
-        assert!(a.contains("keyword(return)") && a.contains("depth({)") && a.contains("comment"));
+        assert!(a.contains("word(return)") && a.contains("depth({)") && a.contains("comment"));
         assert_eq!(a.names()[0], "position");
     }
 }

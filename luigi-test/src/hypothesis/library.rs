@@ -1164,6 +1164,20 @@ impl Keyword {
     pub fn end(word: &str) -> Result<Self> {
         Self::build(word, true)
     }
+    /// The same span detector named `word(word)`: what the `word` family
+    /// generates for the identifiers it finds in a corpus, which are not
+    /// all keywords of any language.
+    pub fn word_span(word: &str) -> Result<Self> {
+        Self::build(word, false).map(|k| k.renamed("word"))
+    }
+    /// The last-character detector named `word_end(word)`.
+    pub fn word_end(word: &str) -> Result<Self> {
+        Self::build(word, true).map(|k| k.renamed("word_end"))
+    }
+    fn renamed(mut self, prefix: &str) -> Self {
+        self.name = format!("{prefix}({})", str_label(&self.word));
+        self
+    }
     fn build(word: &str, end_only: bool) -> Result<Self> {
         let chars: Vec<char> = word.chars().collect();
         let name = format!(

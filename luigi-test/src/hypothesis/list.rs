@@ -20,6 +20,8 @@
 //!                            #   relative_depth, indent, indent_level): what probes read
 //! - keyword: return          # or {word: return, at: end}
 //! - keyword_end: return
+//! - word: ENOMEM             # the same span detector, named word(ENOMEM) as the `word` family names it
+//! - word_end: ENOMEM
 //! - keywords: [if, for, while]
 //! - ngram: '->'
 //! - ngrams: ['->', '::']
@@ -80,7 +82,7 @@ const BARE: [&str; 11] = [
 ];
 
 /// Items written as a one-key map.
-const KEYED: [&str; 17] = [
+const KEYED: [&str; 19] = [
     "char",
     "chars",
     "class",
@@ -92,6 +94,8 @@ const KEYED: [&str; 17] = [
     "keyword",
     "keyword_end",
     "keywords",
+    "word",
+    "word_end",
     "ngram",
     "ngrams",
     "regex",
@@ -388,6 +392,14 @@ impl<'de> Visitor<'de> for ItemSeed<'_, '_> {
             "keyword_end" => {
                 let word: String = map.next_value()?;
                 one(boxed(Keyword::end(&word)))?;
+            }
+            "word" => {
+                let word: String = map.next_value()?;
+                one(boxed(Keyword::word_span(&word)))?;
+            }
+            "word_end" => {
+                let word: String = map.next_value()?;
+                one(boxed(Keyword::word_end(&word)))?;
             }
             "keywords" => {
                 let words: Vec<String> = map.next_value()?;
