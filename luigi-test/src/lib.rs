@@ -4,6 +4,8 @@
 //! inside. Luigi runs an ONNX model (through ONNX Runtime), records any
 //! layer's activations, scores every unit against hypothesis functions,
 //! and turns the best pairings into assertions.
+//!
+#![doc = include_str!("../README.md")]
 #![warn(missing_docs)]
 
 pub mod activations;

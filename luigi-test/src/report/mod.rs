@@ -1,6 +1,6 @@
 //! HTML reports: see what a unit does.
 //!
-//! [`write`] turns an [`Inspection`] and the recording behind it into one
+//! [`write()`] turns an [`Inspection`] and the recording behind it into one
 //! self-contained page, `index.html` (inline CSS and SVG, no script needed
 //! to read it, no external request), plus each figure as its own `.svg`:
 //!
@@ -88,7 +88,7 @@ pub struct ReportInput<'a> {
     pub projections: Vec<PcaExport>,
 }
 
-/// What [`write`] wrote.
+/// What [`write()`] wrote.
 #[derive(Debug, Clone)]
 pub struct Written {
     /// The page.
