@@ -21,6 +21,10 @@ fn hypotheses() -> HypothesisSet {
 }
 
 fn capture(card: &str) -> Capture {
+    capture_with(card, false)
+}
+
+fn capture_with(card: &str, exact_units: bool) -> Capture {
     Capture::record(
         root().join(card),
         root().join("examples/boolean/heldout.txt"),
@@ -30,6 +34,7 @@ fn capture(card: &str) -> Capture {
         // The first 1,000 of the 5,000 held-out expressions keep the test fast.
         &SnapshotOptions {
             sequences: Some(1000),
+            exact_units,
             ..SnapshotOptions::default()
         },
     )
@@ -90,7 +95,7 @@ fn permuted_units_diff_as_moves() {
     assert_eq!(diff.kendall_tau, Some(1.0));
     let text = diff.to_string();
     assert!(
-        text.contains("moved: unit 0 → unit 1 (|r| = 1.000), unit 1 → unit 3"),
+        text.contains("moved (4):\n    unit 0 → unit 1 (|r| = 1.000)\n    unit 1 → unit 3"),
         "{text}"
     );
     assert!(
@@ -126,7 +131,7 @@ fn without_the_old_checkpoint_units_are_matched_by_score_profiles() {
 }
 
 #[test]
-fn a_spec_style_snapshot_of_the_permuted_model_fails_with_the_moves() {
+fn a_spec_style_snapshot_of_the_permuted_model_passes_renamed_and_fails_exact() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("boolean.snap");
     let original = capture("examples/boolean/boolean.luigi.yaml");
@@ -159,8 +164,25 @@ fn a_spec_style_snapshot_of_the_permuted_model_fails_with_the_moves() {
         !dir.path().join("boolean.snap.new").exists(),
         "a match removes the stale pending file"
     );
-    // The permuted model: a failure whose diff names the moves; nothing written.
+    // The permuted model ranks the same up to a renaming of units: it
+    // passes by default, and the report prints the renaming, one per line.
     let permuted = capture("examples/boolean/boolean-permuted.luigi.yaml");
+    let o = snapshot::check_file(&path, &permuted, "boolean.yaml", &origin, Update::No).unwrap();
+    assert!(o.passed, "{}", o.report);
+    assert!(
+        o.report.headline.contains("matches after renaming"),
+        "{}",
+        o.report.headline
+    );
+    let diff = o.report.section("diff").unwrap();
+    assert!(
+        diff.lines()
+            .any(|l| l.trim() == "unit 2 → unit 0 (|r| = 1.000)"),
+        "{diff}"
+    );
+    assert!(o.written.is_none());
+    // With `units: exact` it fails, naming the moves; nothing written.
+    let permuted = capture_with("examples/boolean/boolean-permuted.luigi.yaml", true);
     let o = snapshot::check_file(&path, &permuted, "boolean.yaml", &origin, Update::No).unwrap();
     assert!(!o.passed);
     assert!(o.written.is_none());
@@ -212,7 +234,7 @@ fn some_unit_assertions_pass_on_the_permuted_model_and_pinned_units_do_not() {
     assert!(!pinned.passed);
     let accept = pinned.report.section("accept").unwrap();
     assert!(
-        accept.starts_with("unit 2 meets it (nmi = 0.704)"),
+        accept.starts_with("unit 2 meets it (nmi = 0.704, within-token 0.924)"),
         "{accept}"
     );
 }

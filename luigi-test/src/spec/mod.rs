@@ -32,6 +32,8 @@
 //!   top: 3                       # best units kept per hypothesis (default 3)
 //!   decimals: 3                  # rounding (default 3)
 //!   file: snapshots/boolean.snap # default: snapshots/<spec name>.snap beside the spec
+//!   units: exact                 # optional: compare unit names; by default a ranking equal to the
+//!                                # stored one after renaming units (matched by activations) passes
 //! ```
 //!
 //! - An expectation's `hypothesis` is one item of the hypothesis-list
@@ -230,6 +232,7 @@ impl Spec {
                     decimals: s.decimals.unwrap_or(3),
                     seed,
                     sequences,
+                    exact_units: s.units == Some(parse::SnapshotUnits::Exact),
                 },
                 file: match s.file {
                     Some(f) => dir.join(f),

@@ -265,6 +265,18 @@ pub(super) struct SnapshotItem {
     pub decimals: Option<u32>,
     #[serde(default)]
     pub file: Option<String>,
+    #[serde(default)]
+    pub units: Option<SnapshotUnits>,
+}
+
+/// How a snapshot compares units (`snapshot: {units: exact}`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(super) enum SnapshotUnits {
+    /// Units matched by activations may carry other names (the default).
+    Matched,
+    /// Names must be equal.
+    Exact,
 }
 
 /// A unit by index or name.
