@@ -211,8 +211,9 @@ enum Command {
         /// Fit logistic-regression probes on the whole layer and print a probe
         /// table after the ranking. `--probe NAME` (repeatable) probes those
         /// hypotheses; a bare `--probe` probes the top `--probe-top`
-        /// binary/categorical hypotheses of the ranking (by best single-unit
-        /// score). Each probe comes with the majority baseline, the
+        /// binary/categorical hypotheses in the table's order (by the
+        /// within-token score of their best unit, what the current token
+        /// does not explain). Each probe comes with the majority baseline, the
         /// Hewitt-Liang control task, token- and position-only probes, the
         /// untrained twin's probe when the card names one (`untrained:`), and
         /// the smallest unit set reaching `--probe-fraction` of the

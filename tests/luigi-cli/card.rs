@@ -80,6 +80,25 @@ fn a_written_card_ranks_like_the_hand_written_one() {
             "{model}"
         );
     }
+    // the boolean example, a PyTorch export
+    let model = root().join("examples/boolean/boolean.onnx");
+    let card = write_card(d.path(), &model, &["--vocab-chars", "X01|&"]);
+    let corpus = root().join("examples/boolean/heldout.txt");
+    let mut lines: Vec<&str> = Vec::new();
+    let text = std::fs::read_to_string(&corpus).unwrap();
+    lines.extend(text.lines().take(200));
+    let small = d.path().join("bool.txt");
+    std::fs::write(&small, lines.join("\n")).unwrap();
+    assert_eq!(
+        best_units(&card, &small, "lstm", None),
+        best_units(
+            &root().join("examples/boolean/boolean.luigi.yaml"),
+            &small,
+            "lstm",
+            None
+        ),
+        "boolean"
+    );
     // a PyTorch export with two stacked layers and a stacked state
     let vocab = root().join("examples/cmodel/vocab.json");
     let model = root().join("examples/cmodel/cmodel2.onnx");

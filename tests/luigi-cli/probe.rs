@@ -94,12 +94,12 @@ fn bare_probe_takes_the_top_of_the_ranking_and_pca_writes_points() {
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     let probes = v["probes"]["probes"].as_array().unwrap();
     assert_eq!(probes.len(), 1);
-    // The top of the ranking by best single-unit score.
+    // The top of the table: the best unit's |within-token score|.
     let best = v["ranking"]["by_hypothesis"]
         .as_array()
         .unwrap()
         .iter()
-        .filter_map(|h| h["units"][0]["score"].as_f64().map(|s| (s, h)))
+        .filter_map(|h| h["units"][0]["within_token"].as_f64().map(|s| (s.abs(), h)))
         .max_by(|a, b| a.0.total_cmp(&b.0))
         .unwrap()
         .1["hypothesis"]

@@ -197,3 +197,40 @@ fn stepwise_without_state_in_card_is_an_error() {
     let msg = m.stepper(&["lstm"]).unwrap_err().to_string();
     assert!(msg.contains("state"), "{msg}");
 }
+
+/// Two mismatches ONNX Runtime would report only in its own words
+/// ("Input initial_h must have shape", "indices element out of data
+/// bounds") are card errors naming the key and the fix.
+#[test]
+fn a_wrong_layout_or_a_too_long_vocabulary_names_the_card_key() {
+    let d = copy_fixture_dir();
+    let card = d.path().join("lstm_ids.luigi.yaml");
+    let original = std::fs::read_to_string(&card).unwrap();
+    std::fs::write(
+        &card,
+        original.replace("layout: batch-major", "layout: time-major"),
+    )
+    .unwrap();
+    let msg = load_err(d.path());
+    assert!(
+        msg.contains("input.layout")
+            && msg.contains("first dimension of input `tokens` is named `batch`")
+            && msg.contains("use `layout: batch-major`"),
+        "{msg}"
+    );
+    std::fs::write(
+        &card,
+        original.replace(
+            r#"chars: "~\n ()[]{}abcxyz;/*""#,
+            r#"chars: "~\n ()[]{}abcxyz;/*0123""#,
+        ),
+    )
+    .unwrap();
+    let msg = load_err(d.path());
+    assert!(
+        msg.contains("vocabulary")
+            && msg
+                .contains("has 22 characters (ids 0..21) but the model's token table has 18 rows"),
+        "{msg}"
+    );
+}

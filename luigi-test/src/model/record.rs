@@ -1082,6 +1082,65 @@ fn is_recurrent(op: &str) -> bool {
 }
 
 /// Checks the card against the graph; every mismatch names the card key.
+/// Two card/graph mismatches ONNX Runtime would only report in its own
+/// words at run time: a `layout` that contradicts the input's named first
+/// dimension, and a vocabulary with more ids than the model's token table
+/// (the rows of the initializer an `ids` input indexes with `Gather`).
+fn check_layout_and_table(
+    card: &Card,
+    graph: &Graph,
+    info: &super::graph::ValueInfo,
+) -> std::result::Result<(), (String, String)> {
+    let input = &card.file.input;
+    if let Some(Dim::Named(first)) = info.shape.as_ref().and_then(|s| s.first()) {
+        let f = first.to_ascii_lowercase();
+        let timeish = ["time", "seq", "len", "step"].iter().any(|w| f.contains(w));
+        let batchish = f.contains("batch");
+        let wrong = match input.layout {
+            super::card::Layout::BatchMajor => timeish && !batchish,
+            super::card::Layout::TimeMajor => batchish && !timeish,
+        };
+        if wrong {
+            let (said, other) = match input.layout {
+                super::card::Layout::BatchMajor => ("batch-major", "time-major"),
+                super::card::Layout::TimeMajor => ("time-major", "batch-major"),
+            };
+            return Err((
+                "input.layout".into(),
+                format!(
+                    "says {said}, but the first dimension of input `{}` is named `{first}`; use `layout: {other}`",
+                    input.name
+                ),
+            ));
+        }
+    }
+    if input.encoding == Encoding::Ids {
+        let table = graph
+            .nodes
+            .iter()
+            .find(|n| n.op_type == "Gather" && n.inputs.get(1) == Some(&input.name))
+            .and_then(|n| n.inputs.first())
+            .and_then(|data| graph.initializers.iter().find(|t| &t.name == data))
+            .and_then(|t| match t.shape.as_ref().and_then(|s| s.first()) {
+                Some(Dim::Fixed(rows)) => Some(*rows),
+                _ => None,
+            });
+        if let Some(rows) = table {
+            let n = card.vocabulary.len() as i64;
+            if n > rows {
+                return Err((
+                    "vocabulary".into(),
+                    format!(
+                        "has {n} characters (ids 0..{}) but the model's token table has {rows} rows: ids {rows} and above would be out of range. Give the model's own vocabulary, in id order",
+                        n - 1
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
 fn check_card(card: &Card, graph: &Graph) -> Result<()> {
     let err = |key: String, message: String| Error::Card {
         path: card.path.clone(),
@@ -1145,6 +1204,7 @@ fn check_card(card: &Card, graph: &Graph) -> Result<()> {
             }
         }
     }
+    check_layout_and_table(card, graph, info).map_err(|(key, message)| err(key, message))?;
     let tensor_exists = |name: &str| graph.tensor(name).is_some();
     for (i, pair) in card.file.state.iter().enumerate() {
         if graph.input(&pair.input).is_none() {
