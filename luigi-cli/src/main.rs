@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use luigi_test::model::{Model, RecordOptions};
 use luigi_test::{Corpus, CorpusFormat};
 
@@ -320,7 +320,12 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // A negative number is read as a value, so that `--top -1` is refused
+    // as an invalid number rather than with a tip to write `-- -1`.
+    let matches = Cli::command()
+        .mut_subcommands(|s| s.allow_negative_numbers(true))
+        .get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     match run(cli) {
         Ok(code) => code,
         Err(e) => {

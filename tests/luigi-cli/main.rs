@@ -269,3 +269,22 @@ fn inspect_ranks_by_the_within_token_score_and_flags_token_explains() {
         "{depth}"
     );
 }
+
+/// A negative count is an invalid value, not a clap tip to write `-- -1`.
+#[test]
+fn a_negative_count_is_refused_as_a_number() {
+    let card = fixture("lstm_ids.luigi.yaml");
+    let corpus = fixture("corpus.txt");
+    let o = luigi(&[
+        "inspect",
+        card.to_str().unwrap(),
+        "--corpus",
+        corpus.to_str().unwrap(),
+        "--top",
+        "-1",
+    ]);
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{t}");
+    assert!(t.contains("invalid value '-1' for '--top <TOP>'"), "{t}");
+    assert!(!t.contains("-- -1"), "{t}");
+}

@@ -132,3 +132,37 @@ fn probe_errors_name_the_flag_and_the_fix() {
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(text(&o).contains("--pca-out"), "{}", text(&o));
 }
+
+/// On a corpus of two sequences the main split works but a stability
+/// resample that draws one sequence twice cannot be split: the error says
+/// so and names `--probe-stability`.
+#[test]
+fn a_stability_resample_that_cannot_split_names_probe_stability() {
+    let d = tempfile::tempdir().unwrap();
+    let corpus = d.path().join("two.txt");
+    std::fs::write(&corpus, "(a(b)c) x;\n{a} (b;) y\n").unwrap();
+    let h = d.path().join("h.yaml");
+    std::fs::write(&h, "- inside: '('\n").unwrap();
+    let card = crate::fixture("lstm_ids.luigi.yaml");
+    let run = |extra: &[&str]| {
+        let mut args = vec![
+            "inspect",
+            card.to_str().unwrap(),
+            "--corpus",
+            corpus.to_str().unwrap(),
+            "--hypotheses",
+            h.to_str().unwrap(),
+            "--fast",
+            "--probe",
+            "inside(()",
+        ];
+        args.extend_from_slice(extra);
+        crate::luigi(&args)
+    };
+    let o = run(&[]);
+    let t = crate::text(&o);
+    assert_eq!(o.status.code(), Some(2), "{t}");
+    assert!(t.contains("--probe-stability 0"), "{t}");
+    let o = run(&["--probe-stability", "0"]);
+    assert_eq!(o.status.code(), Some(0), "{}", crate::text(&o));
+}

@@ -212,8 +212,23 @@ pub fn find_unit_set(
         .collect();
     let mut counts = vec![0usize; activations.ncols()];
     let mut resample_sizes = Vec::with_capacity(resamples.len());
-    for r in resamples {
-        let sel = r?;
+    let n_seq = {
+        let mut ids: Vec<u32> = rows.sequence.clone();
+        ids.sort_unstable();
+        ids.dedup();
+        ids.len()
+    };
+    for (b, r) in resamples.into_iter().enumerate() {
+        let sel = r.map_err(|e| {
+            Error::invalid(
+                "probe unit set (stability)",
+                format!(
+                    "stability resample {} of {} failed: {e}. A bootstrap resample of the {n_seq} sequence(s) repeats some and can leave too few distinct ones to split: record more sequences, or turn the stability resamples off (`--probe-stability 0`, `UnitSetConfig::stability_resamples = 0`)",
+                    b + 1,
+                    config.stability_resamples
+                ),
+            )
+        })?;
         for &u in &sel.order[..sel.size] {
             counts[u] += 1;
         }
