@@ -969,6 +969,8 @@ fn record(
     let mut writers: Vec<(String, luigi_test::npy::StreamWriter)> = Vec::new();
     let mut rows_writer: Option<luigi_test::npy::StreamWriter> = None;
     let mut manifest = serde_json::Map::new();
+    // non-finite values per layer and unit: written as they are, and reported
+    let mut nonfinite: Vec<(String, Vec<u64>)> = Vec::new();
     m.record_each(&c, &names, &opts, |chunk| {
         if writers.is_empty() {
             for a in &chunk.layers {
@@ -982,8 +984,20 @@ fn record(
             }
             rows_writer = Some(luigi_test::npy::StreamWriter::create::<i64>(&out.join("rows.npy"), &[total, 3])?);
         }
-        for ((_, w), a) in writers.iter_mut().zip(&chunk.layers) {
+        if nonfinite.is_empty() {
+            nonfinite = chunk
+                .layers
+                .iter()
+                .map(|a| (a.layer.clone(), vec![0; a.n_units()]))
+                .collect();
+        }
+        for (((_, w), a), (_, bad)) in writers.iter_mut().zip(&chunk.layers).zip(nonfinite.iter_mut()) {
             let values = a.values.as_standard_layout();
+            for row in values.rows() {
+                for (b, v) in bad.iter_mut().zip(row) {
+                    *b += u64::from(!v.is_finite());
+                }
+            }
             w.append(values.as_slice().unwrap_or(&[]))?;
         }
         if let (Some(w), Some(a)) = (rows_writer.as_mut(), chunk.layers.first()) {
@@ -1005,6 +1019,28 @@ fn record(
     }
     if let Some(w) = rows_writer {
         w.finish()?;
+    }
+    for (layer, bad) in &nonfinite {
+        let units: serde_json::Map<String, serde_json::Value> = bad
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| **n > 0)
+            .map(|(u, n)| (u.to_string(), serde_json::json!(n)))
+            .collect();
+        if !units.is_empty() {
+            eprintln!(
+                "luigi: warning: layer `{layer}` has NaN or infinite activations in {} unit(s) (unit: timesteps): {}; they are written as they are, and `luigi inspect` leaves those units out",
+                units.len(),
+                units
+                    .iter()
+                    .map(|(u, n)| format!("{u}: {n}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            if let Some(serde_json::Value::Object(e)) = manifest.get_mut(layer) {
+                e.insert("nonfinite".to_string(), serde_json::Value::Object(units));
+            }
+        }
     }
     let meta = serde_json::json!({
         "model": m.path(),

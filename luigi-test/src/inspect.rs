@@ -124,12 +124,14 @@ pub fn inspect(
     let mut cached_bytes = 0usize;
     let mut tensor = String::new();
     let mut issue_list: Vec<Issue> = Vec::new();
+    let mut nonfinite: Vec<(u64, Option<(u32, u32, f32)>)> = Vec::new();
     model.record_with(corpus, &[layer], &opts.record, |chunk| {
-        let acts = chunk
+        let mut acts = chunk
             .layers
             .into_iter()
             .next()
             .ok_or_else(|| Error::invalid("inspect", "no layer recorded"))?;
+        zero_nonfinite(&mut acts, Some(&mut nonfinite));
         tensor.clone_from(&acts.tensor);
         let seqs = &corpus.sequences()[chunk.sequences.clone()];
         let values = hypotheses.evaluate(seqs)?;
@@ -150,6 +152,14 @@ pub fn inspect(
         }
         Ok(())
     })?;
+    for (u, (count, first)) in nonfinite.iter().enumerate() {
+        if let (true, Some((seq, pos, v))) = (*count > 0, first) {
+            engine.exclude_unit(
+                u,
+                format!("{v} on {count} timestep(s), first at sequence {seq}, position {pos}"),
+            );
+        }
+    }
     let mut scores = engine.finish()?;
     if opts.second_pass {
         let selection = scores.select_top(opts.score.top_k_second_pass);
@@ -167,10 +177,12 @@ pub fn inspect(
                     progress: None,
                 };
                 model.record_each(corpus, &[layer], &again, |chunk| {
-                    let acts = chunk
+                    let mut acts = chunk
                         .layers
                         .first()
+                        .cloned()
                         .ok_or_else(|| Error::invalid("inspect", "no layer recorded"))?;
+                    zero_nonfinite(&mut acts, None);
                     let values =
                         hypotheses.evaluate(&corpus.sequences()[chunk.sequences.clone()])?;
                     second.update(acts.values.view(), values.view(), &acts.rows.sequence)
@@ -197,6 +209,43 @@ pub fn inspect(
         ranking,
         verified: Vec::new(),
     })
+}
+
+/// Replaces NaN and ±inf activations by 0 (so that the sums stay finite)
+/// and counts them per unit with the first place each was seen; the units
+/// are then excluded from scoring ([`Engine::exclude_unit`]), not scored on
+/// the replaced values.
+fn zero_nonfinite(
+    acts: &mut crate::Activations,
+    counts: Option<&mut Vec<(u64, Option<(u32, u32, f32)>)>>,
+) {
+    let units = acts.values.ncols();
+    let mut local = vec![(0u64, None); units];
+    for (r, mut row) in acts.values.rows_mut().into_iter().enumerate() {
+        for (u, v) in row.iter_mut().enumerate() {
+            if !v.is_finite() {
+                let e = &mut local[u];
+                e.0 += 1;
+                if e.1.is_none() {
+                    let seq = acts.rows.sequence.get(r).copied().unwrap_or(0);
+                    let pos = acts.rows.position.get(r).copied().unwrap_or(0);
+                    e.1 = Some((seq, pos, *v));
+                }
+                *v = 0.0;
+            }
+        }
+    }
+    if let Some(c) = counts {
+        if c.len() < units {
+            c.resize(units, (0, None));
+        }
+        for (acc, (n, first)) in c.iter_mut().zip(local) {
+            acc.0 += n;
+            if acc.1.is_none() {
+                acc.1 = first;
+            }
+        }
+    }
 }
 
 fn fmt_opt(x: Option<f64>, digits: usize) -> String {

@@ -216,6 +216,9 @@ pub enum Flag {
     /// The unit's spread is at the level of f32 rounding (sd < 1e-6·|mean|):
     /// treated as constant.
     NearlyConstantUnit,
+    /// The unit gave NaN or ±inf on some timesteps: it is not scored
+    /// (scores are the defaults, and it ranks last), the others are.
+    NonFiniteUnit,
     /// The hypothesis has one value on every row: scores are 0, p = 1.
     ConstantHypothesis,
     /// The numeric hypothesis' spread is at f32 rounding level: treated as constant.
@@ -244,6 +247,7 @@ impl Flag {
             self,
             Flag::ConstantUnit
                 | Flag::NearlyConstantUnit
+                | Flag::NonFiniteUnit
                 | Flag::ConstantHypothesis
                 | Flag::NearlyConstantHypothesis
         )
@@ -280,6 +284,8 @@ pub enum WarningKind {
     PositionCollinear,
     /// Some units are constant or numerically constant.
     ConstantUnits,
+    /// Some units gave NaN or ±inf and were not scored.
+    NonFiniteUnits,
     /// The permutation null could not permute every sequence (lengths differ)
     /// or fell back to circular shifts.
     PermutationNull,

@@ -288,3 +288,78 @@ fn a_negative_count_is_refused_as_a_number() {
     assert!(t.contains("invalid value '-1' for '--top <TOP>'"), "{t}");
     assert!(!t.contains("-- -1"), "{t}");
 }
+
+/// A unit that gives NaN is left out and named, and the other units are
+/// still ranked (with and without the second pass); `luigi record` writes
+/// the values as they are and says which units hold NaN.
+#[test]
+fn a_nan_unit_is_left_out_and_the_others_are_ranked() {
+    let d = tempfile::tempdir().unwrap();
+    let corpus = d.path().join("c.txt");
+    std::fs::write(&corpus, "abcab ca\nbbaac\naaab\ncab a\n").unwrap();
+    let card = fixture("nan_unit.luigi.yaml");
+    for fast in [true, false] {
+        let mut args = vec![
+            "inspect",
+            card.to_str().unwrap(),
+            "--corpus",
+            corpus.to_str().unwrap(),
+            "--layer",
+            "units",
+            "--format",
+            "json",
+        ];
+        if fast {
+            args.push("--fast");
+        }
+        let o = luigi(&args);
+        assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+        let json: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        let units = json["ranking"]["units"].as_array().unwrap();
+        assert_eq!(units[2]["flags"], serde_json::json!(["non_finite_unit"]));
+        assert!(units[0].get("flags").is_none(), "{}", units[0]);
+        let a = json["ranking"]["by_hypothesis"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|h| h["hypothesis"] == "char(a)")
+            .unwrap();
+        assert_eq!(a["units"][0]["unit"], "0");
+        assert!(a["units"][0]["score"].as_f64().unwrap() > 0.99);
+        assert_eq!(a["units"][2]["unit"], "2", "the NaN unit ranks last");
+        let warning = json["issues"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["message"].as_str().unwrap().contains("NaN"))
+            .unwrap();
+        assert!(
+            warning["message"]
+                .as_str()
+                .unwrap()
+                .contains("2 (NaN on 4 timestep(s), first at sequence 0, position 2)"),
+            "{warning}"
+        );
+    }
+    let out = d.path().join("rec");
+    let o = luigi(&[
+        "record",
+        card.to_str().unwrap(),
+        "--corpus",
+        corpus.to_str().unwrap(),
+        "--layer",
+        "units",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(
+        text(&o).contains("NaN or infinite activations in 1 unit(s) (unit: timesteps): 2: 4"),
+        "{}",
+        text(&o)
+    );
+    let meta: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("recording.json")).unwrap())
+            .unwrap();
+    assert_eq!(meta["layers"]["units"]["nonfinite"]["2"], 4);
+}

@@ -401,6 +401,8 @@ pub struct Engine {
     token_groups: GroupSums,
     /// Group sums for the within-position scores.
     pos_groups: GroupSums,
+    /// Units excluded from scoring (non-finite activations), with why.
+    excluded: Vec<Option<String>>,
     /// Column sums of the open (incomplete) block in the buffers.
     open_sums: (Vec<f64>, Vec<f64>),
     /// Column sums of complete blocks waiting in the buffers.
@@ -466,6 +468,7 @@ impl Engine {
             with_tokens: None,
             token_groups: GroupSums::new(u, d, GROUP_CAP),
             pos_groups: GroupSums::new(u, d, GROUP_CAP),
+            excluded: vec![None; u],
             open_sums: (vec![0.0; u], vec![0.0; hyps.len()]),
             pending: Vec::new(),
             check: RowCheck::new(&hyps),
@@ -485,6 +488,18 @@ impl Engine {
             cfg,
             layout,
         })
+    }
+
+    /// Excludes unit `unit` (column index) from scoring because its
+    /// activations were not finite (`why` says where): the caller replaced
+    /// those values before feeding them, and the unit is flagged
+    /// [`Flag::NonFiniteUnit`](crate::ranking::Flag::NonFiniteUnit), scored
+    /// with the defaults and ranked last, while the other units are
+    /// ranked as usual. Out-of-range indices are ignored.
+    pub fn exclude_unit(&mut self, unit: usize, why: impl Into<String>) {
+        if let Some(slot) = self.excluded.get_mut(unit) {
+            *slot = Some(why.into());
+        }
     }
 
     /// Rows fed so far.
@@ -822,6 +837,7 @@ impl Engine {
             pos_co: self.pos_co,
             mi,
             token_groups: (self.with_tokens == Some(true)).then_some(self.token_groups),
+            excluded: self.excluded,
             pos_groups: self.pos_groups,
         })
     }

@@ -41,6 +41,8 @@ pub(crate) struct FirstPass {
     pub token_groups: Option<GroupSums>,
     /// Group sums by position in the sequence.
     pub pos_groups: GroupSums,
+    /// Units excluded for non-finite activations, with where.
+    pub excluded: Vec<Option<String>>,
 }
 
 /// Every score of every (unit, hypothesis) pair, from the first pass and,
@@ -111,7 +113,9 @@ pub(crate) fn build(fp: FirstPass) -> Result<Scores> {
         let m2 = fp.unit_stats.m2[j];
         let var = fp.unit_stats.var(j);
         let mut flags = Vec::new();
-        if m2 <= 0.0 {
+        if fp.excluded.get(j).is_some_and(Option::is_some) {
+            flags.push(Flag::NonFiniteUnit);
+        } else if m2 <= 0.0 {
             flags.push(Flag::ConstantUnit);
         } else if var.sqrt() < NEARLY_CONSTANT * mean.abs() {
             flags.push(Flag::NearlyConstantUnit);
@@ -132,9 +136,35 @@ pub(crate) fn build(fp: FirstPass) -> Result<Scores> {
         });
         unit_degenerate.push(degenerate);
     }
+    let nonfinite: Vec<String> = units
+        .iter()
+        .zip(&fp.excluded)
+        .filter_map(|(u, why)| why.as_ref().map(|w| format!("{} ({w})", u.name)))
+        .collect();
+    if !nonfinite.is_empty() {
+        let names: Vec<&str> = nonfinite.iter().map(String::as_str).collect();
+        warnings.push(Warning {
+            kind: WarningKind::NonFiniteUnits,
+            subject: units
+                .iter()
+                .filter(|u| u.flags.contains(&Flag::NonFiniteUnit))
+                .map(|u| u.name.as_str())
+                .collect::<Vec<_>>()
+                .join(","),
+            message: format!(
+                "{} unit(s) gave NaN or infinite activations and are not scored (they rank last; the others are ranked): {}",
+                nonfinite.len(),
+                list_names(&names)
+            ),
+        });
+    }
     let odd: Vec<&str> = units
         .iter()
-        .filter(|u| !u.flags.is_empty())
+        .filter(|u| {
+            u.flags
+                .iter()
+                .any(|f| matches!(f, Flag::ConstantUnit | Flag::NearlyConstantUnit))
+        })
         .map(|u| u.name.as_str())
         .collect();
     if !odd.is_empty() {
