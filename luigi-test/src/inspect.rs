@@ -124,7 +124,7 @@ pub fn inspect(
     let mut cached_bytes = 0usize;
     let mut tensor = String::new();
     let mut issue_list: Vec<Issue> = Vec::new();
-    let mut nonfinite: Vec<(u64, Option<(u32, u32, f32)>)> = Vec::new();
+    let mut nonfinite: Vec<NonFinite> = Vec::new();
     model.record_with(corpus, &[layer], &opts.record, |chunk| {
         let mut acts = chunk
             .layers
@@ -211,13 +211,17 @@ pub fn inspect(
     })
 }
 
+/// Per unit: how many non-finite activations, and the first one's
+/// (sequence, position, value).
+type NonFinite = (u64, Option<(u32, u32, f32)>);
+
 /// Replaces NaN and ±inf activations by 0 (so that the sums stay finite)
 /// and counts them per unit with the first place each was seen; the units
 /// are then excluded from scoring ([`Engine::exclude_unit`]), not scored on
 /// the replaced values.
 fn zero_nonfinite(
     acts: &mut crate::Activations,
-    counts: Option<&mut Vec<(u64, Option<(u32, u32, f32)>)>>,
+    counts: Option<&mut Vec<NonFinite>>,
 ) {
     let units = acts.values.ncols();
     let mut local = vec![(0u64, None); units];
