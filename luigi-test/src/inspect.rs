@@ -219,10 +219,7 @@ type NonFinite = (u64, Option<(u32, u32, f32)>);
 /// and counts them per unit with the first place each was seen; the units
 /// are then excluded from scoring ([`Engine::exclude_unit`]), not scored on
 /// the replaced values.
-fn zero_nonfinite(
-    acts: &mut crate::Activations,
-    counts: Option<&mut Vec<NonFinite>>,
-) {
+fn zero_nonfinite(acts: &mut crate::Activations, counts: Option<&mut Vec<NonFinite>>) {
     let units = acts.values.ncols();
     let mut local = vec![(0u64, None); units];
     for (r, mut row) in acts.values.rows_mut().into_iter().enumerate() {

@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use crate::{fixture, luigi, root, text};
+use crate::{fixture, luigi, luigi_inspect, root, text};
 
 /// Writes a card with `luigi card` into `dir` and returns its path.
 fn write_card(dir: &Path, model: &Path, vocab: &[&str]) -> std::path::PathBuf {
@@ -31,21 +31,11 @@ fn best_units(
     layer: &str,
     window: Option<&str>,
 ) -> Vec<(String, String)> {
-    let mut args = vec![
-        "inspect",
-        card.to_str().unwrap(),
-        "--corpus",
-        corpus.to_str().unwrap(),
-        "--layer",
-        layer,
-        "--fast",
-        "--format",
-        "json",
-    ];
+    let mut args = vec!["--layer", layer, "--fast", "--format", "json"];
     if let Some(w) = window {
         args.extend_from_slice(&["--window", w]);
     }
-    let o = luigi(&args);
+    let o = luigi_inspect(card, corpus, &args);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let json: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     json["ranking"]["by_hypothesis"]
@@ -267,15 +257,7 @@ fn twin_shuffles_weights_keeps_the_interface_and_loses_the_units() {
     let best = best_units(&twin_card, &corpus, "lstm", None);
     assert_eq!(best.len(), best_units(&card, &corpus, "lstm", None).len());
     // the depth counter (unit 0, |r| 0.99 in the original) is gone
-    let o = luigi(&[
-        "inspect",
-        twin_card.to_str().unwrap(),
-        "--corpus",
-        corpus.to_str().unwrap(),
-        "--fast",
-        "--format",
-        "json",
-    ]);
+    let o = luigi_inspect(&twin_card, &corpus, &["--fast", "--format", "json"]);
     let json: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     let depth = json["ranking"]["by_hypothesis"]
         .as_array()

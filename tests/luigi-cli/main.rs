@@ -9,7 +9,7 @@ mod probe;
 mod report;
 mod verify;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 fn root() -> PathBuf {
@@ -28,6 +28,18 @@ fn luigi(args: &[&str]) -> Output {
         .args(args)
         .output()
         .expect("luigi runs")
+}
+
+/// `luigi inspect CARD --corpus CORPUS` with `extra` arguments.
+fn luigi_inspect(card: &Path, corpus: &Path, extra: &[&str]) -> Output {
+    let mut args = vec![
+        "inspect",
+        card.to_str().unwrap(),
+        "--corpus",
+        corpus.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    luigi(&args)
 }
 
 fn text(o: &Output) -> String {
@@ -197,17 +209,9 @@ fn inspect_ranks_by_the_within_token_score_and_flags_token_explains() {
     let card = fixture("lstm_ids.luigi.yaml");
     let corpus = fixture("corpus.txt");
     let run = |extra: &[&str]| {
-        let mut args = vec![
-            "inspect",
-            card.to_str().unwrap(),
-            "--corpus",
-            corpus.to_str().unwrap(),
-            "--hypotheses",
-            h.to_str().unwrap(),
-            "--fast",
-        ];
+        let mut args = vec!["--hypotheses", h.to_str().unwrap(), "--fast"];
         args.extend_from_slice(extra);
-        let o = luigi(&args);
+        let o = luigi_inspect(&card, &corpus, &args);
         assert_eq!(o.status.code(), Some(0), "{}", text(&o));
         String::from_utf8_lossy(&o.stdout).to_string()
     };
@@ -275,14 +279,7 @@ fn inspect_ranks_by_the_within_token_score_and_flags_token_explains() {
 fn a_negative_count_is_refused_as_a_number() {
     let card = fixture("lstm_ids.luigi.yaml");
     let corpus = fixture("corpus.txt");
-    let o = luigi(&[
-        "inspect",
-        card.to_str().unwrap(),
-        "--corpus",
-        corpus.to_str().unwrap(),
-        "--top",
-        "-1",
-    ]);
+    let o = luigi_inspect(&card, &corpus, &["--top", "-1"]);
     let t = text(&o);
     assert_eq!(o.status.code(), Some(2), "{t}");
     assert!(t.contains("invalid value '-1' for '--top <TOP>'"), "{t}");
@@ -299,20 +296,11 @@ fn a_nan_unit_is_left_out_and_the_others_are_ranked() {
     std::fs::write(&corpus, "abcab ca\nbbaac\naaab\ncab a\n").unwrap();
     let card = fixture("nan_unit.luigi.yaml");
     for fast in [true, false] {
-        let mut args = vec![
-            "inspect",
-            card.to_str().unwrap(),
-            "--corpus",
-            corpus.to_str().unwrap(),
-            "--layer",
-            "units",
-            "--format",
-            "json",
-        ];
+        let mut args = vec!["--layer", "units", "--format", "json"];
         if fast {
             args.push("--fast");
         }
-        let o = luigi(&args);
+        let o = luigi_inspect(&card, &corpus, &args);
         assert_eq!(o.status.code(), Some(0), "{}", text(&o));
         let json: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
         let units = json["ranking"]["units"].as_array().unwrap();

@@ -146,10 +146,6 @@ fn a_stability_resample_that_cannot_split_names_probe_stability() {
     let card = crate::fixture("lstm_ids.luigi.yaml");
     let run = |extra: &[&str]| {
         let mut args = vec![
-            "inspect",
-            card.to_str().unwrap(),
-            "--corpus",
-            corpus.to_str().unwrap(),
             "--hypotheses",
             h.to_str().unwrap(),
             "--fast",
@@ -157,7 +153,7 @@ fn a_stability_resample_that_cannot_split_names_probe_stability() {
             "inside(()",
         ];
         args.extend_from_slice(extra);
-        crate::luigi(&args)
+        crate::luigi_inspect(&card, &corpus, &args)
     };
     let o = run(&[]);
     let t = crate::text(&o);
