@@ -22,6 +22,10 @@ pub(crate) struct BlockMoments {
     pub resid: Vec<f64>,
     /// Per column: the sum of squared deviations from the block mean.
     pub m2: Vec<f64>,
+    /// Per column: the power of two the centred values were divided by
+    /// before the f32 products (1 unless they were too large for them; see
+    /// [`centre_in_place`]).
+    pub scale: Vec<f64>,
 }
 
 impl BlockMoments {
@@ -30,6 +34,11 @@ impl BlockMoments {
         f64::from(self.shift[j]) + self.resid[j]
     }
 }
+
+/// Centred values above this (2^50) are scaled down before the f32 GEMM:
+/// products of two of them, summed over a block, stay far below f32's
+/// largest value (2^128).
+const LARGEST: f64 = 1_125_899_906_842_624.0;
 
 /// Blocks are cut into this many row ranges for the parallel passes. The
 /// cut does not depend on the thread count and partial sums are combined in
@@ -147,6 +156,7 @@ pub(crate) fn centre_in_place(
             shift,
             resid: vec![0.0; cols],
             m2: vec![0.0; cols],
+            scale: vec![1.0; cols],
         };
     }
     let mut lag = lag;
@@ -200,11 +210,36 @@ pub(crate) fn centre_in_place(
         .zip(&resid)
         .map(|(s, r)| (s - n * r * r).max(0.0))
         .collect();
+    // A column whose centred values are huge (|x| up to √Σx²) would
+    // overflow the f32 products of the GEMM (1e38 × a hypothesis value is
+    // infinite): divide it by a power of two, exactly, so that its values
+    // stay below 2^50, and let the merge multiply the products back in f64.
+    // Ordinary columns are left untouched (scale 1).
+    let scale: Vec<f64> = s2
+        .iter()
+        .map(|&s| {
+            let max = s.sqrt();
+            if max > LARGEST {
+                (max / LARGEST).log2().ceil().exp2()
+            } else {
+                1.0
+            }
+        })
+        .collect();
+    if scale.iter().any(|&k| k != 1.0) {
+        let inv: Vec<f32> = scale.iter().map(|&k| (1.0 / k) as f32).collect();
+        for row in data.chunks_exact_mut(cols) {
+            for (v, &i) in row.iter_mut().zip(&inv) {
+                *v *= i;
+            }
+        }
+    }
     BlockMoments {
         rows,
         shift,
         resid,
         m2,
+        scale,
     }
 }
 
@@ -366,13 +401,28 @@ impl CoMoments {
         let mean_a = &self.mean_a;
         let resid_b = &mb.resid;
         let db_ref = &db;
+        let scaled_b = mb.scale.iter().any(|&k| k != 1.0);
+        let scale_b = &mb.scale;
         let update_row = |i: usize, crow: &mut [f64], srow: &[f32]| {
             let da = ma.mean(i) - mean_a[i];
             let ra = ma.resid[i] * nb;
             let wa = da * w;
-            for (((c, &s), &rb), &dbj) in crow.iter_mut().zip(srow).zip(resid_b).zip(db_ref) {
-                // Σ over the block of (a−ā_b)(b−b̄_b) = Σ data_a·data_b − n·resid_a·resid_b
-                *c += f64::from(s) - ra * rb + wa * dbj;
+            let ka = ma.scale.get(i).copied().unwrap_or(1.0);
+            if ka == 1.0 && !scaled_b {
+                for (((c, &s), &rb), &dbj) in crow.iter_mut().zip(srow).zip(resid_b).zip(db_ref) {
+                    // Σ over the block of (a−ā_b)(b−b̄_b) = Σ data_a·data_b − n·resid_a·resid_b
+                    *c += f64::from(s) - ra * rb + wa * dbj;
+                }
+            } else {
+                for ((((c, &s), &rb), &dbj), &kb) in crow
+                    .iter_mut()
+                    .zip(srow)
+                    .zip(resid_b)
+                    .zip(db_ref)
+                    .zip(scale_b)
+                {
+                    *c += f64::from(s) * ka * kb - ra * rb + wa * dbj;
+                }
             }
         };
         let cols = self.mean_b.len();

@@ -16,8 +16,10 @@ use crate::ranking::{
     Warning, WarningKind,
 };
 
-/// Spread below this fraction of |mean| is f32 rounding noise.
-const NEARLY_CONSTANT: f64 = 1e-6;
+/// Spread below this fraction of |mean| (four f32 ulps) is f32 rounding
+/// noise: `1e6 + h` with h's sd 0.65 is a real signal (an ulp at 1e6 is
+/// 0.0625), `1e6 ± 0.03` is not.
+const NEARLY_CONSTANT: f64 = 4.0 * f32::EPSILON as f64;
 /// Fewer effective samples than this get [`Flag::FewEffectiveSamples`].
 const FEW_EFFECTIVE: f64 = 10.0;
 

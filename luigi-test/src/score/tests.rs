@@ -990,3 +990,62 @@ fn views_with_strides_are_accepted() {
     .unwrap();
     assert_eq!(a, b);
 }
+
+/// A unit scaled by 1e38 (every value finite) scores what the unscaled unit
+/// scores: its centred values are scaled by a power of two before the f32
+/// products instead of overflowing them. A unit `1e6 + h` whose spread is
+/// ten ulps is a signal, not a constant.
+#[test]
+fn huge_and_offset_units_score_like_the_plain_unit() {
+    let r = reference();
+    let n = r.acts.nrows();
+    let mut acts = Array2::<f32>::zeros((n, 3));
+    let max = r.acts.column(0).iter().fold(0.0_f32, |m, v| m.max(v.abs()));
+    let big = 3.0e38 / max; // the largest value is 3e38, f32's is 3.4e38
+    for i in 0..n {
+        let x = r.acts[[i, 0]];
+        acts[[i, 0]] = x;
+        acts[[i, 1]] = x * big;
+        acts[[i, 2]] = 1.0e6 + x;
+    }
+    let units = vec![
+        "plain".to_string(),
+        "huge".to_string(),
+        "offset".to_string(),
+    ];
+    let cfg = ScoreConfig::default().block_rows(64);
+    let ranking = score_all(acts.view(), r.values.view(), &r.seq, &units, &r.hyps, &cfg).unwrap();
+    let sd = {
+        let m = acts.column(0).mean().unwrap();
+        (acts.column(0).iter().map(|v| (v - m).powi(2)).sum::<f32>() / n as f32).sqrt()
+    };
+    assert!(
+        sd > 10.0 * 0.0625,
+        "the offset unit's spread is ten ulps at 1e6: {sd}"
+    );
+    assert!(
+        ranking.units.iter().all(|u| u.flags.is_empty()),
+        "{:?}",
+        ranking.units
+    );
+    for (name, _) in &r.hyps {
+        let plain = ranking.pair("plain", name).unwrap();
+        let huge = ranking.pair("huge", name).unwrap();
+        let offset = ranking.pair("offset", name).unwrap();
+        if plain.is_degenerate() {
+            continue; // a constant hypothesis: nothing to compare
+        }
+        assert!(
+            !huge.is_degenerate() && !offset.is_degenerate(),
+            "{huge:?} {offset:?}"
+        );
+        let (p, h) = (plain.pearson.or(plain.eta), huge.pearson.or(huge.eta));
+        assert!(
+            (p.unwrap() - h.unwrap()).abs() < 1e-5,
+            "{name}: {p:?} vs {h:?}"
+        );
+        let o = offset.pearson.or(offset.eta).unwrap();
+        // 1e6 + x rounds x to 1/16: close to, not equal to, the plain score
+        assert!((p.unwrap() - o).abs() < 0.05, "{name}: {p:?} vs {o}");
+    }
+}
