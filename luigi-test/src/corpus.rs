@@ -156,8 +156,44 @@ impl Corpus {
     }
 }
 
+/// The largest corpus file read, unless `LUIGI_MAX_CORPUS_BYTES` says
+/// otherwise (1 GiB).
+pub const MAX_CORPUS_BYTES: u64 = 1 << 30;
+
 fn read_text(path: &Path) -> Result<String> {
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    use std::io::Read;
+    let corpus_err = |message: String| Error::Corpus {
+        source_name: path.display().to_string(),
+        message,
+    };
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        let t = std::fs::metadata(path)
+            .map_err(|e| Error::io(path, e))?
+            .file_type();
+        if t.is_char_device() || t.is_block_device() || t.is_socket() {
+            return Err(corpus_err(
+                "is a device or socket, not a file (it may never end, like /dev/zero): save the text to a file and give that"
+                    .to_string(),
+            ));
+        }
+    }
+    let limit = std::env::var("LUIGI_MAX_CORPUS_BYTES")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+        .filter(|&v| v > 0)
+        .unwrap_or(MAX_CORPUS_BYTES);
+    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut bytes = Vec::new();
+    file.take(limit + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| Error::io(path, e))?;
+    if bytes.len() as u64 > limit {
+        return Err(corpus_err(format!(
+            "is larger than {limit} bytes (or never ends): give a part of it, or raise the limit with LUIGI_MAX_CORPUS_BYTES"
+        )));
+    }
     String::from_utf8(bytes).map_err(|e| Error::Corpus {
         source_name: path.display().to_string(),
         message: format!(

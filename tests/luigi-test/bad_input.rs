@@ -234,3 +234,32 @@ fn a_wrong_layout_or_a_too_long_vocabulary_names_the_card_key() {
         "{msg}"
     );
 }
+
+/// An endless device is refused before it is read, and a sequence too long
+/// to run in one piece is refused before anything is allocated, naming
+/// `--window`; `LUIGI_MAX_CORPUS_BYTES` bounds what a pipe or file may hold.
+#[test]
+fn endless_and_huge_corpora_are_refused_with_the_fix() {
+    #[cfg(unix)]
+    {
+        let e = Corpus::load("/dev/zero", CorpusFormat::Lines)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("/dev/zero") && e.contains("not a file"), "{e}");
+    }
+    let d = tempfile::tempdir().unwrap();
+    let long = d.path().join("long.txt");
+    std::fs::write(&long, "ab(c)".repeat(60_000)).unwrap();
+    let model = Model::load(fixture("lstm_ids.luigi.yaml")).unwrap();
+    let corpus = Corpus::load(&long, CorpusFormat::Lines).unwrap();
+    let e = model.record(&corpus, &["lstm"]).unwrap_err().to_string();
+    assert!(
+        e.contains("sequence 0 has 300000 characters") && e.contains("--window 1024"),
+        "{e}"
+    );
+    let windows = Corpus::load(&long, CorpusFormat::Windows(1024)).unwrap();
+    assert_eq!(
+        model.record(&windows, &["lstm"]).unwrap()[0].n_rows(),
+        300_000
+    );
+}

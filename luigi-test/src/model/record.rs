@@ -792,6 +792,7 @@ impl Model {
             .map(|r| self.layout(&r.tensor))
             .collect::<Result<_>>()?;
         let tensors: Vec<String> = resolved.iter().map(|r| r.tensor.clone()).collect();
+        check_sequence_lengths(corpus, &layouts)?;
         // The shared session, for chunks of a single batch; made when needed.
         let mut shared: Option<Arc<OrtSession>> = None;
         let seqs = corpus.sequences();
@@ -1082,6 +1083,48 @@ fn is_recurrent(op: &str) -> bool {
 }
 
 /// Checks the card against the graph; every mismatch names the card key.
+/// The longest sequence recorded in one run (characters), unless
+/// `LUIGI_MAX_SEQUENCE` says otherwise.
+pub const MAX_SEQUENCE: usize = 1 << 18;
+
+/// A sequence is run through the model in one piece, so its length bounds
+/// the memory of a run (ONNX Runtime holds every step's gates and
+/// outputs): refuse one longer than [`MAX_SEQUENCE`] before allocating
+/// anything, and say how to cut it.
+fn check_sequence_lengths(corpus: &Corpus, layouts: &[LayerLayout]) -> Result<()> {
+    let limit = std::env::var("LUIGI_MAX_SEQUENCE")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+        .filter(|&v| v > 0)
+        .unwrap_or(MAX_SEQUENCE);
+    let Some((i, longest)) = corpus
+        .sequences()
+        .iter()
+        .enumerate()
+        .max_by_key(|(i, s)| (s.len(), std::cmp::Reverse(*i)))
+    else {
+        return Ok(());
+    };
+    if longest.len() <= limit {
+        return Ok(());
+    }
+    let units: usize = layouts.iter().map(|l| l.units.len()).sum();
+    let bytes = (longest.len() * units.max(1) * 4) as f64;
+    let size = if bytes >= (1u64 << 30) as f64 {
+        format!("{:.1} GiB", bytes / (1u64 << 30) as f64)
+    } else {
+        format!("{:.0} MiB", bytes / (1u64 << 20) as f64)
+    };
+    Err(Error::Corpus {
+        source_name: corpus.name().to_string(),
+        message: format!(
+            "sequence {i} has {} characters; Luigi runs each sequence through the model in one piece, and {} steps would need at least {size} for the recorded layer(s) alone (ONNX Runtime needs several times that). Cut the corpus into windows: `--window 1024` (CLI), `window: 1024` (spec), `window = 1024` (#[neural_assert]); or raise the limit of {limit} characters with LUIGI_MAX_SEQUENCE",
+            longest.len(),
+            longest.len()
+        ),
+    })
+}
+
 /// Two card/graph mismatches ONNX Runtime would only report in its own
 /// words at run time: a `layout` that contradicts the input's named first
 /// dimension, and a vocabulary with more ids than the model's token table
