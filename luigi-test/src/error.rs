@@ -144,6 +144,62 @@ impl Error {
     }
 }
 
+/// Flow collections (`[`, `{`) nested deeper than this in a YAML file are
+/// refused before parsing: no card, spec or list needs more than a few
+/// levels, and the YAML parser's time grows about quadratically with depth.
+pub const MAX_YAML_NESTING: usize = 64;
+
+/// The 1-based line and column where a YAML text's flow nesting first
+/// goes past [`MAX_YAML_NESTING`], if it does. Quoted strings and comments
+/// are skipped.
+pub fn yaml_too_deep(text: &str) -> Option<(usize, usize)> {
+    let (mut depth, mut line, mut col) = (0usize, 1usize, 0usize);
+    let (mut single, mut double, mut escaped, mut comment) = (false, false, false, false);
+    let mut prev = '\n';
+    for c in text.chars() {
+        col += 1;
+        if c == '\n' {
+            line += 1;
+            col = 0;
+            comment = false;
+            prev = c;
+            continue;
+        }
+        if comment {
+            continue;
+        }
+        if double {
+            if escaped {
+                escaped = false;
+            } else if c == '\\' {
+                escaped = true;
+            } else if c == '"' {
+                double = false;
+            }
+        } else if single {
+            if c == '\'' {
+                single = false;
+            }
+        } else {
+            match c {
+                '#' if prev.is_whitespace() => comment = true,
+                '"' => double = true,
+                '\'' => single = true,
+                '[' | '{' => {
+                    depth += 1;
+                    if depth > MAX_YAML_NESTING {
+                        return Some((line, col));
+                    }
+                }
+                ']' | '}' => depth = depth.saturating_sub(1),
+                _ => {}
+            }
+        }
+        prev = c;
+    }
+    None
+}
+
 /// Names from `candidates` closest to `name` (edit distance, then prefix/substring),
 /// at most `max`, for "did you mean" messages.
 pub fn closest_names<'a, I>(name: &str, candidates: I, max: usize) -> Vec<String>

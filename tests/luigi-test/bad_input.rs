@@ -263,3 +263,32 @@ fn endless_and_huge_corpora_are_refused_with_the_fix() {
         300_000
     );
 }
+
+/// A card nested 50,000 brackets deep took seconds in the YAML parser; it
+/// is refused at once, naming the line and column. Brackets inside quotes
+/// and comments do not count.
+#[test]
+fn a_deeply_nested_card_is_refused_before_parsing() {
+    let d = copy_fixture_dir();
+    let card = d.path().join("lstm_ids.luigi.yaml");
+    let original = std::fs::read_to_string(&card).unwrap();
+    let deep = format!(
+        "{original}extra: {}{}\n",
+        "[".repeat(50_000),
+        "]".repeat(50_000)
+    );
+    std::fs::write(&card, deep).unwrap();
+    let msg = load_err(d.path());
+    assert!(
+        msg.contains("brackets nested more than 64 deep at line"),
+        "{msg}"
+    );
+    assert_eq!(
+        luigi_test::error::yaml_too_deep("a: '[[[[' # {{{{\nb: \"[[\"\n"),
+        None
+    );
+    assert_eq!(
+        luigi_test::error::yaml_too_deep(&format!("x: {}", "{".repeat(65))),
+        Some((1, 68))
+    );
+}

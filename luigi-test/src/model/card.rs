@@ -224,6 +224,16 @@ impl Card {
             });
         }
         let text = std::fs::read_to_string(&card_path).map_err(|e| Error::io(&card_path, e))?;
+        if let Some((line, column)) = crate::error::yaml_too_deep(&text) {
+            return Err(Error::Card {
+                path: card_path.clone(),
+                key: "(document)".to_string(),
+                message: format!(
+                    "brackets nested more than {} deep at line {line}, column {column}: a card is a few levels deep; check the file",
+                    crate::error::MAX_YAML_NESTING
+                ),
+            });
+        }
         let file: CardFile = serde_yaml::from_str(&text).map_err(|e| {
             let (key, message) = split_yaml_error(&e);
             Error::Card {
