@@ -132,18 +132,7 @@ impl HypothesisSet {
     /// Parses a YAML hypothesis list; `origin` names the file in errors and
     /// anchors relative `fsm` file paths.
     pub fn from_yaml_str(text: &str, origin: &Path, corpus: Option<&Corpus>) -> Result<Self> {
-        if let Some((line, column)) = crate::error::yaml_too_deep(text) {
-            return Err(Error::Spec {
-                path: origin.to_path_buf(),
-                line,
-                column,
-                key: "(document)".to_string(),
-                message: format!(
-                    "brackets nested more than {} deep: a hypothesis list is a few levels deep; check the file",
-                    crate::error::MAX_YAML_NESTING
-                ),
-            });
-        }
+        crate::error::check_yaml_depth(text, origin, "a hypothesis list")?;
         let ctx = Context {
             base: origin.parent().map(Path::to_path_buf).unwrap_or_default(),
             corpus,

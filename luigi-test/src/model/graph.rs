@@ -300,6 +300,45 @@ fn dtype_string(dtype: Option<ElemType>) -> String {
 }
 
 impl Graph {
+    /// What the name of `input`'s first dimension says of its layout: a
+    /// name like `time`, `seq`, `len` or `step` is time-major, one like
+    /// `batch` batch-major; `None` when unnamed, both or neither.
+    pub fn named_layout(&self, input: &str) -> Option<super::card::Layout> {
+        let Some(Dim::Named(first)) = self.input(input)?.shape.as_ref()?.first() else {
+            return None;
+        };
+        let f = first.to_ascii_lowercase();
+        let timeish = ["time", "seq", "len", "step"].iter().any(|w| f.contains(w));
+        let batchish = f.contains("batch");
+        match (timeish, batchish) {
+            (true, false) => Some(super::card::Layout::TimeMajor),
+            (false, true) => Some(super::card::Layout::BatchMajor),
+            _ => None,
+        }
+    }
+
+    /// The rows of the token table an ids input indexes: the first
+    /// dimension of the initializer a `Gather` reads with `input` as its
+    /// indices. `None` when there is no such table of fixed size.
+    pub fn token_table_rows(&self, input: &str) -> Option<i64> {
+        let gather = self
+            .nodes
+            .iter()
+            .find(|n| n.op_type == "Gather" && n.inputs.get(1).is_some_and(|i| i == input))?;
+        let data = gather.inputs.first()?;
+        match self
+            .initializers
+            .iter()
+            .find(|t| &t.name == data)?
+            .shape
+            .as_ref()?
+            .first()
+        {
+            Some(Dim::Fixed(rows)) => Some(*rows),
+            _ => None,
+        }
+    }
+
     /// Decodes an ONNX `ModelProto`. `path` is used only in messages.
     ///
     /// Errors: [`Error::Graph`] with the byte offset, the field chain and

@@ -1135,15 +1135,14 @@ fn check_layout_and_table(
     info: &super::graph::ValueInfo,
 ) -> std::result::Result<(), (String, String)> {
     let input = &card.file.input;
-    if let Some(Dim::Named(first)) = info.shape.as_ref().and_then(|s| s.first()) {
-        let f = first.to_ascii_lowercase();
-        let timeish = ["time", "seq", "len", "step"].iter().any(|w| f.contains(w));
-        let batchish = f.contains("batch");
-        let wrong = match input.layout {
-            super::card::Layout::BatchMajor => timeish && !batchish,
-            super::card::Layout::TimeMajor => batchish && !timeish,
-        };
-        if wrong {
+    let first = info
+        .shape
+        .as_ref()
+        .and_then(|s| s.first())
+        .map(|d| d.to_string())
+        .unwrap_or_default();
+    match graph.named_layout(&input.name) {
+        Some(named) if named != input.layout => {
             let (said, other) = match input.layout {
                 super::card::Layout::BatchMajor => ("batch-major", "time-major"),
                 super::card::Layout::TimeMajor => ("time-major", "batch-major"),
@@ -1156,19 +1155,10 @@ fn check_layout_and_table(
                 ),
             ));
         }
+        _ => {}
     }
     if input.encoding == Encoding::Ids {
-        let table = graph
-            .nodes
-            .iter()
-            .find(|n| n.op_type == "Gather" && n.inputs.get(1) == Some(&input.name))
-            .and_then(|n| n.inputs.first())
-            .and_then(|data| graph.initializers.iter().find(|t| &t.name == data))
-            .and_then(|t| match t.shape.as_ref().and_then(|s| s.first()) {
-                Some(Dim::Fixed(rows)) => Some(*rows),
-                _ => None,
-            });
-        if let Some(rows) = table {
+        if let Some(rows) = graph.token_table_rows(&input.name) {
             let n = card.vocabulary.len() as i64;
             if n > rows {
                 return Err((

@@ -35,6 +35,7 @@ use std::collections::BTreeSet;
 use std::fmt::Write as _;
 use std::path::Path;
 
+use super::card::Layout;
 use super::graph::{Attr, Dim, ElemType, Graph, Node, ValueInfo};
 use crate::error::{Error, Result};
 
@@ -105,16 +106,6 @@ fn shape_text(v: &ValueInfo) -> String {
                 .join(", ")
         ),
         None => "[?]".to_string(),
-    }
-}
-
-fn dim_like(d: &Dim, words: &[&str]) -> bool {
-    match d {
-        Dim::Named(n) => {
-            let n = n.to_ascii_lowercase();
-            words.iter().any(|w| n.contains(w))
-        }
-        _ => false,
     }
 }
 
@@ -224,14 +215,21 @@ pub fn starter_card(graph: &Graph, opts: &StarterOptions) -> Result<String> {
         ));
     }
     // --- layout
-    let first = token.shape.as_ref().and_then(|s| s.first());
-    let (layout, layout_why) = match first {
-        Some(d) if dim_like(d, &["time", "seq", "len", "step"]) => {
-            ("time-major", format!("the first dimension is named `{d}`"))
-        }
-        Some(d) if dim_like(d, &["batch"]) => {
-            ("batch-major", format!("the first dimension is named `{d}`"))
-        }
+    let first = token
+        .shape
+        .as_ref()
+        .and_then(|s| s.first())
+        .map(|d| d.to_string())
+        .unwrap_or_default();
+    let (layout, layout_why) = match graph.named_layout(&token.name) {
+        Some(Layout::TimeMajor) => (
+            "time-major",
+            format!("the first dimension is named `{first}`"),
+        ),
+        Some(Layout::BatchMajor) => (
+            "batch-major",
+            format!("the first dimension is named `{first}`"),
+        ),
         _ => match transposed_before_recurrent(graph, &token.name) {
             Some(true) => (
                 "batch-major",
@@ -251,19 +249,7 @@ pub fn starter_card(graph: &Graph, opts: &StarterOptions) -> Result<String> {
             _ => None,
         }
     } else {
-        consumers(graph, &token.name)
-            .into_iter()
-            .find(|(_, n, slot)| n.op_type == "Gather" && *slot == 1)
-            .and_then(|(_, n, _)| {
-                graph
-                    .initializers
-                    .iter()
-                    .find(|t| Some(&t.name) == n.inputs.first())
-            })
-            .and_then(|t| match t.shape.as_ref().and_then(|s| s.first()) {
-                Some(Dim::Fixed(v)) => Some(*v),
-                _ => None,
-            })
+        graph.token_table_rows(&token.name)
     };
     let vocab_len = opts.vocabulary.len();
     if vocab_len == 0 {

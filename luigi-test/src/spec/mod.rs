@@ -151,18 +151,7 @@ impl Spec {
 
     /// Checks a spec's text; `path` names it in errors and anchors relative paths.
     pub fn parse(text: &str, path: &Path) -> Result<Spec> {
-        if let Some((line, column)) = crate::error::yaml_too_deep(text) {
-            return Err(Error::Spec {
-                path: path.to_path_buf(),
-                line,
-                column,
-                key: "(document)".to_string(),
-                message: format!(
-                    "brackets nested more than {} deep: a spec is a few levels deep; check the file",
-                    crate::error::MAX_YAML_NESTING
-                ),
-            });
-        }
+        crate::error::check_yaml_depth(text, path, "a spec")?;
         let dir = path.parent().unwrap_or(Path::new("."));
         // The corpus first: generated hypothesis families need it.
         let (corpus, corpus_error) = match serde_yaml::from_str::<parse::Head>(text) {
