@@ -66,6 +66,12 @@ fn report_page_has_every_section_and_escapes_corpus_text() {
     for id in ["#ranking", "#pairings", "#figure1", "#units"] {
         assert_eq!(page.select(&sel(id)).count(), 1, "no {id}");
     }
+    // the ranking shows the within-token score it is ordered by
+    let head: Vec<String> = page
+        .select(&sel("#ranking-table th"))
+        .map(|t| t.text().collect::<String>())
+        .collect();
+    assert!(head.iter().any(|h| h == "within"), "{head:?}");
     // every ranked row of the top pairings links to its section
     let links: Vec<String> = page
         .select(&sel("#ranking-table a"))

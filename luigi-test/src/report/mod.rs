@@ -255,6 +255,7 @@ pub fn write(input: &ReportInput<'_>, opts: &ReportOptions, dir: &Path) -> Resul
         "unit",
         "metric",
         "score",
+        "within",
         "pearson",
         "q",
         "n_eff",
@@ -273,6 +274,7 @@ pub fn write(input: &ReportInput<'_>, opts: &ReportOptions, dir: &Path) -> Resul
             p.unit.clone(),
             format!("{:?}", p.metric).to_lowercase(),
             format!("{:.3}", p.score),
+            fmt_opt(p.within_token),
             fmt_opt(p.pearson),
             fmt_p(p.q_value),
             p.n_eff.map_or_else(|| "-".into(), |n| format!("{n:.0}")),
@@ -296,6 +298,7 @@ pub fn write(input: &ReportInput<'_>, opts: &ReportOptions, dir: &Path) -> Resul
                 format!("{:?}", p.metric).to_lowercase(),
             ),
             ("score".to_string(), format!("{:.4}", p.score)),
+            ("within-token".to_string(), fmt_opt(p.within_token)),
             ("pearson".to_string(), fmt_opt(p.pearson)),
             ("spearman".to_string(), fmt_opt(p.spearman)),
             ("normalised MI".to_string(), fmt_opt(p.nmi)),
@@ -474,7 +477,8 @@ pub fn write(input: &ReportInput<'_>, opts: &ReportOptions, dir: &Path) -> Resul
     let page = Page {
         title: format!("Luigi report: {} / {}", ins.layer, ins.corpus),
         header,
-        table_title: "Ranking: the best unit of each hypothesis".to_string(),
+        table_title: "Ranking: the best unit of each hypothesis, by its score within input tokens"
+            .to_string(),
         table,
         table_head,
         anchors,
