@@ -775,9 +775,11 @@ fn record(
     let pb = progress_bar(c.timesteps());
     pb.set_message("recording");
     let pb2 = pb.clone();
+    // rows are written in order, so a long sequence may come in several chunks
     let opts = RecordOptions {
         batch_size,
         progress: Some(Box::new(move |done, _| pb2.set_position(done as u64))),
+        split_sequences: true,
         ..RecordOptions::default()
     };
     let names: Vec<&str> = layers.iter().map(String::as_str).collect();

@@ -175,6 +175,8 @@ pub fn inspect(
                     batch_size: opts.record.batch_size,
                     chunk_timesteps: opts.record.chunk_timesteps,
                     progress: None,
+                    segment_steps: opts.record.segment_steps,
+                    split_sequences: opts.record.split_sequences,
                 };
                 model.record_each(corpus, &[layer], &again, |chunk| {
                     let mut acts = chunk

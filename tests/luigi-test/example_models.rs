@@ -233,3 +233,45 @@ fn c_model_reaches_its_recorded_heldout_kernel_accuracy_when_the_kernel_source_i
         &kernel["heldout_file_list"],
     );
 }
+
+#[test]
+fn the_c_model_run_in_pieces_with_its_state_carried_equals_one_run() {
+    // One 6,000-character sequence of C: one run, and pieces of 500 steps
+    // handed over in chunks of 1,200 rows.
+    let text: String = std::fs::read_to_string(root().join("examples/cmodel/eval.c"))
+        .unwrap()
+        .chars()
+        .take(6_000)
+        .collect();
+    let c = Corpus::from_strings("eval.c head", [text]).unwrap();
+    let m = Model::load(root().join("examples/cmodel/cmodel.luigi.yaml")).unwrap();
+    let whole = m.record(&c, &["lstm"]).unwrap().remove(0);
+    let opts = RecordOptions {
+        segment_steps: 500,
+        chunk_timesteps: 1_200,
+        split_sequences: true,
+        ..RecordOptions::default()
+    };
+    let mut parts = Vec::new();
+    m.record_with(&c, &["lstm"], &opts, |ch| {
+        parts.push(ch.part.clone().unwrap());
+        let a = ch.layers.into_iter().next().unwrap();
+        let rows = ch.part.unwrap();
+        let want = whole
+            .values
+            .slice_axis(ndarray::Axis(0), ndarray::Slice::from(rows.clone()));
+        let worst = a
+            .values
+            .iter()
+            .zip(want.iter())
+            .map(|(x, y)| (x - y).abs())
+            .fold(0f32, f32::max);
+        assert_eq!(
+            worst, 0.0,
+            "rows {rows:?}: pieces differ from one run by {worst}"
+        );
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(parts.len(), 5, "{parts:?}");
+}

@@ -264,6 +264,7 @@ fn recording_is_identical_on_any_number_of_threads_and_progress_only_grows() {
             progress: Some(Box::new(move |done, total| {
                 log.lock().unwrap().push((done, total));
             })),
+            ..RecordOptions::default()
         };
         let mut all: Option<Activations> = None;
         pool.install(|| {
@@ -299,4 +300,102 @@ fn recording_is_identical_on_any_number_of_threads_and_progress_only_grows() {
         assert!(progress.windows(2).all(|w| w[0].0 < w[1].0), "{progress:?}");
         assert_eq!(progress.last(), Some(&(c.timesteps(), c.timesteps())));
     }
+}
+
+/// Records `layer` with the given piece length and chunk size, checking that
+/// chunks (whole or part sequences) follow one another in corpus order.
+fn record_in_pieces(
+    m: &Model,
+    c: &Corpus,
+    layer: &str,
+    segment: usize,
+    chunk: usize,
+    split: bool,
+) -> (Activations, usize) {
+    let opts = RecordOptions {
+        chunk_timesteps: chunk,
+        segment_steps: segment,
+        split_sequences: split,
+        ..RecordOptions::default()
+    };
+    let mut all: Option<Activations> = None;
+    let mut parts = 0;
+    let (mut next_seq, mut next_step) = (0usize, 0usize);
+    m.record_with(c, &[layer], &opts, |ch| {
+        assert_eq!(ch.sequences.start, next_seq, "chunks out of order");
+        match &ch.part {
+            Some(steps) => {
+                parts += 1;
+                assert_eq!(ch.sequences.len(), 1);
+                assert_eq!(steps.start, next_step, "parts of a sequence out of order");
+                assert!(steps.len() <= chunk.max(segment));
+                next_step = steps.end;
+                if next_step == c.sequences()[ch.sequences.start].len() {
+                    next_seq += 1;
+                    next_step = 0;
+                }
+            }
+            None => {
+                assert_eq!(next_step, 0, "a sequence was left unfinished");
+                next_seq = ch.sequences.end;
+            }
+        }
+        let a = ch.layers.into_iter().next().unwrap();
+        match &mut all {
+            None => all = Some(a),
+            Some(acc) => acc.append(&a).unwrap(),
+        }
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(next_seq, c.len());
+    (all.unwrap(), parts)
+}
+
+/// Three sequences of 300 to 700 characters from the fixture corpus's
+/// alphabet, one short one between them.
+fn long_corpus() -> Corpus {
+    let text = std::fs::read_to_string(fixture("corpus_windows.txt")).unwrap();
+    let long = |n: usize| text.chars().cycle().take(n).collect::<String>();
+    Corpus::from_strings("long", [long(300), "(a;".to_string(), long(700), long(451)]).unwrap()
+}
+
+#[test]
+fn long_sequences_run_in_pieces_with_the_state_carried_equal_one_run() {
+    let c = long_corpus();
+    for (card, layer) in [
+        ("lstm_ids.luigi.yaml", "lstm"),
+        ("gru_ids.luigi.yaml", "gru"),
+    ] {
+        let m = Model::load(fixture(card)).unwrap();
+        let (whole, parts) = record_in_pieces(&m, &c, layer, 1 << 20, 65_536, false);
+        assert_eq!(parts, 0);
+        for (segment, chunk, split) in [
+            (1, 65_536, false),
+            (7, 65_536, false),
+            (64, 5, true),
+            (13, 100, true),
+        ] {
+            let (pieces, parts) = record_in_pieces(&m, &c, layer, segment, chunk, split);
+            assert_eq!(
+                pieces.values, whole.values,
+                "{card}: pieces of {segment} steps differ from one run"
+            );
+            assert_eq!(pieces.rows, whole.rows, "{card}: row index differs");
+            // split: every long sequence comes in several parts
+            assert_eq!(parts > 0, split, "{card} segment {segment} split {split}");
+        }
+    }
+}
+
+#[test]
+fn a_model_without_state_runs_long_sequences_whole() {
+    // The bidirectional fixture is not causal: pieces would change its
+    // backward direction, so the sequence runs whole whatever the options.
+    let c = long_corpus();
+    let m = Model::load(fixture("bilstm.luigi.yaml")).unwrap();
+    let (whole, _) = record_in_pieces(&m, &c, "lstm", 1 << 20, 65_536, false);
+    let (small, parts) = record_in_pieces(&m, &c, "lstm", 7, 5, true);
+    assert_eq!(parts, 0);
+    assert_eq!(small.values, whole.values);
 }

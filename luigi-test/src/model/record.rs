@@ -171,6 +171,19 @@ pub struct RecordOptions {
     pub chunk_timesteps: usize,
     /// Called after each batch with (timesteps done, timesteps in all).
     pub progress: Option<Box<dyn Fn(usize, usize) + Send + Sync>>,
+    /// Pieces of a long sequence (default 16,384 steps): when the card
+    /// names its `state:` pairs and the input is `causal`, a sequence longer
+    /// than this runs through the model in pieces of this many steps, each
+    /// piece starting from the state the previous one ended in. The
+    /// activations are those of one run over the whole sequence, and ONNX
+    /// Runtime's memory is bounded by the piece, not the sequence.
+    pub segment_steps: usize,
+    /// When true, a sequence longer than [`RecordOptions::chunk_timesteps`]
+    /// that runs in pieces may be handed over in several chunks (each
+    /// chunk's [`RecordedChunk::part`] says which steps), so that memory
+    /// stays bounded by the chunk size whatever the sequence length. When
+    /// false (default) every chunk holds whole sequences.
+    pub split_sequences: bool,
 }
 
 impl Default for RecordOptions {
@@ -179,6 +192,8 @@ impl Default for RecordOptions {
             batch_size: 32,
             chunk_timesteps: 65_536,
             progress: None,
+            segment_steps: 16_384,
+            split_sequences: false,
         }
     }
 }
@@ -188,15 +203,23 @@ impl std::fmt::Debug for RecordOptions {
         f.debug_struct("RecordOptions")
             .field("batch_size", &self.batch_size)
             .field("chunk_timesteps", &self.chunk_timesteps)
+            .field("segment_steps", &self.segment_steps)
+            .field("split_sequences", &self.split_sequences)
             .finish()
     }
 }
 
-/// One chunk of a streamed recording: whole sequences, in corpus order.
+/// One chunk of a streamed recording: whole sequences, in corpus order, or
+/// (with [`RecordOptions::split_sequences`]) consecutive steps of one long
+/// sequence.
 #[derive(Debug, Clone)]
 pub struct RecordedChunk {
     /// The corpus sequences this chunk holds (`start..end`).
     pub sequences: std::ops::Range<usize>,
+    /// `Some(steps)` when the chunk holds only these steps of the one
+    /// sequence `sequences.start` (its rows' positions are these steps);
+    /// `None` when it holds its sequences whole.
+    pub part: Option<std::ops::Range<usize>>,
     /// One entry per requested layer, in request order.
     pub layers: Vec<Activations>,
 }
@@ -792,7 +815,11 @@ impl Model {
             .map(|r| self.layout(&r.tensor))
             .collect::<Result<_>>()?;
         let tensors: Vec<String> = resolved.iter().map(|r| r.tensor.clone()).collect();
-        check_sequence_lengths(corpus, &layouts)?;
+        let segment = opts.segment_steps.max(1);
+        let carries = self.carries_state();
+        if !(carries && opts.split_sequences) {
+            check_sequence_lengths(corpus, &layouts, carries)?;
+        }
         // The shared session, for chunks of a single batch; made when needed.
         let mut shared: Option<Arc<OrtSession>> = None;
         let seqs = corpus.sequences();
@@ -807,10 +834,42 @@ impl Model {
 
         let mut wstart = 0;
         while wstart < seqs.len() {
-            // A window: consecutive sequences up to the chunk size (at least one).
+            if carries && seqs[wstart].len() > segment {
+                // A long sequence: alone, in pieces, the state carried.
+                let ids = self
+                    .card
+                    .encode(seqs[wstart].chars(), corpus.name(), wstart)?;
+                let job = LongJob {
+                    index: wstart,
+                    ids: &ids,
+                    resolved: &resolved,
+                    layouts: &layouts,
+                    tensors: &tensors,
+                    segment,
+                    chunk_rows: if opts.split_sequences {
+                        chunk_target.max(segment)
+                    } else {
+                        ids.len()
+                    },
+                };
+                let mut report = |n: usize| {
+                    done += n;
+                    if let Some(p) = &opts.progress {
+                        p(done, total);
+                    }
+                };
+                self.record_long(&job, &mut onehot, &mut report, &mut emit)?;
+                wstart += 1;
+                continue;
+            }
+            // A window: consecutive sequences up to the chunk size (at least
+            // one), stopping before a sequence that runs in pieces.
             let mut wend = wstart;
             let mut rows_in_window = 0usize;
-            while wend < seqs.len() && (wend == wstart || rows_in_window < chunk_target) {
+            while wend < seqs.len()
+                && (wend == wstart || rows_in_window < chunk_target)
+                && !(wend > wstart && carries && seqs[wend].len() > segment)
+            {
                 rows_in_window += seqs[wend].len();
                 wend += 1;
             }
@@ -964,6 +1023,129 @@ impl Model {
     }
 }
 
+/// A sequence that runs in pieces with its state carried.
+struct LongJob<'a> {
+    /// Its index in the corpus.
+    index: usize,
+    /// Its token ids.
+    ids: &'a [i64],
+    resolved: &'a [ResolvedLayer],
+    layouts: &'a [LayerLayout],
+    tensors: &'a [String],
+    /// Steps per model run.
+    segment: usize,
+    /// Steps per emitted chunk (the whole sequence when it is not split).
+    chunk_rows: usize,
+}
+
+impl Model {
+    /// True when a long sequence can run in pieces: the card names the
+    /// recurrent state and the input is causal (a bidirectional layer's
+    /// outputs depend on steps after the piece).
+    pub(crate) fn carries_state(&self) -> bool {
+        self.card.file.input.causal && !self.card.file.state.is_empty()
+    }
+
+    /// Runs one long sequence in pieces of `job.segment` steps on one
+    /// (multi-threaded) session, feeding each piece the state the previous
+    /// piece ended in, and emits its rows in chunks of `job.chunk_rows`.
+    fn record_long<F>(
+        &self,
+        job: &LongJob<'_>,
+        onehot: &mut OneHotBuffer,
+        report: &mut dyn FnMut(usize),
+        emit: &mut F,
+    ) -> Result<()>
+    where
+        F: FnMut(RecordedChunk) -> Result<Option<RecordedChunk>>,
+    {
+        let n = job.ids.len();
+        let nl = job.tensors.len();
+        let mut outputs = job.tensors.to_vec();
+        outputs.extend(self.card.file.state.iter().map(|p| p.output.clone()));
+        let session = self.session_for(&outputs)?;
+        let mut state: Vec<Vec<f32>> = (0..self.card.file.state.len())
+            .map(|i| {
+                let shape = self.state_shape(i, 1)?;
+                Ok(vec![
+                    0f32;
+                    shape.iter().map(|d| (*d).max(0) as usize).product()
+                ])
+            })
+            .collect::<Result<_>>()?;
+        let mut chunk_start = 0usize;
+        while chunk_start < n {
+            let chunk_end = (chunk_start + job.chunk_rows.max(1)).min(n);
+            let rows_here = chunk_end - chunk_start;
+            let mut bufs: Vec<Vec<f32>> = job
+                .layouts
+                .iter()
+                .map(|l| vec![0f32; rows_here * l.units.len()])
+                .collect();
+            let mut start = chunk_start;
+            while start < chunk_end {
+                let end = (start + job.segment).min(chunk_end);
+                let piece = &job.ids[start..end];
+                let time = piece.len();
+                let feeds = self.feeds(&[piece], time, Some(&state), onehot)?;
+                let mut next: Vec<Vec<f32>> = vec![Vec::new(); state.len()];
+                session.run_with(feeds, &outputs, |li, shape, data| {
+                    if li >= nl {
+                        let k = li - nl;
+                        if data.len() != state[k].len() {
+                            let pair = &self.card.file.state[k];
+                            return Err(self.card_err(
+                                &format!("state[{k}].output"),
+                                format!(
+                                    "output `{}` has {} values but input `{}` takes {}; a state pair must name an output of the input's shape",
+                                    pair.output,
+                                    data.len(),
+                                    pair.input,
+                                    state[k].len()
+                                ),
+                            ));
+                        }
+                        next[k] = data.to_vec();
+                        return Ok(());
+                    }
+                    let layout = &job.layouts[li];
+                    check_batch_time(shape, layout, 1, time)?;
+                    let (offsets, _, st) = layout.offsets(shape)?;
+                    let u = offsets.len();
+                    let dst = &mut bufs[li][(start - chunk_start) * u..(end - chunk_start) * u];
+                    for (t, row) in dst.chunks_exact_mut(u.max(1)).enumerate() {
+                        for (d, o) in row.iter_mut().zip(&offsets) {
+                            *d = data[t * st + o];
+                        }
+                    }
+                    Ok(())
+                })?;
+                state = next;
+                report(time);
+                start = end;
+            }
+            let rows = RowIndex {
+                sequence: vec![job.index as u32; rows_here],
+                position: (chunk_start as u32..chunk_end as u32).collect(),
+                token: job.ids[chunk_start..chunk_end].to_vec(),
+            };
+            let mut chunk = make_chunk(
+                job.index..job.index + 1,
+                job.resolved,
+                job.layouts,
+                bufs,
+                rows,
+            )?;
+            if rows_here < n {
+                chunk.part = Some(chunk_start..chunk_end);
+            }
+            emit(chunk)?;
+            chunk_start = chunk_end;
+        }
+        Ok(())
+    }
+}
+
 /// One batch of a chunk: its sequences' ids and, per layer, each
 /// sequence's block of rows (with the sequence's index in the batch).
 struct BatchJob<'a> {
@@ -1074,6 +1256,7 @@ fn make_chunk(
     }
     Ok(RecordedChunk {
         sequences: range,
+        part: None,
         layers,
     })
 }
@@ -1091,7 +1274,7 @@ pub const MAX_SEQUENCE: usize = 1 << 18;
 /// the memory of a run (ONNX Runtime holds every step's gates and
 /// outputs): refuse one longer than [`MAX_SEQUENCE`] before allocating
 /// anything, and say how to cut it.
-fn check_sequence_lengths(corpus: &Corpus, layouts: &[LayerLayout]) -> Result<()> {
+fn check_sequence_lengths(corpus: &Corpus, layouts: &[LayerLayout], carries: bool) -> Result<()> {
     let limit = std::env::var("LUIGI_MAX_SEQUENCE")
         .ok()
         .and_then(|v| v.parse::<usize>().ok())
@@ -1115,12 +1298,16 @@ fn check_sequence_lengths(corpus: &Corpus, layouts: &[LayerLayout]) -> Result<()
     } else {
         format!("{:.0} MiB", bytes / (1u64 << 20) as f64)
     };
+    let how = if carries {
+        format!("here each sequence's activations are held whole, and {} steps need at least {size} for the recorded layer(s) alone (`luigi inspect` and `luigi record` stream long sequences in chunks instead)", longest.len())
+    } else {
+        format!("Luigi runs each sequence through the model in one piece, and {} steps would need at least {size} for the recorded layer(s) alone (ONNX Runtime needs several times that); a causal recurrent model whose card names its state (`state: [{{input: h0, output: hn}}, ...]`) runs long sequences in pieces instead", longest.len())
+    };
     Err(Error::Corpus {
         source_name: corpus.name().to_string(),
         message: format!(
-            "sequence {i} has {} characters; Luigi runs each sequence through the model in one piece, and {} steps would need at least {size} for the recorded layer(s) alone (ONNX Runtime needs several times that). Cut the corpus into windows: `--window 1024` (CLI), `window: 1024` (spec), `window = 1024` (#[neural_assert]); or raise the limit of {limit} characters with LUIGI_MAX_SEQUENCE",
+            "sequence {i} has {} characters; {how}. Cut the corpus into windows: `--window 1024` (CLI), `window: 1024` (spec), `window = 1024` (#[neural_assert]); or raise the limit of {limit} characters with LUIGI_MAX_SEQUENCE",
             longest.len(),
-            longest.len()
         ),
     })
 }
