@@ -534,7 +534,9 @@ fn inspect(model: &Path, corpus: &CorpusArgs, args: &InspectArgs) -> Result<Exit
     opts.second_pass = !args.fast;
     opts.record = RecordOptions {
         batch_size: args.batch_size,
-        progress: Some(Box::new(move |done, _| pb2.set_position(done as u64))),
+        progress: Some(std::sync::Arc::new(move |done, _| {
+            pb2.set_position(done as u64)
+        })),
         ..RecordOptions::default()
     };
     let mut result = inspect(&m, &c, &layer, &set, &opts)?;
@@ -778,7 +780,9 @@ fn record(
     // rows are written in order, so a long sequence may come in several chunks
     let opts = RecordOptions {
         batch_size,
-        progress: Some(Box::new(move |done, _| pb2.set_position(done as u64))),
+        progress: Some(std::sync::Arc::new(move |done, _| {
+            pb2.set_position(done as u64)
+        })),
         split_sequences: true,
         ..RecordOptions::default()
     };

@@ -14,8 +14,8 @@ use serde::Serialize;
 
 use crate::corpus::Corpus;
 use crate::error::{Error, Result};
-use crate::hypothesis::HypothesisSet;
-use crate::model::{Model, RecordOptions};
+use crate::hypothesis::{HypothesisSet, LongValues};
+use crate::model::{Model, RecordOptions, RecordedChunk};
 use crate::ranking::{Pairing, Ranking};
 use crate::score::{Engine, ScoreConfig, SecondPass};
 
@@ -125,7 +125,14 @@ pub fn inspect(
     let mut tensor = String::new();
     let mut issue_list: Vec<Issue> = Vec::new();
     let mut nonfinite: Vec<NonFinite> = Vec::new();
-    model.record_with(corpus, &[layer], &opts.record, |chunk| {
+    // A long sequence may come in parts, so memory stays bounded by the chunk.
+    let record = RecordOptions {
+        split_sequences: true,
+        ..opts.record.clone()
+    };
+    let mut chunk_values = ChunkValues::new(hypotheses, corpus);
+    model.record_with(corpus, &[layer], &record, |chunk| {
+        let values = chunk_values.of(&chunk)?;
         let mut acts = chunk
             .layers
             .into_iter()
@@ -133,8 +140,6 @@ pub fn inspect(
             .ok_or_else(|| Error::invalid("inspect", "no layer recorded"))?;
         zero_nonfinite(&mut acts, Some(&mut nonfinite));
         tensor.clone_from(&acts.tensor);
-        let seqs = &corpus.sequences()[chunk.sequences.clone()];
-        let values = hypotheses.evaluate(seqs)?;
         engine.update_with_tokens(
             acts.values.view(),
             values.view(),
@@ -172,21 +177,18 @@ pub fn inspect(
             }
             None => {
                 let again = RecordOptions {
-                    batch_size: opts.record.batch_size,
-                    chunk_timesteps: opts.record.chunk_timesteps,
                     progress: None,
-                    segment_steps: opts.record.segment_steps,
-                    split_sequences: opts.record.split_sequences,
+                    ..record.clone()
                 };
+                let mut chunk_values = ChunkValues::new(hypotheses, corpus);
                 model.record_each(corpus, &[layer], &again, |chunk| {
+                    let values = chunk_values.of(chunk)?;
                     let mut acts = chunk
                         .layers
                         .first()
                         .cloned()
                         .ok_or_else(|| Error::invalid("inspect", "no layer recorded"))?;
                     zero_nonfinite(&mut acts, None);
-                    let values =
-                        hypotheses.evaluate(&corpus.sequences()[chunk.sequences.clone()])?;
                     second.update(acts.values.view(), values.view(), &acts.rows.sequence)
                 })?;
             }
@@ -211,6 +213,47 @@ pub fn inspect(
         ranking,
         verified: Vec::new(),
     })
+}
+
+/// The hypothesis values of recorded chunks: whole sequences are evaluated
+/// as they come; a long sequence handed over in parts is evaluated once,
+/// whole (a hypothesis may depend on any step of it), kept compactly
+/// ([`LongValues`]) while its parts arrive, and dropped after its last part.
+struct ChunkValues<'a> {
+    hypotheses: &'a HypothesisSet,
+    corpus: &'a Corpus,
+    long: Option<LongValues>,
+}
+
+impl<'a> ChunkValues<'a> {
+    fn new(hypotheses: &'a HypothesisSet, corpus: &'a Corpus) -> Self {
+        ChunkValues {
+            hypotheses,
+            corpus,
+            long: None,
+        }
+    }
+
+    fn of(&mut self, chunk: &RecordedChunk) -> Result<Array2<f32>> {
+        let seqs = &self.corpus.sequences()[chunk.sequences.clone()];
+        let Some(steps) = chunk.part.clone() else {
+            self.long = None;
+            return self.hypotheses.evaluate(seqs);
+        };
+        let index = chunk.sequences.start;
+        let seq = seqs.first().ok_or_else(|| {
+            Error::invalid("inspect", "internal: a part of no sequence was recorded")
+        })?;
+        let long = match self.long.take() {
+            Some(l) if l.sequence() == index => l,
+            _ => self.hypotheses.evaluate_long(index, seq)?,
+        };
+        let values = long.rows(steps.clone())?;
+        if steps.end < seq.len() {
+            self.long = Some(long);
+        }
+        Ok(values)
+    }
 }
 
 /// Per unit: how many non-finite activations, and the first one's

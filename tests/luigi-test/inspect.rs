@@ -118,6 +118,35 @@ fn same_ranking_for_any_chunk_size_and_batch_size() {
     assert_eq!(a.rounded(6), b.rounded(6));
 }
 
+#[test]
+fn long_sequences_in_parts_rank_as_when_recorded_whole() {
+    // Three sequences of 2,000 to 5,000 characters, recorded whole, and in
+    // pieces of 97 steps handed over in parts of 300 rows (the parts' values
+    // come from one evaluation of each whole sequence), with the second pass
+    // from the cache and from a second recording.
+    let text = std::fs::read_to_string(fixture("corpus.txt")).unwrap();
+    let long = |n: usize| {
+        text.chars()
+            .filter(|c| *c != '\n')
+            .cycle()
+            .take(n)
+            .collect::<String>()
+    };
+    let c = Corpus::from_strings("long", [long(2_000), long(5_000), long(3_001)]).unwrap();
+    let m = Model::load(fixture("lstm_ids.luigi.yaml")).unwrap();
+    let set = luigi_test::hypothesis::families::auto(&c).unwrap();
+    let run = |segment: usize, chunk: usize, cache: usize| {
+        let mut o = InspectOptions::default();
+        o.record.segment_steps = segment;
+        o.record.chunk_timesteps = chunk;
+        o.cache_bytes = cache;
+        inspect(&m, &c, "lstm", &set, &o).unwrap().ranking
+    };
+    let whole = run(1 << 20, 65_536, usize::MAX);
+    assert_eq!(whole.rounded(12), run(97, 300, usize::MAX).rounded(12));
+    assert_eq!(whole.rounded(12), run(97, 300, 0).rounded(12));
+}
+
 /// Windows start mid-structure: the fixture's unit 0 counts `(` minus `)`
 /// from the window start, so the signed `relative_depth(()` fits it
 /// exactly, and the clamped `depth(()` does not where a window opens after

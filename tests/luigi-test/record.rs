@@ -261,7 +261,7 @@ fn recording_is_identical_on_any_number_of_threads_and_progress_only_grows() {
         let opts = RecordOptions {
             batch_size: 2,
             chunk_timesteps: 40,
-            progress: Some(Box::new(move |done, total| {
+            progress: Some(std::sync::Arc::new(move |done, total| {
                 log.lock().unwrap().push((done, total));
             })),
             ..RecordOptions::default()

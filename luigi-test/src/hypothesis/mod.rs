@@ -166,7 +166,9 @@ pub mod families;
 pub mod fsm;
 pub mod library;
 pub mod list;
+pub mod long;
 pub mod set;
 
 pub use check::{check, HypothesisIssue};
+pub use long::LongValues;
 pub use set::HypothesisSet;

@@ -112,6 +112,11 @@ impl HypothesisSet {
         self.items
     }
 
+    /// The `k`-th hypothesis added.
+    pub(crate) fn item(&self, k: usize) -> Option<&dyn Hypothesis> {
+        self.items.get(k).map(|h| h.as_ref())
+    }
+
     /// Number of hypotheses.
     pub fn len(&self) -> usize {
         self.items.len()

@@ -161,6 +161,7 @@ impl OneHotBuffer {
 const PARALLEL_COPY_FLOATS: usize = 1 << 20;
 
 /// Options for [`Model::record_with`].
+#[derive(Clone)]
 pub struct RecordOptions {
     /// Sequences per ONNX Runtime call (default 32). The batches of a chunk
     /// run in parallel, one per worker thread.
@@ -170,7 +171,7 @@ pub struct RecordOptions {
     /// (default 65,536). Memory use is about one chunk.
     pub chunk_timesteps: usize,
     /// Called after each batch with (timesteps done, timesteps in all).
-    pub progress: Option<Box<dyn Fn(usize, usize) + Send + Sync>>,
+    pub progress: Option<Arc<dyn Fn(usize, usize) + Send + Sync>>,
     /// Pieces of a long sequence (default 16,384 steps): when the card
     /// names its `state:` pairs and the input is `causal`, a sequence longer
     /// than this runs through the model in pieces of this many steps, each
