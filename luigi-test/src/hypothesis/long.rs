@@ -16,6 +16,8 @@ use crate::error::{Error, Result};
 /// every value exactly (bit for bit).
 #[derive(Debug, Clone, PartialEq)]
 enum Column {
+    /// Every value 0.0 or 1.0, and few 1.0s: the steps of the 1.0s.
+    Ones(Vec<u32>),
     /// Every value 0.0 or 1.0: one bit per step.
     Bits(Vec<u64>),
     /// Every value a whole number 0..=255.
@@ -30,10 +32,20 @@ impl Column {
     fn pack(values: Vec<f32>) -> Column {
         let exact =
             |v: f32, max: f32| v >= 0.0 && v <= max && (v as u32 as f32).to_bits() == v.to_bits();
-        if values
+        let binary = values
             .iter()
-            .all(|&v| v.to_bits() == 0f32.to_bits() || v.to_bits() == 1f32.to_bits())
-        {
+            .all(|&v| v.to_bits() == 0f32.to_bits() || v.to_bits() == 1f32.to_bits());
+        let ones = values.iter().filter(|&&v| v == 1.0).count();
+        if binary && ones * 32 < values.len() && values.len() <= u32::MAX as usize {
+            Column::Ones(
+                values
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, &v)| v == 1.0)
+                    .map(|(i, _)| i as u32)
+                    .collect(),
+            )
+        } else if binary {
             let mut bits = vec![0u64; values.len().div_ceil(64)];
             for (i, v) in values.iter().enumerate() {
                 if *v == 1.0 {
@@ -50,17 +62,46 @@ impl Column {
         }
     }
 
-    fn get(&self, i: usize) -> f32 {
+    /// Writes the values at `steps` into `out`, one every `stride` floats
+    /// (a column of a row-major matrix), which must be zeros.
+    fn write(&self, steps: Range<usize>, out: &mut [f32], stride: usize) {
+        let mut put = |t: usize, v: f32| out[(t - steps.start) * stride] = v;
         match self {
-            Column::Bits(b) => ((b[i / 64] >> (i % 64)) & 1) as f32,
-            Column::U8(v) => f32::from(v[i]),
-            Column::U16(v) => f32::from(v[i]),
-            Column::F32(v) => v[i],
+            Column::Ones(ones) => {
+                let from = ones.partition_point(|&t| (t as usize) < steps.start);
+                for &t in ones[from..]
+                    .iter()
+                    .take_while(|&&t| (t as usize) < steps.end)
+                {
+                    put(t as usize, 1.0);
+                }
+            }
+            Column::Bits(b) => {
+                for t in steps.clone() {
+                    put(t, ((b[t / 64] >> (t % 64)) & 1) as f32);
+                }
+            }
+            Column::U8(v) => {
+                for t in steps.clone() {
+                    put(t, f32::from(v[t]));
+                }
+            }
+            Column::U16(v) => {
+                for t in steps.clone() {
+                    put(t, f32::from(v[t]));
+                }
+            }
+            Column::F32(v) => {
+                for t in steps.clone() {
+                    put(t, v[t]);
+                }
+            }
         }
     }
 
     fn bytes(&self) -> usize {
         match self {
+            Column::Ones(o) => o.len() * 4,
             Column::Bits(b) => b.len() * 8,
             Column::U8(v) => v.len(),
             Column::U16(v) => v.len() * 2,
@@ -71,7 +112,8 @@ impl Column {
 
 /// A hypothesis set's values over one sequence, read out by steps.
 ///
-/// Memory: per hypothesis 1 bit per step for 0/1 values, 1 or 2 bytes for
+/// Memory: per hypothesis 4 bytes per 1.0 for 0/1 values that are mostly 0,
+/// else 1 bit per step for 0/1 values, 1 or 2 bytes for
 /// small whole numbers, 4 bytes otherwise (a 5,000,000-step sequence: 0.6 MB
 /// for a binary hypothesis, 20 MB for a real-valued one), plus, while it is
 /// evaluated, 4 bytes per step for each hypothesis being evaluated (one per
@@ -132,13 +174,14 @@ impl LongValues {
             ));
         }
         let k = self.columns.len();
-        let mut out = Array2::<f32>::zeros((steps.len(), k));
-        for (r, t) in steps.enumerate() {
-            for (c, col) in self.columns.iter().enumerate() {
-                out[[r, c]] = col.get(t);
+        let mut flat = vec![0f32; steps.len() * k];
+        for (c, col) in self.columns.iter().enumerate() {
+            if let Some(column) = flat.get_mut(c..) {
+                col.write(steps.clone(), column, k);
             }
         }
-        Ok(out)
+        Array2::from_shape_vec((steps.len(), k), flat)
+            .map_err(|e| Error::invalid("LongValues::rows", e.to_string()))
     }
 }
 
@@ -191,6 +234,24 @@ mod tests {
             long.bytes(),
             70_001_usize.div_ceil(64) * 8 + 2 * 70_001 + 3 * 4 * 70_001
         );
+        // a rare 1.0: its steps only
+        let mut rare = HypothesisSet::new();
+        rare.add(CharIs::new('}')).unwrap(); // 1 step in 24: bits
+        rare.add(CharIs::new('#')).unwrap(); // never: nothing
+        rare.add(from_fn("every100", HypothesisKind::Binary, |s| {
+            (0..s.len())
+                .map(|i| f32::from(u8::from(i % 100 == 0)))
+                .collect()
+        }))
+        .unwrap();
+        let long = rare.evaluate_long(0, &seq).unwrap();
+        assert_eq!(long.bytes(), 70_001_usize.div_ceil(64) * 8 + 4 * 701);
+        let whole = rare.evaluate(std::slice::from_ref(&seq)).unwrap();
+        for part in [0..1, 22..23, 23..70_001, 5..69_000] {
+            let got = long.rows(part.clone()).unwrap();
+            let want = whole.slice_axis(ndarray::Axis(0), ndarray::Slice::from(part.clone()));
+            assert_eq!(got, want, "part {part:?}");
+        }
         assert!(long.rows(70_000..70_002).is_err());
     }
 
