@@ -292,6 +292,9 @@ pub enum WarningKind {
     /// Rare tokens (or late positions) share one group in the within-group
     /// scores.
     GroupsPooled,
+    /// Too few sequences to resample whole: the bootstrap resampled blocks
+    /// of timesteps within sequences.
+    BlockResampling,
 }
 
 impl Ranking {

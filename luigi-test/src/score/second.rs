@@ -20,6 +20,14 @@ use crate::hypothesis::HypothesisKind;
 use crate::ranking::{Warning, WarningKind};
 
 const PERM_SALT: u64 = 0x7065_726D_7574_6521;
+/// With fewer sequences than this, the bootstrap resamples blocks of
+/// timesteps within sequences instead of whole sequences.
+pub const MIN_BOOTSTRAP_SEQUENCES: usize = 10;
+/// Blocks of the block bootstrap: at least this many timesteps...
+const MIN_BLOCK: usize = 64;
+/// ...and at most this many blocks in all (longer blocks keep more of the
+/// series' dependence).
+const MAX_BLOCKS: usize = 200;
 const BOOT_SALT: u64 = 0x626F_6F74_7374_7261;
 
 /// What a [`SecondPass`] computes: Spearman and AUC for every
@@ -222,7 +230,7 @@ impl SecondPass {
             .collect();
 
         if self.cfg.permutations > 0 && !self.pairs.is_empty() {
-            let (null, note) = layout.choose_null(self.cfg.permutation_null);
+            let (null, note) = layout.choose_null(self.cfg.permutation_null, self.cfg.permutations);
             if let Some(message) = note {
                 scores.warnings.push(Warning {
                     kind: WarningKind::PermutationNull,
@@ -253,6 +261,24 @@ impl SecondPass {
         }
 
         if self.cfg.bootstrap > 0 && !self.pairs.is_empty() {
+            let sequences = layout.len.len();
+            let blocks;
+            let layout = if sequences < MIN_BOOTSTRAP_SEQUENCES {
+                blocks = layout.blocks();
+                scores.warnings.push(Warning {
+                    kind: WarningKind::BlockResampling,
+                    subject: "bootstrap".into(),
+                    message: format!(
+                        "only {sequences} sequence(s): the {:.0}% intervals resample {} blocks of {} consecutive timesteps within sequences instead of whole sequences, so they hold only as far as steps more than a block apart are independent",
+                        100.0 * self.cfg.confidence,
+                        blocks.len.len(),
+                        blocks.len.iter().max().copied().unwrap_or(0)
+                    ),
+                });
+                &blocks
+            } else {
+                &layout
+            };
             let weights = layout.bootstrap_weights(self.cfg.bootstrap, self.cfg.seed ^ BOOT_SALT);
             let alpha = (1.0 - self.cfg.confidence) / 2.0;
             let mut lo = Array2::from_elem((u_n, k_n), f64::NAN);
@@ -270,7 +296,7 @@ impl SecondPass {
                         &self.ucols[ui],
                         &self.hcols[hi],
                         &self.hyps[k].1,
-                        &layout,
+                        layout,
                         &weights,
                     );
                     reps.sort_by(f64::total_cmp);
@@ -417,8 +443,46 @@ impl SeqLayout {
         m
     }
 
-    fn choose_null(&self, asked: NullModel) -> (NullModel, Option<String>) {
+    /// The same rows cut into blocks: every sequence into pieces of
+    /// `max(MIN_BLOCK, ⌈rows / MAX_BLOCKS⌉)` timesteps (its last piece
+    /// shorter), each piece then resampled as a whole.
+    fn blocks(&self) -> SeqLayout {
         let total: usize = self.len.iter().sum();
+        let block = MIN_BLOCK.max(total.div_ceil(MAX_BLOCKS));
+        let mut start = Vec::new();
+        let mut len = Vec::new();
+        for (&st, &l) in self.start.iter().zip(&self.len) {
+            let mut at = 0;
+            while at < l {
+                let n = block.min(l - at);
+                start.push(st + at);
+                len.push(n);
+                at += n;
+            }
+        }
+        SeqLayout { start, len }
+    }
+
+    /// log of the number of distinct orderings the sequence permutation can
+    /// draw (sequences move only within their length).
+    fn ln_orderings(&self) -> f64 {
+        self.strata()
+            .values()
+            .map(|v| (2..=v.len()).map(|i| (i as f64).ln()).sum::<f64>())
+            .sum()
+    }
+
+    fn choose_null(&self, asked: NullModel, permutations: usize) -> (NullModel, Option<String>) {
+        let total: usize = self.len.iter().sum();
+        if asked == NullModel::Auto && self.ln_orderings() < ((permutations + 1) as f64).ln() {
+            return (
+                NullModel::CircularShift,
+                Some(format!(
+                    "{} sequence(s) allow fewer distinct orderings than the {permutations} permutations asked, so the permutation null rotates each sequence's hypothesis values instead of permuting whole sequences",
+                    self.len.len()
+                )),
+            );
+        }
         let movable: usize = self
             .strata()
             .iter()

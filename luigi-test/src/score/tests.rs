@@ -1049,3 +1049,49 @@ fn huge_and_offset_units_score_like_the_plain_unit() {
         assert!((p.unwrap() - o).abs() < 0.05, "{name}: {p:?} vs {o}");
     }
 }
+
+#[test]
+fn one_sequence_gets_block_intervals_and_a_rotation_null_and_says_so() {
+    // One sequence of 3,000 steps: a slow square wave h and a unit that
+    // follows it with noise (r about 0.7). Resampling the one sequence
+    // whole would give the interval [r, r].
+    let n = 3_000;
+    let mut rng = SplitMix64::new(11);
+    let h: Vec<f32> = (0..n).map(|t| f32::from(u8::from((t / 150) % 2 == 0))).collect();
+    let x: Vec<f32> = h
+        .iter()
+        .map(|&v| v + (rng.below(1000) as f32 / 1000.0 - 0.5) * 2.0)
+        .collect();
+    let acts = Array2::from_shape_vec((n, 1), x).unwrap();
+    let values = Array2::from_shape_vec((n, 1), h).unwrap();
+    let seq = vec![0u32; n];
+    let units = vec!["u".to_string()];
+    let hyps = vec![("wave".to_string(), HypothesisKind::Binary)];
+    let cfg = ScoreConfig::default().permutations(99).bootstrap(200);
+    let ranking = score_all(acts.view(), values.view(), &seq, &units, &hyps, &cfg).unwrap();
+    let p = ranking.pair("u", "wave").unwrap();
+    let r = p.pearson.unwrap();
+    let ci = p.ci.clone().unwrap();
+    let (lo, hi) = (ci.lo, ci.hi);
+    assert!(lo < r && r < hi && hi - lo > 0.01, "r {r} in [{lo}, {hi}]");
+    assert!(hi - lo < 0.3, "[{lo}, {hi}]");
+    let warned = |kind: WarningKind, text: &str| {
+        ranking
+            .warnings
+            .iter()
+            .any(|w| w.kind == kind && w.message.contains(text))
+    };
+    assert!(
+        warned(WarningKind::BlockResampling, "only 1 sequence(s)"),
+        "{:?}",
+        ranking.warnings
+    );
+    assert!(warned(WarningKind::BlockResampling, "47 blocks of 64"));
+    assert_eq!(ranking.null_model, Some(NullModel::CircularShift));
+    assert!(p.p_perm.unwrap() <= 0.02);
+    // Ten sequences of equal length: whole sequences, no block note.
+    let seq10: Vec<u32> = (0..n).map(|t| (t / 300) as u32).collect();
+    let ten = score_all(acts.view(), values.view(), &seq10, &units, &hyps, &cfg).unwrap();
+    assert!(!ten.warnings.iter().any(|w| w.kind == WarningKind::BlockResampling));
+    assert_eq!(ten.null_model, Some(NullModel::SequencePermutation));
+}
