@@ -204,6 +204,12 @@ enum Command {
         /// Skip the second pass (Spearman, AUC, permutation p-values, bootstrap intervals).
         #[arg(long)]
         fast: bool,
+        /// Most MiB of columns the second pass keeps (it keeps the selected
+        /// units' and hypotheses' values for every row, and about as much
+        /// again while ranking); beyond it, a seeded sample of whole blocks
+        /// of 4,096 rows, with a warning.
+        #[arg(long, default_value_t = 512, value_parser = clap::value_parser!(u64).range(1..=1 << 40))]
+        second_pass_mb: u64,
         /// Seed of every random draw.
         #[arg(long, default_value_t = 0x5EED)]
         seed: u64,
@@ -378,6 +384,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             json_out,
             keep,
             fast,
+            second_pass_mb,
             seed,
             batch_size,
             probe,
@@ -406,6 +413,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 json_out,
                 keep,
                 fast,
+                second_pass_mb,
                 seed,
                 batch_size,
             };
@@ -480,6 +488,7 @@ struct InspectArgs {
     json_out: Option<PathBuf>,
     keep: usize,
     fast: bool,
+    second_pass_mb: u64,
     seed: u64,
     batch_size: usize,
     probe: Vec<String>,
@@ -530,7 +539,10 @@ fn inspect(model: &Path, corpus: &CorpusArgs, args: &InspectArgs) -> Result<Exit
     pb.set_message("scoring");
     let pb2 = pb.clone();
     let mut opts = InspectOptions::default();
-    opts.score = opts.score.seed(args.seed);
+    opts.score = opts
+        .score
+        .seed(args.seed)
+        .second_pass_bytes(usize::try_from(args.second_pass_mb << 20).unwrap_or(usize::MAX));
     opts.second_pass = !args.fast;
     opts.record = RecordOptions {
         batch_size: args.batch_size,

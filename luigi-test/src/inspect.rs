@@ -196,7 +196,17 @@ pub fn inspect(
         scores = second.finish(scores)?;
     }
     let ranking = scores.ranking();
-    for w in &ranking.warnings {
+    // Warnings about the whole run (how significance was computed, what was
+    // sampled or excluded) first, then those about single hypotheses.
+    use crate::ranking::WarningKind as K;
+    let run_wide = |k: &K| {
+        matches!(
+            k,
+            K::SecondPassSampled | K::BlockResampling | K::PermutationNull | K::NonFiniteUnits
+        )
+    };
+    let (first, rest): (Vec<_>, Vec<_>) = ranking.warnings.iter().partition(|w| run_wide(&w.kind));
+    for w in first.into_iter().chain(rest) {
         issue_list.push(Issue {
             hypothesis: w.subject.clone(),
             message: w.message.clone(),

@@ -295,6 +295,9 @@ pub enum WarningKind {
     /// Too few sequences to resample whole: the bootstrap resampled blocks
     /// of timesteps within sequences.
     BlockResampling,
+    /// The second pass kept a sample of whole blocks of rows, its columns
+    /// for every row being over its memory cap.
+    SecondPassSampled,
 }
 
 impl Ranking {

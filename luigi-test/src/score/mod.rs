@@ -240,6 +240,12 @@ pub struct ScoreConfig {
     /// A binary hypothesis whose minority value covers less than this
     /// fraction of rows (or fewer than 5 rows) is reported as rare. Default 0.001.
     pub rare_fraction: f64,
+    /// Most bytes of columns the [`SecondPass`] keeps (it keeps the selected
+    /// units' and hypotheses' values for every row, 4 bytes each, and needs
+    /// about as much again while it ranks them). Beyond this it keeps a
+    /// seeded sample of whole blocks of 4,096 rows and says so in a
+    /// warning. Default 512 MiB.
+    pub second_pass_bytes: usize,
 }
 
 impl Default for ScoreConfig {
@@ -266,6 +272,7 @@ impl Default for ScoreConfig {
             significance: true,
             position_collinearity: 0.99,
             rare_fraction: 0.001,
+            second_pass_bytes: 512 << 20,
         }
     }
 }
@@ -326,6 +333,11 @@ impl ScoreConfig {
         self.significance = on;
         self
     }
+    /// Sets the most bytes of columns the second pass keeps.
+    pub fn second_pass_bytes(mut self, bytes: usize) -> Self {
+        self.second_pass_bytes = bytes;
+        self
+    }
     /// Sets the calibration sample size for bin edges.
     pub fn calibration_rows(mut self, rows: usize) -> Self {
         self.calibration_rows = rows;
@@ -370,6 +382,12 @@ impl ScoreConfig {
         }
         if self.calibration_rows == 0 {
             return bad("calibration_rows", "must be at least 1".into());
+        }
+        if self.second_pass_bytes < 1 << 20 {
+            return bad(
+                "second_pass_bytes",
+                format!("{} is under 1 MiB (1048576)", self.second_pass_bytes),
+            );
         }
         if !(self.confidence > 0.0 && self.confidence < 1.0) {
             return bad(

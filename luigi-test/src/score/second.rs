@@ -60,6 +60,20 @@ impl Selection {
     }
 }
 
+/// Rows per block of the second pass's sample (when its columns would pass
+/// [`ScoreConfig::second_pass_bytes`]).
+pub const SAMPLE_BLOCK: usize = 4096;
+const SAMPLE_SALT: u64 = 0x7361_6D70_6C65_2121;
+
+/// Which blocks of rows the second pass keeps when it cannot keep them all.
+struct Sample {
+    keep: Vec<bool>,
+    kept: usize,
+    /// The (block, sequence) of the last row kept, and the stored id it got.
+    last: Option<(usize, u32, u32)>,
+    next_id: u32,
+}
+
 /// Second pass over the same rows as the first.
 pub struct SecondPass {
     cfg: ScoreConfig,
@@ -78,6 +92,9 @@ pub struct SecondPass {
     seqs: SeqTracker,
     expected_rows: u64,
     expected_lengths: Vec<u32>,
+    /// Rows streamed so far (kept or not).
+    rows_seen: u64,
+    sample: Option<Sample>,
 }
 
 impl SecondPass {
@@ -135,7 +152,28 @@ impl SecondPass {
         let mut pairs = selection.pairs;
         pairs.sort_unstable();
         pairs.dedup();
+        let cfg = first.config();
+        let rows = first.n_rows() as usize;
+        let row_bytes = 4 * (units.len() + hyp_sel.len() + 1);
+        let sample = (rows.saturating_mul(row_bytes) > cfg.second_pass_bytes).then(|| {
+            let blocks = rows.div_ceil(SAMPLE_BLOCK);
+            let kept = (cfg.second_pass_bytes / (row_bytes * SAMPLE_BLOCK)).clamp(1, blocks);
+            let mut order: Vec<usize> = (0..blocks).collect();
+            SplitMix64::new(cfg.seed ^ SAMPLE_SALT).shuffle(&mut order);
+            let mut keep = vec![false; blocks];
+            for &b in &order[..kept] {
+                keep[b] = true;
+            }
+            Sample {
+                keep,
+                kept,
+                last: None,
+                next_id: 0,
+            }
+        });
         Ok(SecondPass {
+            rows_seen: 0,
+            sample,
             cfg: first.config().clone(),
             unit_names: first.units().iter().map(|u| u.name.clone()).collect(),
             hyps: first
@@ -165,7 +203,7 @@ impl SecondPass {
         seq_ids: &[u32],
     ) -> Result<()> {
         let ctx = "SecondPass::update";
-        let first_row = self.seq.len() as u64;
+        let first_row = self.rows_seen;
         check_chunk(
             ctx,
             &self.unit_names,
@@ -179,33 +217,83 @@ impl SecondPass {
         for &s in seq_ids {
             self.seqs.push(s);
         }
-        for (col, &u) in self.ucols.iter_mut().zip(&self.units) {
-            col.extend(acts.column(u).iter().copied());
+        self.rows_seen += seq_ids.len() as u64;
+        let Some(sample) = self.sample.as_mut() else {
+            for (col, &u) in self.ucols.iter_mut().zip(&self.units) {
+                col.extend(acts.column(u).iter().copied());
+            }
+            for (col, &k) in self.hcols.iter_mut().zip(&self.hyp_sel) {
+                col.extend(values.column(k).iter().copied());
+            }
+            self.seq.extend_from_slice(seq_ids);
+            return Ok(());
+        };
+        // Runs of rows in one kept block and one sequence; each run is kept
+        // as a sequence of its own (the resampling unit).
+        let mut i = 0;
+        while i < seq_ids.len() {
+            let global = first_row as usize + i;
+            let block = global / SAMPLE_BLOCK;
+            let block_end = ((block + 1) * SAMPLE_BLOCK - first_row as usize).min(seq_ids.len());
+            let s = seq_ids[i];
+            let mut end = i + 1;
+            while end < block_end && seq_ids[end] == s {
+                end += 1;
+            }
+            if sample.keep.get(block).copied().unwrap_or(false) {
+                let id = match sample.last {
+                    Some((b, q, id)) if b == block && q == s => id,
+                    _ => {
+                        let id = sample.next_id;
+                        sample.next_id += 1;
+                        sample.last = Some((block, s, id));
+                        id
+                    }
+                };
+                let rows = Slice::from(i..end);
+                for (col, &u) in self.ucols.iter_mut().zip(&self.units) {
+                    col.extend(acts.column(u).slice_axis(Axis(0), rows).iter().copied());
+                }
+                for (col, &k) in self.hcols.iter_mut().zip(&self.hyp_sel) {
+                    col.extend(values.column(k).slice_axis(Axis(0), rows).iter().copied());
+                }
+                self.seq.extend(std::iter::repeat_n(id, end - i));
+            }
+            i = end;
         }
-        for (col, &k) in self.hcols.iter_mut().zip(&self.hyp_sel) {
-            col.extend(values.column(k).iter().copied());
-        }
-        self.seq.extend_from_slice(seq_ids);
         Ok(())
     }
 
     /// Computes the second-pass statistics and adds them to `scores`.
     pub fn finish(self, mut scores: Scores) -> Result<Scores> {
         let ctx = "SecondPass::finish";
-        if self.seq.len() as u64 != self.expected_rows
-            || self.seqs.lengths() != self.expected_lengths
-        {
+        if self.rows_seen != self.expected_rows || self.seqs.lengths() != self.expected_lengths {
             return Err(Error::invalid(
                 ctx,
                 format!(
                     "the second pass saw {} rows in {} sequences but the first pass saw {} rows in {} \
                      sequences: stream exactly the same rows again",
-                    self.seq.len(),
+                    self.rows_seen,
                     self.seqs.lengths().len(),
                     self.expected_rows,
                     self.expected_lengths.len()
                 ),
             ));
+        }
+        if let Some(sample) = &self.sample {
+            scores.warnings.push(Warning {
+                kind: WarningKind::SecondPassSampled,
+                subject: "second pass".into(),
+                message: format!(
+                    "the selected columns of all {} rows would take {} MiB, over the second pass's {} MiB (ScoreConfig::second_pass_bytes, `--second-pass-mb`): Spearman, AUC, permutation p-values and intervals come from {} of {} blocks of {SAMPLE_BLOCK} rows ({} rows), drawn with the seed",
+                    self.expected_rows,
+                    (self.expected_rows as usize * 4 * (self.units.len() + self.hyp_sel.len() + 1)) >> 20,
+                    self.cfg.second_pass_bytes >> 20,
+                    sample.kept,
+                    sample.keep.len(),
+                    self.seq.len()
+                ),
+            });
         }
         let (u_n, k_n) = (scores.units().len(), scores.hypotheses().len());
         let unit_pos = |u: usize| self.units.binary_search(&u).ok();
@@ -376,6 +464,17 @@ impl SecondPass {
             start = end;
         }
         let n = rows as f64;
+        // Each binary hypothesis's ones among the kept rows (all rows unless
+        // the second pass keeps a sample).
+        let ones: Vec<Option<f64>> = hyps
+            .iter()
+            .map(|&k| {
+                scores.hypotheses()[k].fires.map(|_| {
+                    hyp_pos(k).map_or(0, |i| self.hcols[i].iter().filter(|&&v| v == 1.0).count())
+                        as f64
+                })
+            })
+            .collect();
         for (i, &u) in units.iter().enumerate() {
             for (j, &k) in hyps.iter().enumerate() {
                 let degenerate = scores.unit_degenerate[u] || scores.hyp_degenerate[k];
@@ -386,8 +485,7 @@ impl SecondPass {
                     (co.c[[i, j]] / denom).clamp(-1.0, 1.0)
                 };
                 sp[[u, k]] = rho;
-                if let Some(ones) = scores.hypotheses()[k].fires {
-                    let n1 = ones as f64;
+                if let Some(n1) = ones[j] {
                     let n0 = n - n1;
                     auc[[u, k]] = if degenerate || n1 == 0.0 || n0 == 0.0 {
                         0.5

@@ -1057,7 +1057,9 @@ fn one_sequence_gets_block_intervals_and_a_rotation_null_and_says_so() {
     // whole would give the interval [r, r].
     let n = 3_000;
     let mut rng = SplitMix64::new(11);
-    let h: Vec<f32> = (0..n).map(|t| f32::from(u8::from((t / 150) % 2 == 0))).collect();
+    let h: Vec<f32> = (0..n)
+        .map(|t| f32::from(u8::from((t / 150) % 2 == 0)))
+        .collect();
     let x: Vec<f32> = h
         .iter()
         .map(|&v| v + (rng.below(1000) as f32 / 1000.0 - 0.5) * 2.0)
@@ -1092,6 +1094,76 @@ fn one_sequence_gets_block_intervals_and_a_rotation_null_and_says_so() {
     // Ten sequences of equal length: whole sequences, no block note.
     let seq10: Vec<u32> = (0..n).map(|t| (t / 300) as u32).collect();
     let ten = score_all(acts.view(), values.view(), &seq10, &units, &hyps, &cfg).unwrap();
-    assert!(!ten.warnings.iter().any(|w| w.kind == WarningKind::BlockResampling));
+    assert!(!ten
+        .warnings
+        .iter()
+        .any(|w| w.kind == WarningKind::BlockResampling));
     assert_eq!(ten.null_model, Some(NullModel::SequencePermutation));
+}
+
+#[test]
+fn a_second_pass_over_its_memory_cap_keeps_whole_blocks_and_says_so() {
+    // 60,000 rows, 4 units, 2 hypotheses: the columns take about 1.7 MiB,
+    // over a cap of 1 MiB.
+    let n = 60_000;
+    let mut rng = SplitMix64::new(5);
+    let mut noise = || rng.below(1000) as f32 / 1000.0 - 0.5;
+    let h: Vec<[f32; 2]> = (0..n)
+        .map(|t| {
+            [
+                f32::from(u8::from((t / 37) % 3 == 0)),
+                ((t % 500) / 50) as f32,
+            ]
+        })
+        .collect();
+    let mut acts = Array2::<f32>::zeros((n, 4));
+    for t in 0..n {
+        acts[[t, 0]] = h[t][0] + noise();
+        acts[[t, 1]] = h[t][1] * 0.1 + noise();
+        acts[[t, 2]] = noise();
+        acts[[t, 3]] = -h[t][0] + 2.0 * noise();
+    }
+    let values = Array2::from_shape_fn((n, 2), |(t, k)| h[t][k]);
+    let seq: Vec<u32> = (0..n).map(|t| (t / 500) as u32).collect();
+    let units: Vec<String> = (0..4).map(|u| u.to_string()).collect();
+    let hyps = vec![
+        ("fires".to_string(), HypothesisKind::Binary),
+        ("ramp".to_string(), HypothesisKind::Numeric),
+    ];
+    let full_cfg = ScoreConfig::default().permutations(19).bootstrap(20);
+    let capped_cfg = full_cfg.clone().second_pass_bytes(1 << 20);
+    let full = score_all(acts.view(), values.view(), &seq, &units, &hyps, &full_cfg).unwrap();
+    let capped = score_all(acts.view(), values.view(), &seq, &units, &hyps, &capped_cfg).unwrap();
+    assert!(!full
+        .warnings
+        .iter()
+        .any(|w| w.kind == WarningKind::SecondPassSampled));
+    let note = capped
+        .warnings
+        .iter()
+        .find(|w| w.kind == WarningKind::SecondPassSampled)
+        .expect("a sampled second pass says so");
+    // 1 MiB / (4 bytes x 7 columns x 4,096 rows) = 9 blocks of 15
+    assert!(note.message.contains("9 of 15 blocks"), "{}", note.message);
+    for (u, h) in [("0", "fires"), ("1", "ramp"), ("3", "fires")] {
+        let (a, b) = (full.pair(u, h).unwrap(), capped.pair(u, h).unwrap());
+        assert_eq!(a.pearson, b.pearson, "the first pass is not sampled");
+        let (sa, sb) = (a.spearman.unwrap(), b.spearman.unwrap());
+        assert!((sa - sb).abs() < 0.03, "{u} x {h}: spearman {sa} vs {sb}");
+        if let (Some(x), Some(y)) = (a.auc, b.auc) {
+            assert!((x - y).abs() < 0.02, "{u} x {h}: auc {x} vs {y}");
+        }
+    }
+    // Streamed in other chunk sizes: the same sample, the same numbers.
+    let r = Reference {
+        acts,
+        values,
+        seq,
+        units,
+        hyps,
+        json: serde_json::Value::Null,
+    };
+    let a = stream(&r, &capped_cfg, 1_000, true);
+    let b = stream(&r, &capped_cfg, 4_999, true);
+    assert_eq!(all_values(&a), all_values(&b));
 }
