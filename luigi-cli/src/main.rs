@@ -214,7 +214,7 @@ enum Command {
         #[arg(long, default_value_t = 0x5EED)]
         seed: u64,
         /// Sequences per ONNX Runtime call.
-        #[arg(long, default_value_t = 32)]
+        #[arg(long, default_value_t = 32, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=65_536))]
         batch_size: usize,
         /// Fit logistic-regression probes on the whole layer and print a probe
         /// table after the ranking. `--probe NAME` (repeatable) probes those
@@ -270,8 +270,13 @@ enum Command {
         #[arg(long, short, default_value = "luigi-out")]
         out: PathBuf,
         /// Sequences per ONNX Runtime call.
-        #[arg(long, default_value_t = 32)]
+        #[arg(long, default_value_t = 32, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=65_536))]
         batch_size: usize,
+        /// Stop with an error (exit 2) at the first NaN or infinite
+        /// activation, naming the layer, unit, sequence and position, instead
+        /// of writing it with a warning.
+        #[arg(long)]
+        fail_on_nonfinite: bool,
     },
     /// Verify a pairing beyond correlation: `--mode perturb` edits the input
     /// so that only the hypothesis changes and checks the unit follows
@@ -425,7 +430,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
             layer,
             out,
             batch_size,
-        } => record(&model, &corpus, &layer, &out, batch_size),
+            fail_on_nonfinite,
+        } => record(&model, &corpus, &layer, &out, batch_size, fail_on_nonfinite),
         Command::Verify {
             model,
             corpus,
@@ -782,6 +788,7 @@ fn record(
     layers: &[String],
     out: &Path,
     batch_size: usize,
+    fail_on_nonfinite: bool,
 ) -> Result<ExitCode> {
     let m = Model::load(model)?;
     let c = corpus.load()?;
@@ -827,6 +834,21 @@ fn record(
         }
         for (((_, w), a), (_, bad)) in writers.iter_mut().zip(&chunk.layers).zip(nonfinite.iter_mut()) {
             let values = a.values.as_standard_layout();
+            if fail_on_nonfinite {
+                if let Some((r, u, v)) = values.rows().into_iter().enumerate().find_map(|(r, row)| {
+                    row.iter().position(|v| !v.is_finite()).map(|u| (r, u, row[u]))
+                }) {
+                    return Err(luigi_test::Error::invalid("--fail-on-nonfinite", format!(
+                        "layer `{}` unit {} is {v} at sequence {}, position {} (token id {}); the files in {} are incomplete. Find where the model overflows (e.g. `luigi verify` or a smaller input), or record without --fail-on-nonfinite to write the values and a warning",
+                        a.layer,
+                        a.units.get(u).map_or("?", String::as_str),
+                        a.rows.sequence[r],
+                        a.rows.position[r],
+                        a.rows.token[r],
+                        out.display()
+                    )));
+                }
+            }
             for row in values.rows() {
                 for (b, v) in bad.iter_mut().zip(row) {
                     *b += u64::from(!v.is_finite());

@@ -5,6 +5,7 @@
 
 mod card;
 mod check;
+mod hostile;
 mod probe;
 mod report;
 mod verify;

@@ -1445,6 +1445,32 @@ fn check_card(card: &Card, graph: &Graph) -> Result<()> {
                 ),
             ));
         }
+        // Where both shapes are declared, the output must fit the input it
+        // is fed back to: same rank, same fixed sizes.
+        let in_shape = graph.input(&pair.input).and_then(|v| v.shape.clone());
+        let out_shape = graph.tensor(&pair.output).and_then(|t| t.shape);
+        if let (Some(a), Some(b)) = (in_shape, out_shape) {
+            let fixed = |d: &Dim| match d {
+                Dim::Fixed(n) => Some(*n),
+                _ => None,
+            };
+            let clash = a.len() != b.len()
+                || a.iter()
+                    .zip(&b)
+                    .any(|(x, y)| matches!((fixed(x), fixed(y)), (Some(p), Some(q)) if p != q));
+            if clash {
+                return Err(err(
+                    format!("state[{i}].output"),
+                    format!(
+                        "`{}` has shape {} but it is fed back to input `{}` of shape {}: name the output that carries this state (for an ONNX LSTM, its Y_h or Y_c)",
+                        pair.output,
+                        show_dims(&b),
+                        pair.input,
+                        show_dims(&a)
+                    ),
+                ));
+            }
+        }
         for layer in pair.layer.iter().flat_map(|c| c.layers()) {
             let tensor = card.resolve_layer(layer);
             if !tensor_exists(tensor) {
@@ -1504,6 +1530,11 @@ fn check_card(card: &Card, graph: &Graph) -> Result<()> {
         }
     }
     Ok(())
+}
+
+fn show_dims(dims: &[Dim]) -> String {
+    let parts: Vec<String> = dims.iter().map(Dim::to_string).collect();
+    format!("[{}]", parts.join(", "))
 }
 
 fn suggest(close: &[String]) -> String {
