@@ -28,8 +28,9 @@ pub struct InspectOptions {
     pub record: RecordOptions,
     /// Run the second pass (Spearman, AUC, permutation, bootstrap). Default true.
     pub second_pass: bool,
-    /// Keep recorded chunks for the second pass while they take at most this
-    /// many bytes (default 1 GiB); beyond, the model is run again.
+    /// Keep the recorded chunks for the second pass when all of them take
+    /// at most this many bytes (default 1 GiB); otherwise the model is run
+    /// again for the second pass.
     pub cache_bytes: usize,
 }
 
@@ -113,6 +114,7 @@ pub fn inspect(
         ));
     }
     let units = model.units(layer)?;
+    let n_units = units.len();
     let kinds: Vec<_> = hypotheses
         .names()
         .into_iter()
@@ -120,7 +122,12 @@ pub fn inspect(
         .zip(hypotheses.kinds())
         .collect();
     let mut engine = Engine::new(units, kinds, opts.score.clone())?;
-    let mut cache: Option<Cached> = opts.second_pass.then(Vec::new);
+    // The cache holds every row's activations, hypothesis values and
+    // sequence id; when that cannot fit, the model runs again instead and
+    // nothing is cached.
+    let row_bytes = 4 * (n_units + hypotheses.len() + 1);
+    let fits = corpus.timesteps().saturating_mul(row_bytes) <= opts.cache_bytes;
+    let mut cache: Option<Cached> = (opts.second_pass && fits).then(Vec::new);
     let mut cached_bytes = 0usize;
     let mut tensor = String::new();
     let mut issue_list: Vec<Issue> = Vec::new();

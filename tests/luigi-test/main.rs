@@ -6,6 +6,7 @@
 mod bad_input;
 mod boolean_probe;
 mod example_models;
+mod fuzz;
 mod generate;
 mod inspect;
 mod neural_assert;
