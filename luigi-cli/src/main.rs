@@ -208,7 +208,7 @@ enum Command {
         /// units' and hypotheses' values for every row, and about as much
         /// again while ranking); beyond it, a seeded sample of whole blocks
         /// of 4,096 rows, with a warning.
-        #[arg(long, default_value_t = 512, value_parser = clap::value_parser!(u64).range(1..=1 << 40))]
+        #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u64).range(1..=1 << 40))]
         second_pass_mb: u64,
         /// Seed of every random draw.
         #[arg(long, default_value_t = 0x5EED)]

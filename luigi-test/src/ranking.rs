@@ -213,8 +213,9 @@ pub struct Interval {
 pub enum Flag {
     /// The unit has one value on every row: scores are 0, p = 1.
     ConstantUnit,
-    /// The unit's spread is at the level of f32 rounding (sd < 1e-6·|mean|):
-    /// treated as constant.
+    /// The unit's spread is at the level of f32 rounding (sd under 4 f32
+    /// epsilons of |mean|): scored (its moments are exact), but its values
+    /// are coarse steps.
     NearlyConstantUnit,
     /// The unit gave NaN or ±inf on some timesteps: it is not scored
     /// (scores are the defaults, and it ranks last), the others are.
@@ -246,7 +247,6 @@ impl Flag {
         matches!(
             self,
             Flag::ConstantUnit
-                | Flag::NearlyConstantUnit
                 | Flag::NonFiniteUnit
                 | Flag::ConstantHypothesis
                 | Flag::NearlyConstantHypothesis

@@ -41,11 +41,52 @@ fn runner() -> TestRunner {
 
 /// YAML fragments and values that have broken parsers before or might.
 const FRAGMENTS: &[&str] = &[
-    "[", "]", "{", "}", ":", ": ", "- ", "\n", "  ", "\t", "'", "\"", "&a ", "*a", "<<: *a",
-    "!!binary ", "!tag ", "~", "null", "-1", "0", "1e999", "NaN", ".nan", "-.inf",
-    "18446744073709551616", "\u{0}", "\u{feff}", "é", "{levels: 99999999999}", "window: 0",
-    "layers: {}", "state: [{input: h0}]", "chars: \"\"", "? ", "|\n", ">-\n", "---\n", "...\n",
-    "%YAML 1.2\n", "#", "\\u", "[[[[[[[[", "{{{{{{{{", "]]]]", "}}}}",
+    "[",
+    "]",
+    "{",
+    "}",
+    ":",
+    ": ",
+    "- ",
+    "\n",
+    "  ",
+    "\t",
+    "'",
+    "\"",
+    "&a ",
+    "*a",
+    "<<: *a",
+    "!!binary ",
+    "!tag ",
+    "~",
+    "null",
+    "-1",
+    "0",
+    "1e999",
+    "NaN",
+    ".nan",
+    "-.inf",
+    "18446744073709551616",
+    "\u{0}",
+    "\u{feff}",
+    "é",
+    "{levels: 99999999999}",
+    "window: 0",
+    "layers: {}",
+    "state: [{input: h0}]",
+    "chars: \"\"",
+    "? ",
+    "|\n",
+    ">-\n",
+    "---\n",
+    "...\n",
+    "%YAML 1.2\n",
+    "#",
+    "\\u",
+    "[[[[[[[[",
+    "{{{{{{{{",
+    "]]]]",
+    "}}}}",
 ];
 
 #[derive(Debug, Clone)]
@@ -111,6 +152,7 @@ fn fuzz(what: &str, valid: String, parse: impl Fn(&str) -> bool) {
     let start = Instant::now();
     let ok = std::cell::Cell::new(0u32);
     let seen = std::cell::Cell::new(0u32);
+    let longest = std::cell::Cell::new(Duration::ZERO);
     runner()
         .run(&inputs(valid), |text| {
             let t = Instant::now();
@@ -119,14 +161,16 @@ fn fuzz(what: &str, valid: String, parse: impl Fn(&str) -> bool) {
             prop_assert!(parsed.is_ok(), "{what}: panicked on {text:?}");
             prop_assert!(took < BOUND, "{what}: {took:?} on {text:?}");
             seen.set(seen.get() + 1);
+            longest.set(longest.get().max(took));
             ok.set(ok.get() + u32::from(parsed.unwrap_or(false)));
             Ok(())
         })
         .unwrap_or_else(|e| panic!("{e}"));
     println!(
-        "fuzz {what}: {} inputs, {} parsed, {:.1} s",
+        "fuzz {what}: {} inputs, {} parsed, longest {:.1} ms, {:.1} s in all",
         seen.get(),
         ok.get(),
+        longest.get().as_secs_f64() * 1e3,
         start.elapsed().as_secs_f64()
     );
 }

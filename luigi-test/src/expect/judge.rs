@@ -222,10 +222,7 @@ fn value_text(u: &UnitScore, t: &Threshold) -> String {
 }
 
 fn degenerate_reason(p: &Pairing) -> String {
-    if p.flags
-        .iter()
-        .any(|f| matches!(f, Flag::ConstantUnit | Flag::NearlyConstantUnit))
-    {
+    if p.flags.contains(&Flag::ConstantUnit) {
         "the unit is constant".to_string()
     } else {
         "not computed".to_string()

@@ -244,7 +244,7 @@ pub struct ScoreConfig {
     /// units' and hypotheses' values for every row, 4 bytes each, and needs
     /// about as much again while it ranks them). Beyond this it keeps a
     /// seeded sample of whole blocks of 4,096 rows and says so in a
-    /// warning. Default 512 MiB.
+    /// warning. Default 256 MiB.
     pub second_pass_bytes: usize,
 }
 
@@ -272,7 +272,7 @@ impl Default for ScoreConfig {
             significance: true,
             position_collinearity: 0.99,
             rare_fraction: 0.001,
-            second_pass_bytes: 512 << 20,
+            second_pass_bytes: 256 << 20,
         }
     }
 }

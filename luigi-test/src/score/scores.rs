@@ -122,7 +122,10 @@ pub(crate) fn build(fp: FirstPass) -> Result<Scores> {
         } else if var.sqrt() < NEARLY_CONSTANT * mean.abs() {
             flags.push(Flag::NearlyConstantUnit);
         }
-        let degenerate = !flags.is_empty();
+        // A unit is constant only when it is: one whose steps are at the
+        // level of f32 rounding around a large mean is flagged but scored
+        // (its moments are exact: values are centred before they are summed).
+        let degenerate = flags.iter().any(|f| *f != Flag::NearlyConstantUnit);
         let rho = if degenerate {
             0.0
         } else {
@@ -160,23 +163,34 @@ pub(crate) fn build(fp: FirstPass) -> Result<Scores> {
             ),
         });
     }
-    let odd: Vec<&str> = units
-        .iter()
-        .filter(|u| {
-            u.flags
-                .iter()
-                .any(|f| matches!(f, Flag::ConstantUnit | Flag::NearlyConstantUnit))
-        })
-        .map(|u| u.name.as_str())
-        .collect();
-    if !odd.is_empty() {
+    let with = |flag: Flag| -> Vec<&str> {
+        units
+            .iter()
+            .filter(|u| u.flags.contains(&flag))
+            .map(|u| u.name.as_str())
+            .collect()
+    };
+    let constant = with(Flag::ConstantUnit);
+    if !constant.is_empty() {
         warnings.push(Warning {
             kind: WarningKind::ConstantUnits,
-            subject: odd.join(","),
+            subject: constant.join(","),
             message: format!(
-                "{} unit(s) are constant or vary only at f32 rounding level and score 0: {}",
-                odd.len(),
-                list_names(&odd)
+                "{} unit(s) are constant and score 0: {}",
+                constant.len(),
+                list_names(&constant)
+            ),
+        });
+    }
+    let rounding = with(Flag::NearlyConstantUnit);
+    if !rounding.is_empty() {
+        warnings.push(Warning {
+            kind: WarningKind::ConstantUnits,
+            subject: rounding.join(","),
+            message: format!(
+                "{} unit(s) vary only by a few f32 rounding steps around a large mean (sd under 4 f32 epsilons of |mean|); they are scored, but their values are coarse: {}",
+                rounding.len(),
+                list_names(&rounding)
             ),
         });
     }

@@ -1167,3 +1167,81 @@ fn a_second_pass_over_its_memory_cap_keeps_whole_blocks_and_says_so() {
     let b = stream(&r, &capped_cfg, 4_999, true);
     assert_eq!(all_values(&a), all_values(&b));
 }
+
+/// Pearson r in f64, two passes, on the f32 values as given.
+fn reference_r(x: &[f32], h: &[f32]) -> Option<f64> {
+    let n = x.len() as f64;
+    let mx = x.iter().map(|&v| f64::from(v)).sum::<f64>() / n;
+    let mh = h.iter().map(|&v| f64::from(v)).sum::<f64>() / n;
+    let (mut sxx, mut shh, mut sxh) = (0.0, 0.0, 0.0);
+    for (&a, &b) in x.iter().zip(h) {
+        let (dx, dh) = (f64::from(a) - mx, f64::from(b) - mh);
+        sxx += dx * dx;
+        shh += dh * dh;
+        sxh += dx * dh;
+    }
+    (sxx > 0.0 && shh > 0.0).then(|| sxh / (sxx * shh).sqrt())
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::test_runner::Config {
+        cases: 96,
+        failure_persistence: None,
+        ..proptest::test_runner::Config::default()
+    })]
+
+    /// Units `offset + scale · (a·h + noise)` for scales 1e-30 … 1e38 and
+    /// offsets up to ±1e7 score as an f64 two-pass Pearson on the same f32
+    /// values does, and are called constant exactly when every value is
+    /// the same.
+    #[test]
+    fn pearson_is_exact_at_any_scale_and_offset(
+        scale_exp in -30.0f64..38.0,
+        offset_exp in 0.0f64..7.0,
+        offset_sign in proptest::prop_oneof![proptest::strategy::Just(0.0f64), proptest::strategy::Just(1.0), proptest::strategy::Just(-1.0)],
+        a in 0.0f32..2.0,
+        seed in 0u64..1_000_000,
+        binary in proptest::bool::ANY,
+    ) {
+        let n = 600;
+        let mut rng = SplitMix64::new(seed);
+        let h: Vec<f32> = (0..n)
+            .map(|t| if binary { f32::from(u8::from((t / 7 + rng.below(3)) % 2 == 0)) } else { ((t % 50) as f32) / 10.0 + rng.below(10) as f32 / 10.0 })
+            .collect();
+        let scale = 10f64.powf(scale_exp);
+        let offset = offset_sign * 10f64.powf(offset_exp);
+        let unit = |h: &[f32], rng: &mut SplitMix64, a: f32| -> Vec<f32> {
+            h.iter()
+                .map(|&v| {
+                    let z = rng.below(2001) as f64 / 1000.0 - 1.0;
+                    (offset + scale * (f64::from(a) * f64::from(v) / 5.0 + z)) as f32
+                })
+                .collect()
+        };
+        let cols = [unit(&h, &mut rng, a), unit(&h, &mut rng, 0.0), unit(&h, &mut rng, 2.0)];
+        let acts = Array2::from_shape_fn((n, 3), |(t, j)| cols[j][t]);
+        let values = Array2::from_shape_vec((n, 1), h.clone()).unwrap();
+        let seq: Vec<u32> = (0..n).map(|t| (t / 150) as u32).collect();
+        let units: Vec<String> = (0..3).map(|j| j.to_string()).collect();
+        let kind = if binary { HypothesisKind::Binary } else { HypothesisKind::Numeric };
+        let hyps = vec![("h".to_string(), kind)];
+        let cfg = ScoreConfig::default().metrics(&[Metric::Pearson]).permutations(0).bootstrap(0);
+        let ranking = score_all(acts.view(), values.view(), &seq, &units, &hyps, &cfg).unwrap();
+        for (j, col) in cols.iter().enumerate() {
+            let p = ranking.pair(&j.to_string(), "h").unwrap();
+            let constant = col.iter().all(|&v| v == col[0]);
+            proptest::prop_assert_eq!(
+                p.flags.contains(&Flag::ConstantUnit),
+                constant,
+                "unit {} (scale {:e}, offset {:e}) constant: {}", j, scale, offset, constant
+            );
+            if let Some(want) = reference_r(col, &h) {
+                let got = p.pearson.unwrap();
+                proptest::prop_assert!(
+                    (got - want).abs() <= 1e-4,
+                    "unit {} scale {:e} offset {:e}: luigi {} reference {}", j, scale, offset, got, want
+                );
+            }
+        }
+    }
+}
