@@ -542,9 +542,13 @@ fn inspect(model: &Path, corpus: &CorpusArgs, args: &InspectArgs) -> Result<Exit
         m.path().display()
     );
     let pb = progress_bar(c.timesteps());
-    pb.set_message("scoring");
+    pb.set_message("recording and scoring");
     let pb2 = pb.clone();
+    let pb3 = pb.clone();
     let mut opts = InspectOptions::default();
+    opts.phase = Some(std::sync::Arc::new(move |name: &str| {
+        pb3.set_message(name.to_string());
+    }));
     opts.score = opts
         .score
         .seed(args.seed)

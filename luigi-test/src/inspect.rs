@@ -19,8 +19,11 @@ use crate::model::{Model, RecordOptions, RecordedChunk};
 use crate::ranking::{Pairing, Ranking};
 use crate::score::{Engine, ScoreConfig, SecondPass};
 
+/// Called when an inspection enters a phase, with its name (for progress
+/// display).
+pub type PhaseHook = std::sync::Arc<dyn Fn(&str) + Send + Sync>;
+
 /// Settings of an inspection.
-#[derive(Debug)]
 pub struct InspectOptions {
     /// Score engine settings.
     pub score: ScoreConfig,
@@ -32,6 +35,22 @@ pub struct InspectOptions {
     /// at most this many bytes (default 1 GiB); otherwise the model is run
     /// again for the second pass.
     pub cache_bytes: usize,
+    /// Told each phase as it starts: `recording and scoring`, `finishing
+    /// the scores`, `second pass: recording again` (the record progress
+    /// then counts from 0 again), `second pass: ranks, permutations,
+    /// bootstrap`.
+    pub phase: Option<PhaseHook>,
+}
+
+impl std::fmt::Debug for InspectOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InspectOptions")
+            .field("score", &self.score)
+            .field("record", &self.record)
+            .field("second_pass", &self.second_pass)
+            .field("cache_bytes", &self.cache_bytes)
+            .finish()
+    }
 }
 
 impl Default for InspectOptions {
@@ -41,6 +60,7 @@ impl Default for InspectOptions {
             record: RecordOptions::default(),
             second_pass: true,
             cache_bytes: 1 << 30,
+            phase: None,
         }
     }
 }
@@ -172,6 +192,12 @@ pub fn inspect(
             );
         }
     }
+    let phase = |name: &str| {
+        if let Some(p) = &opts.phase {
+            p(name);
+        }
+    };
+    phase("finishing the scores");
     let mut scores = engine.finish()?;
     if opts.second_pass {
         let selection = scores.select_top(opts.score.top_k_second_pass);
@@ -183,10 +209,8 @@ pub fn inspect(
                 }
             }
             None => {
-                let again = RecordOptions {
-                    progress: None,
-                    ..record.clone()
-                };
+                phase("second pass: recording again");
+                let again = RecordOptions { ..record.clone() };
                 let mut chunk_values = ChunkValues::new(hypotheses, corpus);
                 model.record_each(corpus, &[layer], &again, |chunk| {
                     let values = chunk_values.of(chunk)?;
@@ -200,6 +224,7 @@ pub fn inspect(
                 })?;
             }
         }
+        phase("second pass: ranks, permutations, bootstrap");
         scores = second.finish(scores)?;
     }
     let ranking = scores.ranking();

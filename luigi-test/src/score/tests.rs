@@ -1073,7 +1073,7 @@ fn one_sequence_gets_block_intervals_and_a_rotation_null_and_says_so() {
     let ranking = score_all(acts.view(), values.view(), &seq, &units, &hyps, &cfg).unwrap();
     let p = ranking.pair("u", "wave").unwrap();
     let r = p.pearson.unwrap();
-    let ci = p.ci.clone().unwrap();
+    let ci = p.ci.unwrap();
     let (lo, hi) = (ci.lo, ci.hi);
     assert!(lo < r && r < hi && hi - lo > 0.01, "r {r} in [{lo}, {hi}]");
     assert!(hi - lo < 0.3, "[{lo}, {hi}]");
@@ -1206,7 +1206,7 @@ proptest::proptest! {
         let n = 600;
         let mut rng = SplitMix64::new(seed);
         let h: Vec<f32> = (0..n)
-            .map(|t| if binary { f32::from(u8::from((t / 7 + rng.below(3)) % 2 == 0)) } else { ((t % 50) as f32) / 10.0 + rng.below(10) as f32 / 10.0 })
+            .map(|t| if binary { f32::from(u8::from((t / 7 + rng.below(3)).is_multiple_of(2))) } else { ((t % 50) as f32) / 10.0 + rng.below(10) as f32 / 10.0 })
             .collect();
         let scale = 10f64.powf(scale_exp);
         let offset = offset_sign * 10f64.powf(offset_exp);
