@@ -1040,6 +1040,40 @@ struct LongJob<'a> {
 }
 
 impl Model {
+    /// Adds the card and what was fed to an ONNX Runtime failure, so the
+    /// message points at the card keys involved.
+    pub(crate) fn explain_run_error(&self, e: Error, batch: usize, time: usize) -> Error {
+        match e {
+            Error::Ort { context, message } if context == "running the model" => {
+                let input = &self.card.file.input;
+                let state: Vec<String> = self
+                    .card
+                    .file
+                    .state
+                    .iter()
+                    .map(|p| format!("`{}` (state, zeros or carried)", p.input))
+                    .collect();
+                Error::Ort {
+                    context: format!(
+                        "running {} for card {} on a batch of {batch} sequence(s) of {time} step(s), feeding `{}` ({:?}, {:?}, card keys `input.*` and `vocabulary`){}",
+                        self.path().display(),
+                        self.card.path.display(),
+                        input.name,
+                        input.encoding,
+                        input.layout,
+                        if state.is_empty() {
+                            String::new()
+                        } else {
+                            format!(" and {} (card key `state`)", state.join(", "))
+                        }
+                    ),
+                    message,
+                }
+            }
+            other => other,
+        }
+    }
+
     /// True when a long sequence can run in pieces: the card names the
     /// recurrent state and the input is causal (a bidirectional layer's
     /// outputs depend on steps after the piece).
@@ -1120,7 +1154,8 @@ impl Model {
                         }
                     }
                     Ok(())
-                })?;
+                })
+                .map_err(|e| self.explain_run_error(e, 1, time))?;
                 state = next;
                 report(time);
                 start = end;
@@ -1179,33 +1214,36 @@ impl Model {
         let feeds = self.feeds(&job.ids, time, None, onehot)?;
         let batch = job.ids.len();
         let blocks = &mut job.blocks;
-        session.run_with(feeds, tensors, |li, shape, data| {
-            let layout = &layouts[li];
-            let (offsets, sb, st) = layout.offsets(shape)?;
-            check_batch_time(shape, layout, batch, time)?;
-            let u = offsets.len();
-            let contiguous = offsets.iter().enumerate().all(|(k, o)| *o == k);
-            let fill = |(bi, block): &mut (usize, &mut [f32])| {
-                for (t, dst) in block.chunks_exact_mut(u.max(1)).enumerate() {
-                    let base = *bi * sb + t * st;
-                    if contiguous {
-                        dst.copy_from_slice(&data[base..base + u]);
-                    } else {
-                        for (d, o) in dst.iter_mut().zip(&offsets) {
-                            *d = data[base + o];
+        let explain = |e| self.explain_run_error(e, batch, time);
+        session
+            .run_with(feeds, tensors, |li, shape, data| {
+                let layout = &layouts[li];
+                let (offsets, sb, st) = layout.offsets(shape)?;
+                check_batch_time(shape, layout, batch, time)?;
+                let u = offsets.len();
+                let contiguous = offsets.iter().enumerate().all(|(k, o)| *o == k);
+                let fill = |(bi, block): &mut (usize, &mut [f32])| {
+                    for (t, dst) in block.chunks_exact_mut(u.max(1)).enumerate() {
+                        let base = *bi * sb + t * st;
+                        if contiguous {
+                            dst.copy_from_slice(&data[base..base + u]);
+                        } else {
+                            for (d, o) in dst.iter_mut().zip(&offsets) {
+                                *d = data[base + o];
+                            }
                         }
                     }
+                };
+                // The copy is memory-bound and, for large batches, a sizeable
+                // share of a run: split it by sequence over threads.
+                if parallel_copy && data.len() >= PARALLEL_COPY_FLOATS {
+                    blocks[li].par_iter_mut().for_each(fill);
+                } else {
+                    blocks[li].iter_mut().for_each(fill);
                 }
-            };
-            // The copy is memory-bound and, for large batches, a sizeable
-            // share of a run: split it by sequence over threads.
-            if parallel_copy && data.len() >= PARALLEL_COPY_FLOATS {
-                blocks[li].par_iter_mut().for_each(fill);
-            } else {
-                blocks[li].iter_mut().for_each(fill);
-            }
-            Ok(())
-        })?;
+                Ok(())
+            })
+            .map_err(explain)?;
         Ok(job.ids.iter().map(|s| s.len()).sum())
     }
 }
