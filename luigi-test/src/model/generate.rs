@@ -21,7 +21,8 @@ use std::sync::Arc;
 
 use crate::error::{Error, Result};
 use crate::model::graph::Dim;
-use crate::model::record::{LayerLayout, Model, OneHotBuffer, ResolvedLayer};
+use crate::model::layout::LayerLayout;
+use crate::model::onnx_model::{Model, OneHotBuffer, ResolvedLayer};
 use crate::model::session::{Feed, OrtSession};
 use crate::model::split::{back_part, SplitError};
 use crate::probe::rng::Rng;

@@ -1,8 +1,11 @@
 //! Models: an ONNX file plus its card; graph reading, recording and stepwise runs.
 
 pub mod card;
+pub(crate) mod check;
 pub mod generate;
 pub mod graph;
+pub mod layout;
+pub mod onnx_model;
 pub mod record;
 pub(crate) mod session;
 pub(crate) mod split;
@@ -12,5 +15,7 @@ pub mod twin;
 
 pub use card::{Card, CardFile, Carried, Encoding, Layout, StatePair};
 pub use generate::{Clamp, Force, GenerateOptions, Generated, Generator, Request, Sampling};
-pub use record::{LayerLayout, Model, RecordOptions, RecordedChunk};
+pub use layout::LayerLayout;
+pub use onnx_model::Model;
+pub use record::{RecordOptions, RecordedChunk, MAX_SEQUENCE};
 pub use stepwise::{StateTensor, Step, Stepper};

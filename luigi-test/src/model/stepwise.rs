@@ -10,7 +10,8 @@ use ndarray::Array2;
 
 use crate::activations::{Activations, RowIndex};
 use crate::error::{Error, Result};
-use crate::model::record::{LayerLayout, Model, OneHotBuffer, ResolvedLayer};
+use crate::model::layout::LayerLayout;
+use crate::model::onnx_model::{Model, OneHotBuffer, ResolvedLayer};
 use crate::model::session::OrtSession;
 
 /// One recurrent state tensor (batch 1), as fed at the next step.
