@@ -130,7 +130,7 @@ use proc_macro::TokenStream;
 /// |---|---|
 /// | `some_unit` | some single unit of the layer meets the threshold (`metric` ≥ `min`, and q ≤ `max_q` if given). Unit indices move when a model is retrained; this form does not care which unit it is. |
 /// | `units([53, 127])` | each listed unit meets the threshold. Pins units: for a model that is not retrained. |
-/// | `at_most(k)` | some set of at most `k` units, read together, meets the threshold: the runtime combines the best candidate units with its probe and scores the probe's output with `metric`. Says the hypothesis is carried by a few units without naming them; `at_most(1)` is `some_unit`. |
+/// | `at_most(k)` | some set of at most `k` units, read together, meets the threshold: the runtime picks units greedily for a least-squares read-out fitted on training sequences (`luigi_test::expect` docs) and scores the read-out on held-out sequences with `metric`. Says the hypothesis is carried by a few units without naming them; `at_most(1)` is `some_unit`. |
 /// | `probe`, `probe([53, 127])` | a probe on all the layer's units (or on the listed ones) reads the hypothesis with at least `min_accuracy` on held-out timesteps and at least `min_selectivity` over a control task. |
 ///
 /// A unit is its index on the layer (`53`) or its name as the model card

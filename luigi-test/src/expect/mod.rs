@@ -717,7 +717,7 @@ pub fn seed_from_env() -> Result<u64> {
     }
 }
 
-/// Loads a model, shared within the process by path.
+/// Loads a model (each call loads it again; the caller keeps the `Arc`).
 pub(crate) fn load_model(card: &Path) -> Result<Arc<Model>> {
     if !card.exists() {
         return Err(Error::Card {
