@@ -16,6 +16,7 @@ pub mod hypothesis;
 pub mod inspect;
 pub mod model;
 pub mod npy;
+pub(crate) mod numeric;
 pub mod probe;
 pub mod ranking;
 pub mod report;

@@ -837,8 +837,9 @@ fn baseline(
                 end += 1;
             }
             let len = end - start;
-            let off = (readout::mix(seed ^ readout::mix(d * 1_000_003 + u64::from(seq[start])))
-                % len as u64) as usize;
+            let off = (crate::numeric::rng::hash64(
+                seed ^ crate::numeric::rng::hash64(d * 1_000_003 + u64::from(seq[start])),
+            ) % len as u64) as usize;
             shuffled[start..end].rotate_left(off);
             start = end;
         }

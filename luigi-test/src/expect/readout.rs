@@ -6,6 +6,8 @@ use ndarray::{Array2, ArrayView2};
 
 use crate::error::{Error, Result};
 use crate::hypothesis::HypothesisKind;
+use crate::numeric::eigen::jacobi_eigen;
+use crate::numeric::rng::hash64;
 
 /// Rows per block when accumulating moments (f64, bounded memory).
 const BLOCK: usize = 4096;
@@ -30,20 +32,12 @@ pub(crate) struct Readout {
     pub split: &'static str,
 }
 
-/// A deterministic 64-bit mix (splitmix64).
-pub(crate) fn mix(mut x: u64) -> u64 {
-    x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    x ^ (x >> 31)
-}
-
 /// Marks held-out rows: about a third of the sequences (seeded), or, with
 /// fewer than 6 sequences, the last third of every sequence.
 fn split(seq: &[u32], pos: &[u32], seed: u64) -> (Vec<bool>, &'static str) {
     let mut distinct: Vec<u32> = seq.to_vec();
     distinct.dedup();
-    let by_sequence = |s: u32| mix(seed ^ mix(u64::from(s))).is_multiple_of(3);
+    let by_sequence = |s: u32| hash64(seed ^ hash64(u64::from(s))).is_multiple_of(3);
     let held: Vec<bool> = seq.iter().map(|&s| by_sequence(s)).collect();
     let n_held = distinct.iter().filter(|&&s| by_sequence(s)).count();
     if distinct.len() >= 6 && n_held > 0 && n_held < distinct.len() {
@@ -201,20 +195,12 @@ pub(crate) fn fit(
                 let y = lower_solve_cols(&l, m, &bm); // L⁻¹ B
                 let yt = transpose(&y, m);
                 let s = lower_solve_cols(&l, m, &yt); // L⁻¹ (L⁻¹ B)ᵀ = L⁻¹ B L⁻ᵀ
-                let (vals, vecs) = jacobi_eigen(&s, m);
-                let (best, _) =
-                    vals.iter()
-                        .enumerate()
-                        .fold((0usize, f64::NEG_INFINITY), |acc, (i, &v)| {
-                            if v > acc.1 {
-                                (i, v)
-                            } else {
-                                acc
-                            }
-                        });
-                let wv: Vec<f64> = (0..m).map(|r| vecs[r * m + best]).collect();
+                let s = Array2::from_shape_vec((m, m), s).ok()?;
+                // eigenvalues descending: the first pair is the largest
+                let (vals, vecs) = jacobi_eigen(&s);
+                let wv: Vec<f64> = vecs.column(0).to_vec();
                 let v = upper_solve_lt(&l, m, &wv); // L⁻ᵀ w
-                Some((vals[best].clamp(0.0, 1.0), v))
+                Some((vals.first().copied().unwrap_or(0.0).clamp(0.0, 1.0), v))
             }
         }
     };
@@ -333,56 +319,6 @@ fn transpose(a: &[f64], m: usize) -> Vec<f64> {
     t
 }
 
-/// Eigenvalues and eigenvectors (columns) of a symmetric matrix, cyclic Jacobi.
-fn jacobi_eigen(a: &[f64], m: usize) -> (Vec<f64>, Vec<f64>) {
-    let mut a = a.to_vec();
-    let mut v = vec![0.0; m * m];
-    for i in 0..m {
-        v[i * m + i] = 1.0;
-    }
-    for _sweep in 0..60 {
-        let off: f64 = (0..m)
-            .flat_map(|i| (0..m).filter(move |&j| j != i).map(move |j| (i, j)))
-            .map(|(i, j)| a[i * m + j] * a[i * m + j])
-            .sum();
-        if off < 1e-22 {
-            break;
-        }
-        for p in 0..m {
-            for q in p + 1..m {
-                let apq = a[p * m + q];
-                if apq.abs() < 1e-300 {
-                    continue;
-                }
-                let theta = (a[q * m + q] - a[p * m + p]) / (2.0 * apq);
-                let t = theta.signum() / (theta.abs() + (theta * theta + 1.0).sqrt());
-                let t = if theta == 0.0 { 1.0 } else { t };
-                let c = 1.0 / (t * t + 1.0).sqrt();
-                let s = t * c;
-                for k in 0..m {
-                    let akp = a[k * m + p];
-                    let akq = a[k * m + q];
-                    a[k * m + p] = c * akp - s * akq;
-                    a[k * m + q] = s * akp + c * akq;
-                }
-                for k in 0..m {
-                    let apk = a[p * m + k];
-                    let aqk = a[q * m + k];
-                    a[p * m + k] = c * apk - s * aqk;
-                    a[q * m + k] = s * apk + c * aqk;
-                }
-                for k in 0..m {
-                    let vkp = v[k * m + p];
-                    let vkq = v[k * m + q];
-                    v[k * m + p] = c * vkp - s * vkq;
-                    v[k * m + q] = s * vkp + c * vkq;
-                }
-            }
-        }
-    }
-    ((0..m).map(|i| a[i * m + i]).collect(), v)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -393,33 +329,15 @@ mod tests {
     }
 
     #[test]
-    fn jacobi_finds_eigenvalues() {
-        let a = [2.0, 1.0, 1.0, 2.0];
-        let (vals, vecs) = jacobi_eigen(&a, 2);
-        let mut s = vals.clone();
-        s.sort_by(f64::total_cmp);
-        assert!(
-            (s[0] - 1.0).abs() < 1e-12 && (s[1] - 3.0).abs() < 1e-12,
-            "{vals:?}"
-        );
-        // A v = λ v for each column.
-        for c in 0..2 {
-            let v = [vecs[c], vecs[2 + c]];
-            let av = [2.0 * v[0] + v[1], v[0] + 2.0 * v[1]];
-            assert!((av[0] - vals[c] * v[0]).abs() < 1e-12);
-        }
-    }
-
-    #[test]
     fn two_units_together_read_a_sum_one_cannot() {
         // h = a + b with a, b independent: each unit alone explains half.
         let n = 3000;
         let mut acts = Array2::<f32>::zeros((n, 3));
         let mut h = vec![0.0f32; n];
         for i in 0..n {
-            let a = ((mix(i as u64) % 1000) as f32) / 1000.0;
-            let b = ((mix(i as u64 + 77_777) % 1000) as f32) / 1000.0;
-            let noise = ((mix(i as u64 + 5) % 1000) as f32) / 1000.0;
+            let a = ((hash64(i as u64) % 1000) as f32) / 1000.0;
+            let b = ((hash64(i as u64 + 77_777) % 1000) as f32) / 1000.0;
+            let noise = ((hash64(i as u64 + 5) % 1000) as f32) / 1000.0;
             acts[[i, 0]] = noise;
             acts[[i, 1]] = a;
             acts[[i, 2]] = b;
@@ -452,8 +370,8 @@ mod tests {
         for i in 0..n {
             let s = (i / 7) % 3;
             h[i] = s as f32;
-            acts[[i, 0]] = ((mix(i as u64) % 100) as f32) / 100.0;
-            acts[[i, 1]] = s as f32 + 0.01 * ((mix(i as u64 + 9) % 10) as f32);
+            acts[[i, 0]] = ((hash64(i as u64) % 100) as f32) / 100.0;
+            acts[[i, 1]] = s as f32 + 0.01 * ((hash64(i as u64 + 9) % 10) as f32);
         }
         let seq: Vec<u32> = (0..n as u32).map(|i| i / 20).collect();
         let pos: Vec<u32> = (0..n as u32).map(|i| i % 20).collect();

@@ -15,6 +15,7 @@
 use super::fsm::{Fallback, Fsm};
 use super::HypothesisSet;
 use crate::error::{Error, Result};
+use crate::numeric::rng::Rng;
 
 /// The padding character.
 pub const PAD: char = 'X';
@@ -71,29 +72,6 @@ fn evaluate_chars(expr: &str) -> std::result::Result<bool, (usize, String)> {
     Ok(value)
 }
 
-/// A small deterministic generator (SplitMix64).
-struct SplitMix64(u64);
-
-impl SplitMix64 {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    /// Uniform in `0..n` (n > 0), by rejection so there is no modulo bias.
-    fn below(&mut self, n: u64) -> u64 {
-        let zone = u64::MAX - u64::MAX % n;
-        loop {
-            let x = self.next();
-            if x < zone {
-                return x % n;
-            }
-        }
-    }
-}
-
 /// `n` random expressions padded to exactly `len` characters, with their
 /// values, reproducible from `seed`.
 ///
@@ -106,19 +84,26 @@ pub fn generate(n: usize, len: usize, seed: u64) -> Vec<(String, bool)> {
     if len == 0 {
         return Vec::new();
     }
-    let mut rng = SplitMix64(seed);
+    let mut rng = Rng::from_state(seed);
     let max_k = (len as u64).div_ceil(2);
     (0..n)
         .map(|_| {
-            let k = 1 + rng.below(max_k) as usize;
+            // (a draw is spent even when there is one choice, as the
+            // generator always did)
+            let k = 1 + if max_k == 1 {
+                rng.next_u64();
+                0
+            } else {
+                rng.below_by_rejection(max_k as usize)
+            };
             let mut body = String::with_capacity(2 * k);
             let mut value = false;
             for j in 0..k {
-                let bit = rng.below(2) == 1;
+                let bit = rng.below_by_rejection(2) == 1;
                 if j == 0 {
                     value = bit;
                 } else {
-                    let or = rng.below(2) == 1;
+                    let or = rng.below_by_rejection(2) == 1;
                     body.push(if or { '|' } else { '&' });
                     value = if or { value | bit } else { value & bit };
                 }

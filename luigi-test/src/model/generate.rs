@@ -25,7 +25,7 @@ use crate::model::layout::LayerLayout;
 use crate::model::onnx_model::{Model, OneHotBuffer, ResolvedLayer};
 use crate::model::session::{Feed, OrtSession};
 use crate::model::split::{back_part, SplitError};
-use crate::probe::rng::Rng;
+use crate::numeric::rng::Rng;
 
 /// One unit held at a value while the model generates.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -15,7 +15,7 @@
 use super::graph::proto::{self, Reader, Slice};
 use super::graph::split_graph_field;
 use crate::error::{Error, Result};
-use crate::probe::rng::Rng;
+use crate::numeric::rng::Rng;
 
 /// What happened to one initializer.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -3,8 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::rng::Rng;
 use crate::error::{Error, Result};
+use crate::numeric::rng::Rng;
 
 /// The three scores of a set of predictions.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]

@@ -35,7 +35,6 @@ mod logistic;
 mod metrics;
 mod pca;
 mod report;
-pub(crate) mod rng;
 mod run;
 mod split;
 mod units;

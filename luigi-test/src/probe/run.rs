@@ -11,10 +11,10 @@ use super::labels::Labels;
 use super::logistic::{FitInfo, FitOptions, Model};
 use super::metrics::{bootstrap_metrics, percentile_interval, Bootstrap, Metrics};
 use super::report::{ClassCount, ControlTaskReport, ProbeReport};
-use super::rng::Rng;
 use super::split::{folds, Evaluation};
 use crate::activations::RowIndex;
 use crate::error::{Error, Result};
+use crate::numeric::rng::Rng;
 
 /// Which controls a probe report carries.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]

@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::rng::Rng;
 use crate::error::{Error, Result};
+use crate::numeric::rng::Rng;
 
 /// How a probe is evaluated on rows it was not trained on.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]

@@ -3,9 +3,9 @@
 
 use ndarray::Array2;
 
-use super::rng::Rng;
 use super::*;
 use crate::activations::RowIndex;
+use crate::numeric::rng::Rng;
 
 /// A synthetic corpus: `n_seq` sequences of `len` tokens from a vocabulary of 6.
 fn corpus(n_seq: usize, len: usize, seed: u64) -> RowIndex {

@@ -17,11 +17,11 @@ use super::labels::Labels;
 use super::logistic::{select_columns, FitOptions, Model};
 use super::metrics::{bootstrap_metrics, Bootstrap, Estimate};
 use super::report::{round_estimate, round_to};
-use super::rng::Rng;
 use super::run::ProbeConfig;
 use super::split::{folds, resample_sequences, Evaluation};
 use crate::activations::RowIndex;
 use crate::error::{Error, Result};
+use crate::numeric::rng::Rng;
 use ndarray::ArrayView2;
 
 /// How candidate units are ordered before the set-size sweep.

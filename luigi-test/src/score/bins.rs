@@ -375,8 +375,8 @@ mod tests {
     fn packed_counts_equal_direct_counts_for_any_bin_number() {
         // More rows than one indicator GEMM takes, odd and even bin numbers.
         let n = SUB + 300;
-        let mut rng = super::super::stats::SplitMix64::new(11);
-        let acts = Array2::from_shape_fn((n, 3), |(_, j)| rng.below(50 + j) as f32);
+        let mut rng = crate::numeric::rng::Rng::from_state(11);
+        let acts = Array2::from_shape_fn((n, 3), |(_, j)| rng.below_by_rejection(50 + j) as f32);
         let hyps = Array2::from_shape_fn((n, 2), |(i, j)| {
             if j == 0 {
                 (acts[[i, 0]] / 10.0).floor().min(4.0)
@@ -426,8 +426,10 @@ mod tests {
     fn perfect_detector_has_nmi_one_and_independent_pair_near_zero() {
         // unit 0 copies the binary hypothesis, unit 1 alternates in blocks.
         let n = 400;
-        let mut rng = super::super::stats::SplitMix64::new(3);
-        let noise: Vec<f32> = (0..n).map(|_| rng.below(1000) as f32).collect();
+        let mut rng = crate::numeric::rng::Rng::from_state(3);
+        let noise: Vec<f32> = (0..n)
+            .map(|_| rng.below_by_rejection(1000) as f32)
+            .collect();
         let acts = Array2::from_shape_fn((n, 2), |(i, j)| {
             if j == 0 {
                 ((i / 3) % 2) as f32

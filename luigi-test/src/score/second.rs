@@ -13,10 +13,11 @@ use rayon::prelude::*;
 use super::engine::{check_chunk, SeqTracker};
 use super::moments::{Centred, CoMoments, ColumnStats};
 use super::scores::Scores;
-use super::stats::{average_ranks, quantile_sorted, SplitMix64};
+use super::stats::{average_ranks, quantile_sorted};
 use super::{Metric, NullModel, ScoreConfig};
 use crate::error::{Error, Result};
 use crate::hypothesis::HypothesisKind;
+use crate::numeric::rng::Rng;
 use crate::ranking::{Warning, WarningKind};
 
 const PERM_SALT: u64 = 0x7065_726D_7574_6521;
@@ -159,7 +160,7 @@ impl SecondPass {
             let blocks = rows.div_ceil(SAMPLE_BLOCK);
             let kept = (cfg.second_pass_bytes / (row_bytes * SAMPLE_BLOCK)).clamp(1, blocks);
             let mut order: Vec<usize> = (0..blocks).collect();
-            SplitMix64::new(cfg.seed ^ SAMPLE_SALT).shuffle(&mut order);
+            Rng::from_state(cfg.seed ^ SAMPLE_SALT).shuffle_by_rejection(&mut order);
             let mut keep = vec![false; blocks];
             for &b in &order[..kept] {
                 keep[b] = true;
@@ -627,13 +628,16 @@ impl SeqLayout {
     }
 
     fn draw(&self, null: NullModel, count: usize, seed: u64) -> Vec<NullMap> {
-        let mut rng = SplitMix64::new(seed);
+        let mut rng = Rng::from_state(seed);
         let strata = self.strata();
         (0..count)
             .map(|_| match null {
-                NullModel::CircularShift => {
-                    NullMap::Shifts(self.len.iter().map(|&l| rng.below(l)).collect())
-                }
+                NullModel::CircularShift => NullMap::Shifts(
+                    self.len
+                        .iter()
+                        .map(|&l| rng.below_by_rejection(l))
+                        .collect(),
+                ),
                 _ => {
                     let mut src: Vec<usize> = (0..self.len.len()).collect();
                     for members in strata.values() {
@@ -641,7 +645,7 @@ impl SeqLayout {
                             continue;
                         }
                         let mut shuffled = members.clone();
-                        rng.shuffle(&mut shuffled);
+                        rng.shuffle_by_rejection(&mut shuffled);
                         for (&dst, &from) in members.iter().zip(&shuffled) {
                             src[dst] = from;
                         }
@@ -672,13 +676,13 @@ impl SeqLayout {
 
     /// Multinomial sequence counts for `count` bootstrap replicates.
     fn bootstrap_weights(&self, count: usize, seed: u64) -> Vec<Vec<u32>> {
-        let mut rng = SplitMix64::new(seed);
+        let mut rng = Rng::from_state(seed);
         let s = self.len.len();
         (0..count)
             .map(|_| {
                 let mut w = vec![0u32; s];
                 for _ in 0..s {
-                    w[rng.below(s)] += 1;
+                    w[rng.below_by_rejection(s)] += 1;
                 }
                 w
             })

@@ -14,50 +14,6 @@ use statrs::function::gamma::checked_gamma_ur;
 /// relative error is below 2e-3 there.
 const EXACT_MAX_DF: f64 = 4000.0;
 
-/// Deterministic 64-bit generator (SplitMix64): tiny, fast, and good enough
-/// for drawing permutations and bootstrap weights.
-#[derive(Debug, Clone)]
-pub(crate) struct SplitMix64(u64);
-
-impl SplitMix64 {
-    /// A generator whose stream is fully determined by `seed`.
-    pub(crate) fn new(seed: u64) -> Self {
-        SplitMix64(seed)
-    }
-
-    /// The next 64 random bits.
-    pub(crate) fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in `0..n` without modulo bias; `n == 0` gives 0.
-    pub(crate) fn below(&mut self, n: usize) -> usize {
-        if n <= 1 {
-            return 0;
-        }
-        let n = n as u64;
-        let zone = u64::MAX - (u64::MAX % n);
-        loop {
-            let x = self.next_u64();
-            if x < zone {
-                return (x % n) as usize;
-            }
-        }
-    }
-
-    /// Shuffles `v` in place (Fisher–Yates).
-    pub(crate) fn shuffle<T>(&mut self, v: &mut [T]) {
-        for i in (1..v.len()).rev() {
-            let j = self.below(i + 1);
-            v.swap(i, j);
-        }
-    }
-}
-
 /// Two-sided p-value of a Pearson correlation `r` under a t-test with `df`
 /// degrees of freedom (`t = r·sqrt(df/(1-r²))`). `df <= 0` gives 1.
 pub(crate) fn pearson_p(r: f64, df: f64) -> f64 {
@@ -238,15 +194,15 @@ mod tests {
 
     #[test]
     fn generator_is_deterministic_and_in_range() {
-        let mut a = SplitMix64::new(7);
-        let mut b = SplitMix64::new(7);
+        let mut a = crate::numeric::rng::Rng::from_state(7);
+        let mut b = crate::numeric::rng::Rng::from_state(7);
         for _ in 0..100 {
-            let x = a.below(13);
-            assert_eq!(x, b.below(13));
+            let x = a.below_by_rejection(13);
+            assert_eq!(x, b.below_by_rejection(13));
             assert!(x < 13);
         }
         let mut v: Vec<u32> = (0..50).collect();
-        a.shuffle(&mut v);
+        a.shuffle_by_rejection(&mut v);
         let mut s = v.clone();
         s.sort_unstable();
         assert_eq!(s, (0..50).collect::<Vec<_>>());

@@ -4,8 +4,9 @@
 
 use ndarray::{Array2, ArrayView2, Axis, Slice};
 
-use super::stats::{pearson_p, SplitMix64};
+use super::stats::pearson_p;
 use super::*;
+use crate::numeric::rng::Rng;
 use crate::ranking::{Flag, Pairing, WarningKind};
 
 struct Reference {
@@ -353,7 +354,7 @@ type Problem = (
 /// A dataset big enough for matrixmultiply to use several threads.
 fn threaded_problem() -> Problem {
     let (t, u, k) = (4096, 192, 160);
-    let mut rng = SplitMix64::new(99);
+    let mut rng = Rng::from_state(99);
     let mut uni = move || (rng.next_u64() >> 40) as f32 / (1u64 << 24) as f32 - 0.5;
     let values = Array2::from_shape_fn((t, k), |(_, j)| match j % 3 {
         0 => f32::from(uni() > 0.2),
@@ -743,7 +744,7 @@ fn ar1_correction_keeps_false_positives_near_nominal() {
     // Independent AR(1) processes (ρ = 0.9) in 20 sequences: every pair is null.
     let (seqs, len, u_n, k_n) = (20, 100, 30, 10);
     let t = seqs * len;
-    let mut rng = SplitMix64::new(5);
+    let mut rng = Rng::from_state(5);
     let mut gauss = move || {
         let u1 = ((rng.next_u64() >> 11) as f64 + 0.5) / (1u64 << 53) as f64;
         let u2 = (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
@@ -1056,13 +1057,13 @@ fn one_sequence_gets_block_intervals_and_a_rotation_null_and_says_so() {
     // follows it with noise (r about 0.7). Resampling the one sequence
     // whole would give the interval [r, r].
     let n = 3_000;
-    let mut rng = SplitMix64::new(11);
+    let mut rng = Rng::from_state(11);
     let h: Vec<f32> = (0..n)
         .map(|t| f32::from(u8::from((t / 150) % 2 == 0)))
         .collect();
     let x: Vec<f32> = h
         .iter()
-        .map(|&v| v + (rng.below(1000) as f32 / 1000.0 - 0.5) * 2.0)
+        .map(|&v| v + (rng.below_by_rejection(1000) as f32 / 1000.0 - 0.5) * 2.0)
         .collect();
     let acts = Array2::from_shape_vec((n, 1), x).unwrap();
     let values = Array2::from_shape_vec((n, 1), h).unwrap();
@@ -1106,8 +1107,8 @@ fn a_second_pass_over_its_memory_cap_keeps_whole_blocks_and_says_so() {
     // 60,000 rows, 4 units, 2 hypotheses: the columns take about 1.7 MiB,
     // over a cap of 1 MiB.
     let n = 60_000;
-    let mut rng = SplitMix64::new(5);
-    let mut noise = || rng.below(1000) as f32 / 1000.0 - 0.5;
+    let mut rng = Rng::from_state(5);
+    let mut noise = || rng.below_by_rejection(1000) as f32 / 1000.0 - 0.5;
     let h: Vec<[f32; 2]> = (0..n)
         .map(|t| {
             [
@@ -1204,16 +1205,16 @@ proptest::proptest! {
         binary in proptest::bool::ANY,
     ) {
         let n = 600;
-        let mut rng = SplitMix64::new(seed);
+        let mut rng = Rng::from_state(seed);
         let h: Vec<f32> = (0..n)
-            .map(|t| if binary { f32::from(u8::from((t / 7 + rng.below(3)).is_multiple_of(2))) } else { ((t % 50) as f32) / 10.0 + rng.below(10) as f32 / 10.0 })
+            .map(|t| if binary { f32::from(u8::from((t / 7 + rng.below_by_rejection(3)).is_multiple_of(2))) } else { ((t % 50) as f32) / 10.0 + rng.below_by_rejection(10) as f32 / 10.0 })
             .collect();
         let scale = 10f64.powf(scale_exp);
         let offset = offset_sign * 10f64.powf(offset_exp);
-        let unit = |h: &[f32], rng: &mut SplitMix64, a: f32| -> Vec<f32> {
+        let unit = |h: &[f32], rng: &mut Rng, a: f32| -> Vec<f32> {
             h.iter()
                 .map(|&v| {
-                    let z = rng.below(2001) as f64 / 1000.0 - 1.0;
+                    let z = rng.below_by_rejection(2001) as f64 / 1000.0 - 1.0;
                     (offset + scale * (f64::from(a) * f64::from(v) / 5.0 + z)) as f32
                 })
                 .collect()

@@ -251,9 +251,9 @@ impl Within {
 mod tests {
     use ndarray::{Array2, Axis, Slice};
 
-    use super::super::stats::SplitMix64;
     use super::super::{Engine, ScoreConfig};
     use crate::hypothesis::HypothesisKind;
+    use crate::numeric::rng::Rng;
     use crate::ranking::Flag;
 
     /// 40 sequences × 75 steps over 6 tokens. Unit 0 follows a slow random
@@ -268,14 +268,14 @@ mod tests {
         tokens: Vec<i64>,
     }
 
-    fn unit(rng: &mut SplitMix64) -> f64 {
+    fn unit(rng: &mut Rng) -> f64 {
         (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64
     }
 
     fn data() -> Data {
         let (seqs, len) = (40, 75);
         let n = seqs * len;
-        let mut rng = SplitMix64::new(11);
+        let mut rng = Rng::from_state(11);
         let mut acts = Array2::zeros((n, 3));
         let mut values = Array2::zeros((n, 3));
         let mut seq = Vec::with_capacity(n);
@@ -284,7 +284,7 @@ mod tests {
             let mut walk = 0.0_f64;
             for t in 0..len {
                 let i = s * len + t;
-                let tok = rng.below(6) as i64;
+                let tok = rng.below_by_rejection(6) as i64;
                 walk += unit(&mut rng) - 0.5;
                 let noise = unit(&mut rng) - 0.5;
                 acts[[i, 0]] = (walk + 0.7 * tok as f64 + 0.3 * noise) as f32;

@@ -12,7 +12,7 @@ use crate::error::{Error, Result};
 use crate::hypothesis::{evaluate_checked, Hypothesis, HypothesisKind};
 use crate::model::generate::{Clamp, Force, GenerateOptions, Request, Sampling};
 use crate::model::Model;
-use crate::probe::rng::Rng;
+use crate::numeric::rng::Rng;
 
 use super::stats::{bootstrap_ci, mean, p_positive};
 use super::Verdict;

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use proptest::test_runner::{FailurePersistence, FileFailurePersistence, PersistedSeed};
 
-use crate::probe::rng::Rng;
+use crate::numeric::rng::Rng;
 
 /// The 32-byte seed of case `i` of a run seeded with `seed`.
 pub(crate) fn case_seed(seed: u64, i: u64) -> [u8; 32] {

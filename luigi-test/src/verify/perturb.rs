@@ -13,7 +13,7 @@ use crate::corpus::Corpus;
 use crate::error::{Error, Result};
 use crate::hypothesis::{evaluate_checked, Hypothesis, HypothesisKind};
 use crate::model::{Model, RecordOptions};
-use crate::probe::rng::Rng;
+use crate::numeric::rng::Rng;
 
 /// One aligned timestep where the hypothesis changed and the controls did not.
 #[derive(Debug, Clone, Copy)]

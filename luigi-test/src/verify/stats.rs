@@ -7,7 +7,7 @@ use statrs::distribution::{ContinuousCDF, StudentsT};
 
 use crate::activations::Activations;
 use crate::hypothesis::HypothesisKind;
-use crate::probe::rng::Rng;
+use crate::numeric::rng::Rng;
 
 /// A unit's statistics on the corpus recording.
 #[derive(Debug, Clone)]

@@ -1,6 +1,14 @@
-//! A small seeded random number generator (SplitMix64), so that every split,
-//! bootstrap and control task is reproducible from one `u64` seed without a
-//! dependency whose stream could change between versions.
+//! The one seeded random number generator (SplitMix64), so that every split,
+//! bootstrap, permutation, control task and generated input is reproducible
+//! from one `u64` seed without a dependency whose stream could change
+//! between versions.
+//!
+//! Two ways to draw below `n` exist, both unbiased: [`Rng::below`]
+//! (Lemire's multiply-shift, used by probes, verification and generation)
+//! and [`Rng::below_by_rejection`] (modulo with rejection, used by the score
+//! engine's permutations and bootstrap and by the boolean corpus generator).
+//! Each caller keeps the one it was written with, so every published number
+//! and generated file stays as it was.
 
 /// SplitMix64 (Steele, Lea & Flood 2014): 64-bit state, full period.
 #[derive(Debug, Clone)]
@@ -10,6 +18,11 @@ pub(crate) struct Rng {
 
 const GOLDEN: u64 = 0x9E37_79B9_7F4A_7C15;
 
+/// A one-shot hash of `x`: the SplitMix64 output for state `x`.
+pub(crate) fn hash64(x: u64) -> u64 {
+    mix(x.wrapping_add(GOLDEN))
+}
+
 fn mix(mut z: u64) -> u64 {
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
@@ -17,9 +30,14 @@ fn mix(mut z: u64) -> u64 {
 }
 
 impl Rng {
-    /// A generator for `seed`.
+    /// A generator for `seed` (the seed is mixed before use).
     pub(crate) fn new(seed: u64) -> Self {
         Rng { state: mix(seed) }
+    }
+
+    /// A generator whose state starts at `state` itself (not mixed).
+    pub(crate) fn from_state(state: u64) -> Self {
+        Rng { state }
     }
 
     /// An independent generator for sub-task `stream` of `seed` (e.g. one
@@ -56,6 +74,30 @@ impl Rng {
         let u = 1.0 - self.uniform();
         let v = self.uniform();
         (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()
+    }
+
+    /// Uniform in `0..n` by modulo with rejection; `n <= 1` gives 0.
+    pub(crate) fn below_by_rejection(&mut self, n: usize) -> usize {
+        if n <= 1 {
+            return 0;
+        }
+        let n = n as u64;
+        let zone = u64::MAX - (u64::MAX % n);
+        loop {
+            let x = self.next_u64();
+            if x < zone {
+                return (x % n) as usize;
+            }
+        }
+    }
+
+    /// Shuffles `items` in place (Fisher–Yates) with
+    /// [`Rng::below_by_rejection`].
+    pub(crate) fn shuffle_by_rejection<T>(&mut self, items: &mut [T]) {
+        for i in (1..items.len()).rev() {
+            let j = self.below_by_rejection(i + 1);
+            items.swap(i, j);
+        }
     }
 
     /// Shuffles `items` in place (Fisher–Yates).
