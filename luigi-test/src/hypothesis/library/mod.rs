@@ -57,8 +57,8 @@ fn bit(x: bool) -> f32 {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use crate::hypothesis::Hypothesis;
     use crate::hypothesis::evaluate_checked;
+    use crate::hypothesis::Hypothesis;
 
     fn run(h: &dyn Hypothesis, text: &str) -> Vec<f32> {
         let seq: Vec<char> = text.chars().collect();
