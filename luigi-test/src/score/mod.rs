@@ -133,6 +133,7 @@
 mod bins;
 mod engine;
 mod moments;
+mod resample;
 mod scores;
 mod second;
 mod stats;
