@@ -18,10 +18,11 @@ pub mod model;
 pub mod npy;
 pub(crate) mod numeric;
 pub mod probe;
-pub mod ranking;
+
 pub mod report;
 pub mod runtime;
 pub mod score;
+pub use score::ranking;
 pub mod snapshot;
 pub mod spec;
 pub mod verify;

@@ -2,6 +2,7 @@
 
 pub mod card;
 pub(crate) mod check;
+mod discover;
 pub mod generate;
 pub mod graph;
 pub mod layout;

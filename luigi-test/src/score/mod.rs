@@ -95,7 +95,7 @@
 //!   used.
 //! - A constant unit or hypothesis (or one whose spread is below 1e-6 of its
 //!   mean, i.e. f32 rounding noise) scores r = η = MI = 0, AUC = 0.5, p = 1,
-//!   carries a [`Flag`](crate::ranking::Flag) and ranks last.
+//!   carries a [`Flag`](self::ranking::Flag) and ranks last.
 //! - Hypotheses that never or always fire, fire on fewer than
 //!   [`ScoreConfig::rare_fraction`] of rows, or are collinear with position
 //!   (|r| > [`ScoreConfig::position_collinearity`]) are scored and listed in
@@ -132,8 +132,11 @@
 
 mod bins;
 mod engine;
+mod finish;
 mod moments;
+pub mod ranking;
 mod resample;
+mod rows;
 mod scores;
 mod second;
 mod stats;
@@ -143,12 +146,12 @@ use ndarray::ArrayView2;
 use serde::{Deserialize, Serialize};
 
 pub use engine::Engine;
-pub use scores::{Scores, EXPLAINS_BELOW};
-pub use second::{SecondPass, Selection};
+pub use scores::{Scores, Selection, EXPLAINS_BELOW};
+pub use second::SecondPass;
 
 use crate::error::{Error, Result};
 use crate::hypothesis::HypothesisKind;
-use crate::ranking::Ranking;
+use ranking::Ranking;
 
 /// A statistic of a (unit, hypothesis) pair.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -440,7 +443,7 @@ pub fn score_all(
 
 /// [`score_all`] with each row's input token id, so that every pairing
 /// also gets its within-token score
-/// ([`Pairing::within_token`](crate::ranking::Pairing::within_token)).
+/// ([`Pairing::within_token`](self::ranking::Pairing::within_token)).
 pub fn score_all_with_tokens(
     acts: ArrayView2<'_, f32>,
     hyps: ArrayView2<'_, f32>,

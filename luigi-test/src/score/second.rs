@@ -8,52 +8,22 @@
 use ndarray::{Array2, ArrayView2, Axis, Slice};
 use rayon::prelude::*;
 
-use super::engine::{check_chunk, SeqTracker};
 use super::moments::{Centred, CoMoments, ColumnStats};
+use super::ranking::{Warning, WarningKind};
 use super::resample::{bootstrap, permutation_p, SeqLayout};
-use super::scores::Scores;
+use super::rows::{check_chunk, SeqTracker};
+use super::scores::{Scores, Selection};
 use super::stats::{average_ranks, quantile_sorted};
 use super::{Metric, ScoreConfig};
 use crate::error::{Error, Result};
 use crate::hypothesis::HypothesisKind;
 use crate::numeric::rng::Rng;
-use crate::ranking::{Warning, WarningKind};
 
 const PERM_SALT: u64 = 0x7065_726D_7574_6521;
 /// With fewer sequences than this, the bootstrap resamples blocks of
 /// timesteps within sequences instead of whole sequences.
 pub const MIN_BOOTSTRAP_SEQUENCES: usize = 10;
 const BOOT_SALT: u64 = 0x626F_6F74_7374_7261;
-
-/// What a [`SecondPass`] computes: Spearman and AUC for every
-/// `units × hypotheses` combination, permutation p-values and bootstrap
-/// intervals for `pairs`. Indices are column indices.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Selection {
-    /// Units whose columns are gathered (pairs' units are added).
-    pub units: Vec<usize>,
-    /// Hypotheses whose columns are gathered (pairs' hypotheses are added).
-    pub hypotheses: Vec<usize>,
-    /// (unit, hypothesis) pairs that get permutation and bootstrap.
-    pub pairs: Vec<(usize, usize)>,
-}
-
-impl Selection {
-    /// The best `k` units of each hypothesis (see [`Scores::select_top`]).
-    pub fn top(scores: &Scores, k: usize) -> Selection {
-        scores.select_top(k)
-    }
-
-    /// Every unit and hypothesis (Spearman and AUC for all pairs), with
-    /// permutation and bootstrap for the best `top_k_second_pass` units of
-    /// each hypothesis. Gathers every column: for data already in memory.
-    pub fn all_units(scores: &Scores) -> Selection {
-        let mut s = scores.select_top(scores.config().top_k_second_pass);
-        s.units = (0..scores.units().len()).collect();
-        s.hypotheses = (0..scores.hypotheses().len()).collect();
-        s
-    }
-}
 
 /// Rows per block of the second pass's sample (when its columns would pass
 /// [`ScoreConfig::second_pass_bytes`]).

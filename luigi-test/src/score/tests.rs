@@ -4,10 +4,10 @@
 
 use ndarray::{Array2, ArrayView2, Axis, Slice};
 
+use super::ranking::{Flag, Pairing, WarningKind};
 use super::stats::pearson_p;
 use super::*;
 use crate::numeric::rng::Rng;
-use crate::ranking::{Flag, Pairing, WarningKind};
 
 struct Reference {
     seq: Vec<u32>,
@@ -888,10 +888,10 @@ fn ranking_serialises_to_json_and_yaml_with_rounding() {
         !json.contains("NaN") && !json.contains(": null"),
         "no NaN, no null in a ranking:\n{json}"
     );
-    let back: crate::ranking::Ranking = serde_json::from_str(&json).unwrap();
+    let back: super::ranking::Ranking = serde_json::from_str(&json).unwrap();
     assert_eq!(back, rounded);
     let yaml = serde_yaml::to_string(&rounded.truncated(2)).unwrap();
-    let back: crate::ranking::Ranking = serde_yaml::from_str(&yaml).unwrap();
+    let back: super::ranking::Ranking = serde_yaml::from_str(&yaml).unwrap();
     assert_eq!(back, rounded.truncated(2));
     assert!(back.by_hypothesis.iter().all(|h| h.units.len() == 2));
     let p = rounded.pair("detector", "bracket").unwrap();

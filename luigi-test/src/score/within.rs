@@ -254,7 +254,7 @@ mod tests {
     use super::super::{Engine, ScoreConfig};
     use crate::hypothesis::HypothesisKind;
     use crate::numeric::rng::Rng;
-    use crate::ranking::Flag;
+    use crate::score::ranking::Flag;
 
     /// 40 sequences × 75 steps over 6 tokens. Unit 0 follows a slow random
     /// walk `h0` plus a token effect; unit 1 is a token detector
@@ -370,7 +370,7 @@ mod tests {
         m.column(j).iter().map(|&v| f64::from(v)).collect()
     }
 
-    fn run(d: &Data, chunk: usize) -> crate::ranking::Ranking {
+    fn run(d: &Data, chunk: usize) -> crate::score::ranking::Ranking {
         let units = vec!["0".to_string(), "1".to_string(), "2".to_string()];
         let cfg = ScoreConfig::default().block_rows(64);
         let mut e = Engine::new(units, kinds(), cfg).unwrap();

@@ -19,8 +19,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::{Metric, NullModel, ScoreConfig};
 use crate::hypothesis::HypothesisKind;
-use crate::score::{Metric, NullModel, ScoreConfig};
 
 /// Single-unit pairings of one layer against a set of hypotheses.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
