@@ -208,11 +208,8 @@ fn probe_and_project(
     }
     let corpus = match args.probe_sequences {
         Some(0) => anyhow::bail!("--probe-sequences 0 keeps nothing: use at least 1"),
-        Some(n) if n < c.len() => {
-            let texts: Vec<String> = c.sequences()[..n].iter().map(|s| s.text()).collect();
-            Corpus::from_strings(format!("{} (first {n} sequences)", c.name()), texts)?
-        }
-        _ => c.clone(),
+        Some(n) => c.first(n)?,
+        None => c.clone(),
     };
     let wanted: Vec<&str> = selected
         .iter()

@@ -60,6 +60,22 @@ pub struct Corpus {
 }
 
 impl Corpus {
+    /// The first `n` sequences, named `<name> (first n sequences)`; the
+    /// whole corpus when it has no more than `n`. `n = 0` is an error.
+    pub fn first(&self, n: usize) -> Result<Corpus> {
+        if n == 0 {
+            return Err(Error::Corpus {
+                source_name: self.name().to_string(),
+                message: "keeping the first 0 sequences keeps nothing: use at least 1".to_string(),
+            });
+        }
+        if n >= self.len() {
+            return Ok(self.clone());
+        }
+        let texts: Vec<String> = self.sequences()[..n].iter().map(|s| s.text()).collect();
+        Corpus::from_strings(format!("{} (first {n} sequences)", self.name()), texts)
+    }
+
     /// A corpus from strings. Empty strings are kept out; an empty result is an error.
     pub fn from_strings<I, S>(name: impl Into<String>, texts: I) -> Result<Self>
     where

@@ -472,7 +472,7 @@ impl Inspection {
                 }
             }
         }
-        out.push_str(&crate::expect::report::table(&header, &rows));
+        out.push_str(&crate::text::table(&header, &rows));
         out.push('\n');
         out.push_str(&format!(
             "(rows {}; within: the score within input-token groups, what the token does not explain; \

@@ -25,6 +25,8 @@ pub mod score;
 pub use score::ranking;
 pub mod snapshot;
 pub mod spec;
+pub(crate) mod subject;
+pub(crate) mod text;
 pub mod verify;
 
 #[doc(hidden)]

@@ -5,61 +5,21 @@ use std::sync::Arc;
 
 use ndarray::{Array2, ArrayView2};
 
-use super::report::{fmt_q, table, tidy, Origin, Report};
-use super::{cache, metric_name, readout, Expectation, Outcome, Threshold};
+use super::{Expectation, Outcome, Threshold};
 use crate::activations::Activations;
-use crate::corpus::Corpus;
 use crate::error::{Error, Result};
-use crate::hypothesis::{evaluate_checked, Hypothesis, HypothesisKind};
-use crate::model::Model;
+use crate::hypothesis::{Hypothesis, HypothesisKind};
+use crate::probe::readout;
 use crate::ranking::{Flag, Pairing, Ranking};
+use crate::report::failure::{Origin, Report};
 use crate::score::{score_all, score_all_with_tokens, Metric, ScoreConfig};
+use crate::subject::{push_subject, resolve_unit, Subject};
+use crate::text::{fmt_q, table};
 
 /// Units listed as competitors in a report.
 const COMPETING: usize = 5;
 /// Draws of the shuffled-sequence null.
 const NULL_DRAWS: u64 = 5;
-
-/// A model, a corpus and one recorded layer.
-#[derive(Debug, Clone)]
-pub(crate) struct Subject {
-    pub model: Arc<Model>,
-    pub corpus: Arc<Corpus>,
-    pub layer: String,
-    pub acts: Arc<Activations>,
-}
-
-impl Subject {
-    /// Records (or takes from the cache) `layer` of `model` over `corpus`.
-    pub(crate) fn record(model: Arc<Model>, corpus: Arc<Corpus>, layer: &str) -> Result<Subject> {
-        let acts = cache::record(&model, &corpus, layer)?;
-        Ok(Subject {
-            model,
-            corpus,
-            layer: layer.to_string(),
-            acts,
-        })
-    }
-
-    /// The hypothesis on every timestep, in row order.
-    pub(crate) fn values(&self, h: &dyn Hypothesis) -> Result<Vec<f32>> {
-        let mut all = Vec::with_capacity(self.acts.n_rows());
-        for s in self.corpus.sequences() {
-            all.extend(evaluate_checked(h, s.chars())?);
-        }
-        if all.len() != self.acts.n_rows() {
-            return Err(Error::invalid(
-                format!("hypothesis `{}`", h.name()),
-                format!(
-                    "{} values for {} recorded timesteps",
-                    all.len(),
-                    self.acts.n_rows()
-                ),
-            ));
-        }
-        Ok(all)
-    }
-}
 
 /// One hypothesis' values on every row, with its name and kind.
 struct Column<'a> {
@@ -229,28 +189,6 @@ fn degenerate_reason(p: &Pairing) -> String {
     }
 }
 
-/// Resolves a unit by name, or by index when no unit has that name.
-pub(crate) fn resolve_unit(acts: &Activations, name: &str) -> Result<usize> {
-    if let Some(i) = acts.units.iter().position(|u| u == name) {
-        return Ok(i);
-    }
-    if let Ok(i) = name.parse::<usize>() {
-        if i < acts.units.len() {
-            return Ok(i);
-        }
-    }
-    let shown: Vec<&str> = acts.units.iter().take(8).map(String::as_str).collect();
-    Err(Error::invalid(
-        format!("layer `{}`", acts.layer),
-        format!(
-            "no unit `{name}`: it has {} units ({}{})",
-            acts.units.len(),
-            shown.join(", "),
-            if acts.units.len() > 8 { ", …" } else { "" }
-        ),
-    ))
-}
-
 /// What a judgement computes before the verdict, for the report.
 struct Found {
     passed: bool,
@@ -262,6 +200,16 @@ struct Found {
     observed_text: String,
 }
 
+/// The threshold forms, as judged here (a probe goes to `probe.rs`).
+enum Form<'a> {
+    /// `some_unit`, and `at_most(1)`, which is the same.
+    One,
+    /// `units([...])`.
+    Listed(&'a [String]),
+    /// `at_most(k)` with k ≥ 2: a read-out of several units.
+    AtMost(usize),
+}
+
 /// Judges `expectation` for hypothesis `h` on the subject.
 pub(crate) fn judge(
     subject: &Subject,
@@ -271,8 +219,14 @@ pub(crate) fn judge(
     origin: Origin,
 ) -> Result<Outcome> {
     expectation.validate()?;
-    let Some(t) = expectation.threshold().copied() else {
-        return super::probe::judge_probe(subject, h, expectation, seed, origin);
+    // The one place where a probe and a threshold part ways.
+    let (form, t) = match expectation {
+        Expectation::Probe { .. } => {
+            return super::probe::judge_probe(subject, h, expectation, seed, origin)
+        }
+        Expectation::SomeUnit(t) | Expectation::AtMost { k: 1, threshold: t } => (Form::One, *t),
+        Expectation::Units { units, threshold } => (Form::Listed(units), *threshold),
+        Expectation::AtMost { k, threshold } => (Form::AtMost(*k), *threshold),
     };
     let kind = h.kind();
     let name = h.name().to_string();
@@ -286,7 +240,7 @@ pub(crate) fn judge(
             name,
             message: format!(
                 "metric {} does not fit a {} hypothesis: use {fits}",
-                metric_name(t.metric),
+                t.metric.name(),
                 kind_name(&kind)
             ),
         });
@@ -321,21 +275,16 @@ pub(crate) fn judge(
         "n = {} timesteps in {} sequences, seed {seed}",
         ranking.n_rows, ranking.n_sequences
     );
-    let found = match expectation {
-        Expectation::SomeUnit(_) | Expectation::AtMost { k: 1, .. } => {
-            some_unit(&scores, &t, layer, &name, &n_line)
-        }
-        Expectation::Units { units, .. } => {
+    let found = match form {
+        Form::One => some_unit(&scores, &t, layer, &name, &n_line),
+        Form::Listed(units) => {
             let idx: Vec<usize> = units
                 .iter()
                 .map(|u| resolve_unit(acts, u))
                 .collect::<Result<_>>()?;
             listed_units(&scores, &idx, &t, layer, &name, &n_line)
         }
-        Expectation::AtMost { k, .. } => at_most(subject, &values, &kind, &name, *k, &t, seed)?,
-        Expectation::Probe { .. } => {
-            return super::probe::judge_probe(subject, h, expectation, seed, origin)
-        }
+        Form::AtMost(k) => at_most(subject, &values, &kind, &name, k, &t, seed)?,
     };
     let mut report = Report::new(found.headline.clone());
     report.push(
@@ -370,35 +319,6 @@ pub(crate) fn judge(
         units: found.units,
         report,
     })
-}
-
-/// The `where`, `model` and `corpus` lines of a report.
-pub(crate) fn push_subject(report: &mut Report, subject: &Subject, origin: &Origin) {
-    let layer = &subject.layer;
-    let acts = &subject.acts;
-    report.push("where", origin.to_string());
-    let card = &subject.model.card().path;
-    report.push(
-        "model",
-        format!(
-            "{} (card {}, fingerprint {}); layer `{layer}` = tensor `{}`, {} units",
-            tidy(&subject.model.path().display().to_string()),
-            tidy(&card.display().to_string()),
-            subject.model.fingerprint(),
-            acts.tensor,
-            acts.n_units()
-        ),
-    );
-    report.push(
-        "corpus",
-        format!(
-            "{}: {} timesteps in {} sequences (fingerprint {})",
-            tidy(subject.corpus.name()),
-            subject.corpus.timesteps(),
-            subject.corpus.len(),
-            subject.corpus.fingerprint()
-        ),
-    );
 }
 
 fn kind_name(k: &HypothesisKind) -> &'static str {
@@ -759,7 +679,7 @@ fn competing(scores: &[UnitScore], t: &Threshold) -> String {
             row
         })
         .collect();
-    let mut header = vec!["unit", t.quantity(), metric_name(t.metric), "q"];
+    let mut header = vec!["unit", t.quantity(), t.metric.name(), "q"];
     if let Some((name, _)) = extra {
         header.push(name);
     }

@@ -83,36 +83,32 @@
 //! | `LUIGI_SEED` | overrides the default seed (an explicit `.seed(n)` wins) |
 
 pub mod builtin;
-pub mod cache;
 mod judge;
 #[doc(hidden)]
 pub mod macro_support;
 mod page;
 mod probe;
-mod readout;
-pub mod report;
+
 mod verify;
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use crate::corpus::{Corpus, CorpusFormat};
 use crate::error::{Error, Result};
 use crate::hypothesis::{from_fn, Hypothesis, HypothesisKind};
-use crate::model::Model;
 use crate::score::Metric;
+use crate::subject::{load_corpus, load_model};
 
-pub(crate) use judge::{judge, push_subject, Subject};
+pub use crate::report::failure::{Origin, Report};
+pub use crate::subject::cache;
+pub(crate) use judge::judge;
 pub(crate) use page::attach_page;
 pub use page::target_dir;
-pub use report::{Origin, Report};
 pub(crate) use verify::{check_fits as verify_fits, verify_outcome};
 pub use verify::{regression_file, Verify, VerifySettings};
 
-/// The default seed of every random draw of an assertion.
-pub const DEFAULT_SEED: u64 = 0x5EED;
+pub use crate::score::DEFAULT_SEED;
 
 /// What a unit (or a read-out of units) must reach.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -168,7 +164,7 @@ impl Threshold {
                 format!(
                     "min = {} is outside [{lo}, {hi}], the range of {}",
                     self.min,
-                    metric_name(self.metric)
+                    self.metric.name()
                 ),
             ));
         }
@@ -238,29 +234,6 @@ impl Threshold {
             Some(w) => format!("{cmp} and within-token ≥ {w}"),
             None => cmp,
         }
-    }
-}
-
-/// The name of a metric as written in specs and attributes.
-pub fn metric_name(m: Metric) -> &'static str {
-    match m {
-        Metric::Pearson => "pearson",
-        Metric::Spearman => "spearman",
-        Metric::MutualInfo => "mi",
-        Metric::Auc => "auc",
-        Metric::Eta => "eta",
-    }
-}
-
-/// Parses a metric name (`pearson`, `spearman`, `mi` or `mutual_info`, `auc`, `eta`).
-pub fn parse_metric(name: &str) -> Option<Metric> {
-    match name {
-        "pearson" => Some(Metric::Pearson),
-        "spearman" => Some(Metric::Spearman),
-        "mi" | "mutual_info" => Some(Metric::MutualInfo),
-        "auc" => Some(Metric::Auc),
-        "eta" => Some(Metric::Eta),
-        _ => None,
     }
 }
 
@@ -631,7 +604,7 @@ impl Assertion {
             verify::check_fits(&expectation)?;
         }
         self.verify_settings.check(self.verify)?;
-        let subject = judge::Subject::record(model, corpus, &layer)?;
+        let subject = crate::subject::Subject::record(model, corpus, &layer)?;
         let outcome = judge::judge(
             &subject,
             hypothesis.as_ref(),
@@ -715,43 +688,4 @@ pub fn seed_from_env() -> Result<u64> {
         }),
         _ => Ok(DEFAULT_SEED),
     }
-}
-
-/// Loads a model (each call loads it again; the caller keeps the `Arc`).
-pub(crate) fn load_model(card: &Path) -> Result<Arc<Model>> {
-    if !card.exists() {
-        return Err(Error::Card {
-            path: card.to_path_buf(),
-            key: "(file)".to_string(),
-            message: "no such file: check the path (relative paths resolve against the crate root under `cargo test`)".to_string(),
-        });
-    }
-    Model::load(card).map(Arc::new)
-}
-
-/// Loads a corpus, optionally keeping only the first `sequences` sequences.
-pub(crate) fn load_corpus(
-    path: &Path,
-    window: Option<usize>,
-    sequences: Option<usize>,
-) -> Result<Arc<Corpus>> {
-    let format = match window {
-        Some(w) => CorpusFormat::Windows(w),
-        None => CorpusFormat::Lines,
-    };
-    let corpus = Corpus::load(path, format)?;
-    let corpus = match sequences {
-        Some(0) => {
-            return Err(Error::Corpus {
-                source_name: corpus.name().to_string(),
-                message: "sequences = 0 keeps nothing: use at least 1".to_string(),
-            })
-        }
-        Some(n) if n < corpus.len() => {
-            let texts: Vec<String> = corpus.sequences()[..n].iter().map(|s| s.text()).collect();
-            Corpus::from_strings(format!("{} (first {n} sequences)", corpus.name()), texts)?
-        }
-        _ => corpus,
-    };
-    Ok(Arc::new(corpus))
 }

@@ -4,9 +4,9 @@
 
 use std::path::{Path, PathBuf};
 
-use super::judge::Subject;
 use super::{Origin, Outcome};
 use crate::hypothesis::Hypothesis;
+use crate::subject::Subject;
 
 /// Cargo's target directory when running under `cargo test`:
 /// `CARGO_TARGET_DIR` when set, else the folder above the test binary's

@@ -2,12 +2,12 @@
 //! listed units) must read the hypothesis on held-out sequences with a least
 //! accuracy and a least selectivity over the Hewitt–Liang control task.
 
-use super::judge::{push_subject, resolve_unit, Subject};
-use super::report::{Origin, Report};
 use super::{Expectation, Outcome};
 use crate::error::{Error, Result};
 use crate::hypothesis::Hypothesis;
 use crate::probe::{self, Estimate, Labels, ProbeConfig, ProbeReport};
+use crate::report::failure::{Origin, Report};
+use crate::subject::{push_subject, resolve_unit, Subject};
 
 /// Bootstrap resamples of a probe expectation's intervals (fewer than the
 /// probe default: an assertion needs the interval's order of magnitude, and

@@ -7,9 +7,10 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::{Expectation, Origin, Outcome, Subject};
+use super::{Expectation, Origin, Outcome};
 use crate::error::{Error, Result};
 use crate::hypothesis::{families, Hypothesis};
+use crate::subject::Subject;
 use crate::verify::{competitors, intervene, perturb, InterveneOptions, PerturbOptions, Verdict};
 
 /// How an assertion verifies the units that met its threshold.

@@ -577,7 +577,7 @@ impl LayerProbes {
                 ]
             })
             .collect();
-        out.push_str(&crate::expect::report::table(&header, &rows));
+        out.push_str(&crate::text::table(&header, &rows));
         out.push('\n');
         out.push_str(
             "(accuracy: held-out, with its sequence-bootstrap interval; classes: classes present; majority: majority-class baseline; control: Hewitt-Liang control task accuracy, selectivity = accuracy - control; untrained: the untrained twin's probe; token/position: probes from the input token or the position alone; set: smallest sufficient unit set, set_acc: its probe's held-out accuracy)\n",

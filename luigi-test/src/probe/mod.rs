@@ -34,9 +34,10 @@ mod layer;
 mod logistic;
 mod metrics;
 mod pca;
+pub(crate) mod readout;
 mod report;
 mod run;
-mod split;
+pub(crate) mod split;
 mod units;
 
 pub use labels::Labels;

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::numeric::rng::Rng;
+use crate::numeric::rng::{hash64, Rng};
 
 /// How a probe is evaluated on rows it was not trained on.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -149,6 +149,35 @@ pub(crate) fn resample_sequences(sequence_of: &[u32], rng: &mut Rng) -> Vec<usiz
         rows.extend_from_slice(&rows_of[rng.below(ids.len())]);
     }
     rows
+}
+
+/// The split of `at_most`'s least-squares read-out (not [`folds`], whose
+/// rule differs: the two give the numbers their tests pin). Marks held-out rows: about a third of the sequences (seeded), or, with
+/// fewer than 6 sequences, the last third of every sequence.
+pub(crate) fn readout_split(seq: &[u32], pos: &[u32], seed: u64) -> (Vec<bool>, &'static str) {
+    let mut distinct: Vec<u32> = seq.to_vec();
+    distinct.dedup();
+    let by_sequence = |s: u32| hash64(seed ^ hash64(u64::from(s))).is_multiple_of(3);
+    let held: Vec<bool> = seq.iter().map(|&s| by_sequence(s)).collect();
+    let n_held = distinct.iter().filter(|&&s| by_sequence(s)).count();
+    if distinct.len() >= 6 && n_held > 0 && n_held < distinct.len() {
+        return (held, "a third of the sequences held out (seeded)");
+    }
+    // Few sequences: hold out the last third of each.
+    let mut len = std::collections::BTreeMap::new();
+    for (&s, &p) in seq.iter().zip(pos) {
+        let e = len.entry(s).or_insert(0u32);
+        *e = (*e).max(p + 1);
+    }
+    let held = seq
+        .iter()
+        .zip(pos)
+        .map(|(s, &p)| {
+            let l = len.get(s).copied().unwrap_or(1);
+            3 * p >= 2 * l
+        })
+        .collect();
+    (held, "the last third of every sequence held out")
 }
 
 #[cfg(test)]

@@ -20,6 +20,7 @@
 //! Every piece of corpus text is escaped (the page is built with maud,
 //! which escapes whatever it interpolates): a corpus is untrusted input.
 
+pub mod failure;
 mod figures;
 mod html;
 

@@ -153,6 +153,10 @@ use crate::error::{Error, Result};
 use crate::hypothesis::HypothesisKind;
 use ranking::Ranking;
 
+/// The default seed of every random draw: the score engine's nulls and
+/// bootstraps, assertions, specs, snapshots and verification.
+pub const DEFAULT_SEED: u64 = 0x5EED;
+
 /// A statistic of a (unit, hypothesis) pair.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -169,7 +173,46 @@ pub enum Metric {
     Eta,
 }
 
+impl std::fmt::Display for Metric {
+    /// The name as written in specs, attributes and the CLI: `pearson`,
+    /// `spearman`, `mi`, `auc`, `eta`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for Metric {
+    type Err = Error;
+
+    /// Parses `pearson`, `spearman`, `mi` (or `mutual_info`), `auc`, `eta`.
+    fn from_str(name: &str) -> Result<Metric> {
+        match name {
+            "pearson" => Ok(Metric::Pearson),
+            "spearman" => Ok(Metric::Spearman),
+            "mi" | "mutual_info" => Ok(Metric::MutualInfo),
+            "auc" => Ok(Metric::Auc),
+            "eta" => Ok(Metric::Eta),
+            other => Err(Error::invalid(
+                "metric",
+                format!("`{other}` is not a metric: use pearson, spearman, mi, auc or eta"),
+            )),
+        }
+    }
+}
+
 impl Metric {
+    /// The name as written in specs, attributes and the CLI (see the
+    /// `Display` and `FromStr` impls).
+    pub fn name(self) -> &'static str {
+        match self {
+            Metric::Pearson => "pearson",
+            Metric::Spearman => "spearman",
+            Metric::MutualInfo => "mi",
+            Metric::Auc => "auc",
+            Metric::Eta => "eta",
+        }
+    }
+
     /// Whether the metric is defined for a hypothesis of this kind.
     pub fn applies_to(self, kind: &HypothesisKind) -> bool {
         match self {

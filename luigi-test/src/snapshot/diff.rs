@@ -9,9 +9,9 @@ use ndarray::Array2;
 
 use super::{matching, Capture, RankingSnapshot, StoredSnapshot, UnitEntry, UnitScore};
 use crate::error::Result;
-use crate::expect::report::tidy;
-use crate::expect::Subject;
 use crate::model::Model;
+use crate::subject::Subject;
+use crate::text::tidy;
 
 /// How the units of the stored checkpoint were paired with the current ones.
 #[derive(Debug, Clone, PartialEq)]

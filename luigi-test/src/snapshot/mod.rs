@@ -69,11 +69,13 @@ pub use diff::{compare, BestChange, Matching, SnapshotDiff, UnitMove};
 pub use file::{read, relative, write, StoredSnapshot};
 
 use crate::error::{Error, Result};
-use crate::expect::report::{table, tidy, Origin, Report};
-use crate::expect::{load_corpus, load_model, metric_name, push_subject, Subject, DEFAULT_SEED};
 use crate::hypothesis::HypothesisSet;
 use crate::ranking::{round_to, Ranking};
+use crate::report::failure::{Origin, Report};
+use crate::score::DEFAULT_SEED;
 use crate::score::{score_all, Metric, ScoreConfig};
+use crate::subject::{load_corpus, load_model, push_subject, Subject};
+use crate::text::{table, tidy};
 
 /// What a snapshot keeps.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -279,7 +281,7 @@ fn content_of(ranking: &Ranking, layer: &str, opts: &SnapshotOptions) -> Ranking
             .iter()
             .map(|h| HypothesisEntry {
                 name: h.hypothesis.clone(),
-                metric: metric_name(h.metric).to_string(),
+                metric: h.metric.name().to_string(),
                 top: h
                     .units
                     .iter()

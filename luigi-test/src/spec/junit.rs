@@ -4,7 +4,7 @@
 //! case with an `<error>`).
 
 use super::{CaseResult, CheckRun};
-use crate::expect::report::tidy;
+use crate::text::tidy;
 
 /// Escapes text for XML attributes and content; drops characters XML 1.0 forbids.
 fn esc(s: &str) -> String {
@@ -97,7 +97,7 @@ pub fn junit_xml(run: &CheckRun) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::expect::report::Report;
+    use crate::report::failure::Report;
     use crate::spec::{Case, SpecReport, SpecRun};
     use crate::Error;
 

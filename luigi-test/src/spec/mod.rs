@@ -72,13 +72,13 @@ pub use junit::junit_xml;
 
 use crate::corpus::Corpus;
 use crate::error::{Error, Result};
-use crate::expect::report::{tidy, Origin, Report};
-use crate::expect::{
-    judge, load_corpus, load_model, seed_from_env, verify_outcome, Expectation, Subject,
-};
+use crate::expect::{judge, seed_from_env, verify_outcome, Expectation};
 use crate::hypothesis::fsm::yaml_error;
 use crate::hypothesis::{Hypothesis, HypothesisSet};
+use crate::report::failure::{Origin, Report};
 use crate::snapshot::{check_file, relative, Capture, SnapshotOptions, Update};
+use crate::subject::{load_corpus, load_model, Subject};
+use crate::text::tidy;
 
 /// One expectation of a spec.
 #[derive(Debug)]

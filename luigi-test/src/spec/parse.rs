@@ -18,7 +18,7 @@ use serde_yaml::Value;
 
 use crate::corpus::Corpus;
 use crate::expect::builtin::from_item;
-use crate::expect::{parse_metric, Expectation, Threshold};
+use crate::expect::{Expectation, Threshold};
 use crate::hypothesis::{Hypothesis, HypothesisSet};
 use crate::score::Metric;
 
@@ -394,7 +394,7 @@ impl<'de> Deserialize<'de> for MetricName {
                 f.write_str("a metric: pearson, spearman, mi (mutual_info), auc or eta")
             }
             fn visit_str<E: de::Error>(self, s: &str) -> Result<MetricName, E> {
-                parse_metric(s).map(MetricName).ok_or_else(|| {
+                s.parse::<Metric>().ok().map(MetricName).ok_or_else(|| {
                     E::custom(format!(
                         "unknown metric `{s}`: use pearson, spearman, mi (mutual_info), auc or eta"
                     ))

@@ -76,7 +76,7 @@ impl Default for InterveneOptions {
             on: None,
             off: None,
             state: None,
-            seed: crate::expect::DEFAULT_SEED,
+            seed: crate::score::DEFAULT_SEED,
             alpha: 0.01,
             min_effect: 0.2,
             shown: 3,

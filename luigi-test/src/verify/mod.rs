@@ -234,7 +234,7 @@ impl Default for PerturbOptions {
     fn default() -> Self {
         PerturbOptions {
             cases: DEFAULT_CASES,
-            seed: crate::expect::DEFAULT_SEED,
+            seed: crate::score::DEFAULT_SEED,
             control_units: 8,
             min_informative: 12,
             alpha: 0.01,

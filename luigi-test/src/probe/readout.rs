@@ -7,7 +7,8 @@ use ndarray::{Array2, ArrayView2};
 use crate::error::{Error, Result};
 use crate::hypothesis::HypothesisKind;
 use crate::numeric::eigen::jacobi_eigen;
-use crate::numeric::rng::hash64;
+use crate::numeric::linalg::{chol_solve, cholesky, lower_solve_cols, transpose, upper_solve_lt};
+use crate::probe::split::readout_split as split;
 
 /// Rows per block when accumulating moments (f64, bounded memory).
 const BLOCK: usize = 4096;
@@ -30,34 +31,6 @@ pub(crate) struct Readout {
     pub test_seq: Vec<u32>,
     /// How the rows were split.
     pub split: &'static str,
-}
-
-/// Marks held-out rows: about a third of the sequences (seeded), or, with
-/// fewer than 6 sequences, the last third of every sequence.
-fn split(seq: &[u32], pos: &[u32], seed: u64) -> (Vec<bool>, &'static str) {
-    let mut distinct: Vec<u32> = seq.to_vec();
-    distinct.dedup();
-    let by_sequence = |s: u32| hash64(seed ^ hash64(u64::from(s))).is_multiple_of(3);
-    let held: Vec<bool> = seq.iter().map(|&s| by_sequence(s)).collect();
-    let n_held = distinct.iter().filter(|&&s| by_sequence(s)).count();
-    if distinct.len() >= 6 && n_held > 0 && n_held < distinct.len() {
-        return (held, "a third of the sequences held out (seeded)");
-    }
-    // Few sequences: hold out the last third of each.
-    let mut len = std::collections::BTreeMap::new();
-    for (&s, &p) in seq.iter().zip(pos) {
-        let e = len.entry(s).or_insert(0u32);
-        *e = (*e).max(p + 1);
-    }
-    let held = seq
-        .iter()
-        .zip(pos)
-        .map(|(s, &p)| {
-            let l = len.get(s).copied().unwrap_or(1);
-            3 * p >= 2 * l
-        })
-        .collect();
-    (held, "the last third of every sequence held out")
 }
 
 /// Fits the read-out of at most `k` units.
@@ -256,72 +229,10 @@ pub(crate) fn fit(
     })
 }
 
-/// Lower Cholesky factor of a symmetric positive-definite `m × m` matrix.
-fn cholesky(a: &[f64], m: usize) -> Option<Vec<f64>> {
-    let mut l = vec![0.0; m * m];
-    for i in 0..m {
-        for j in 0..=i {
-            let mut s = a[i * m + j];
-            for k in 0..j {
-                s -= l[i * m + k] * l[j * m + k];
-            }
-            if i == j {
-                if s <= 0.0 || !s.is_finite() {
-                    return None;
-                }
-                l[i * m + i] = s.sqrt();
-            } else {
-                l[i * m + j] = s / l[j * m + j];
-            }
-        }
-    }
-    Some(l)
-}
-
-fn chol_solve(l: &[f64], m: usize, b: &[f64]) -> Vec<f64> {
-    let mut y = vec![0.0; m];
-    for i in 0..m {
-        let s: f64 = (0..i).map(|k| l[i * m + k] * y[k]).sum();
-        y[i] = (b[i] - s) / l[i * m + i];
-    }
-    upper_solve_lt(l, m, &y)
-}
-
-/// Solves `Lᵀ x = y`.
-fn upper_solve_lt(l: &[f64], m: usize, y: &[f64]) -> Vec<f64> {
-    let mut x = vec![0.0; m];
-    for i in (0..m).rev() {
-        let s: f64 = (i + 1..m).map(|k| l[k * m + i] * x[k]).sum();
-        x[i] = (y[i] - s) / l[i * m + i];
-    }
-    x
-}
-
-/// `L⁻¹ B` for a square `B` (row-major), column by column.
-fn lower_solve_cols(l: &[f64], m: usize, b: &[f64]) -> Vec<f64> {
-    let mut out = vec![0.0; m * m];
-    for c in 0..m {
-        for i in 0..m {
-            let s: f64 = (0..i).map(|k| l[i * m + k] * out[k * m + c]).sum();
-            out[i * m + c] = (b[i * m + c] - s) / l[i * m + i];
-        }
-    }
-    out
-}
-
-fn transpose(a: &[f64], m: usize) -> Vec<f64> {
-    let mut t = vec![0.0; m * m];
-    for i in 0..m {
-        for j in 0..m {
-            t[j * m + i] = a[i * m + j];
-        }
-    }
-    t
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::numeric::rng::hash64;
     use ndarray::Axis;
 
     fn column(a: &Array2<f32>, j: usize) -> Vec<f32> {
