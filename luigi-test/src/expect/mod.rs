@@ -82,12 +82,14 @@
 //! | `LUIGI_DISK_CACHE` | `1`/`on`/`true` keeps recordings on disk; `0`/`off`/`false` or unset does not; anything else is a setup error |
 //! | `LUIGI_SEED` | overrides the default seed (an explicit `.seed(n)` wins) |
 
+mod at_most;
 pub mod builtin;
 mod judge;
 #[doc(hidden)]
 pub mod macro_support;
 mod page;
 mod probe;
+mod units;
 
 mod verify;
 
