@@ -12,7 +12,9 @@
 
 use luigi_test::hypothesis::{boolean, HypothesisSet};
 use luigi_test::model::{Model, RecordOptions};
-use luigi_test::probe::{Controls, Flag, LayerData, LayerProbeConfig, ProbeConfig, UnitSetConfig};
+use luigi_test::probe::{
+    Controls, LayerData, LayerProbeConfig, ProbeConfig, ProbeFlag, UnitSetConfig,
+};
 use luigi_test::{Corpus, CorpusFormat};
 
 use crate::root;
@@ -90,7 +92,11 @@ fn probe_reads_the_evaluator_state_beyond_twin_and_with_a_small_unit_set() {
     // below 0.8).
     let twin = r.untrained.expect("twin probed");
     assert!(twin.gain > 0.1, "twin gain {}", twin.gain);
-    assert!(!r.flags.contains(&Flag::UntrainedMatches), "{:?}", r.flags);
+    assert!(
+        !r.flags.contains(&ProbeFlag::UntrainedMatches),
+        "{:?}",
+        r.flags
+    );
     let token = r.token_probe.expect("token probe ran").accuracy.value;
     assert!(r.probe.accuracy.value - token > 0.15, "token-only {token}");
     // The Hewitt–Liang control task is *not* clearly lower here: with five
@@ -100,7 +106,7 @@ fn probe_reads_the_evaluator_state_beyond_twin_and_with_a_small_unit_set() {
     // the first 1,000 sequences with the CLI's seed). Luigi must say so, not hide it.
     let control = r.control_task.expect("control task ran");
     assert!(control.metrics.accuracy.value > 0.95, "{control:?}");
-    assert!(r.flags.contains(&Flag::NotSelective), "{:?}", r.flags);
+    assert!(r.flags.contains(&ProbeFlag::NotSelective), "{:?}", r.flags);
     // (d) The smallest sufficient set is found, reported, and reaches the
     // stated fraction of the whole layer (measured: units {1, 3}, 0.96).
     let set = p.probes[0].unit_set.as_ref().expect("unit set searched");
@@ -175,13 +181,13 @@ fn candidate_automata_rank_with_the_evaluator_first() {
     );
     assert!(ranked[0].1 - ranked[1].1 > 0.1, "{ranked:?}");
     let parity = p.get("operand_parity").unwrap();
-    assert!(parity.report.flags.contains(&Flag::NotAboveBaseline));
+    assert!(parity.report.flags.contains(&ProbeFlag::NotAboveBaseline));
     // The wrong automata that are not at chance are read as well (or
     // better) from the untrained twin: nothing the training put there.
     for name in ["last_digit", "and_all", "or_all"] {
         let r = &p.get(name).unwrap().report;
         assert!(
-            r.flags.contains(&Flag::UntrainedMatches),
+            r.flags.contains(&ProbeFlag::UntrainedMatches),
             "{name}: {:?}",
             r.flags
         );

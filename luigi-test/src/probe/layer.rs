@@ -13,7 +13,7 @@ use ndarray::{Array2, Axis};
 use serde::{Deserialize, Serialize};
 
 use super::metrics::Estimate;
-use super::report::{round_estimate, round_to, Flag, ProbeReport};
+use super::report::{round_estimate, ProbeFlag, ProbeReport};
 use super::run::{fit, Controls, ProbeConfig};
 use super::units::{find_unit_set, UnitSetConfig, UnitSetReport};
 use super::{project, Labels};
@@ -22,6 +22,7 @@ use crate::corpus::Corpus;
 use crate::error::{closest_names, Error, Result};
 use crate::hypothesis::{HypothesisKind, HypothesisSet};
 use crate::model::{Model, RecordOptions};
+use crate::numeric::round_to;
 
 /// Settings of [`LayerData::probe`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -467,14 +468,14 @@ fn ci(e: &Estimate) -> String {
     }
 }
 
-fn flag_name(f: Flag) -> &'static str {
+fn flag_name(f: ProbeFlag) -> &'static str {
     match f {
-        Flag::NotAboveBaseline => "not_above_baseline",
-        Flag::NotSelective => "not_selective",
-        Flag::TokenExplains => "token_explains",
-        Flag::PositionExplains => "position_explains",
-        Flag::UntrainedMatches => "untrained_matches",
-        Flag::NotConverged => "not_converged",
+        ProbeFlag::NotAboveBaseline => "not_above_baseline",
+        ProbeFlag::NotSelective => "not_selective",
+        ProbeFlag::TokenExplains => "token_explains",
+        ProbeFlag::PositionExplains => "position_explains",
+        ProbeFlag::UntrainedMatches => "untrained_matches",
+        ProbeFlag::NotConverged => "not_converged",
     }
 }
 

@@ -8,7 +8,7 @@ use crate::numeric::rng::Rng;
 
 /// The three scores of a set of predictions.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct Scores {
+pub struct ClassScores {
     /// Fraction of rows predicted correctly.
     pub accuracy: f64,
     /// Mean recall over the classes that occur in the truth
@@ -77,7 +77,7 @@ impl Confusion {
     }
 
     /// The scores, or `None` when no row was counted.
-    pub(crate) fn scores(&self) -> Option<Scores> {
+    pub(crate) fn scores(&self) -> Option<ClassScores> {
         let k = self.k;
         let total: u64 = self.counts.iter().sum();
         if total == 0 {
@@ -103,7 +103,7 @@ impl Confusion {
                 f1_n += 1;
             }
         }
-        Some(Scores {
+        Some(ClassScores {
             accuracy: correct as f64 / total as f64,
             balanced_accuracy: recall_sum / recall_n as f64,
             macro_f1: f1_sum / f1_n as f64,
@@ -140,7 +140,7 @@ fn check_pair(context: &str, truth: &[usize], predicted: &[usize]) -> Result<usi
 /// assert_eq!(s.accuracy, 0.75);
 /// assert_eq!(s.balanced_accuracy, 0.75);
 /// ```
-pub fn scores(truth: &[usize], predicted: &[usize]) -> Result<Scores> {
+pub fn scores(truth: &[usize], predicted: &[usize]) -> Result<ClassScores> {
     let k = check_pair("probe::scores", truth, predicted)?;
     let mut confusion = Confusion::new(k);
     for (t, p) in truth.iter().zip(predicted) {
@@ -186,7 +186,7 @@ pub(crate) struct Bootstrap {
     pub seed: u64,
 }
 
-/// Scores of predictions on `rows` with a percentile interval from resampling
+/// ClassScores of predictions on `rows` with a percentile interval from resampling
 /// whole sequences with replacement (rows of one sequence stay together, so
 /// the interval reflects sequence-level dependence).
 ///

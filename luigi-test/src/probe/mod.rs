@@ -45,9 +45,9 @@ pub use layer::{
     ChosenSet, HypothesisProbe, LayerData, LayerProbeConfig, LayerProbes, PcaExport, PcaLoading,
     PcaPoint, UntrainedLayer,
 };
-pub use metrics::{accuracy, balanced_accuracy, macro_f1, scores, Estimate, Metrics, Scores};
+pub use metrics::{accuracy, balanced_accuracy, macro_f1, scores, ClassScores, Estimate, Metrics};
 pub use pca::{project, Projection};
-pub use report::{round_to, ClassCount, ControlTaskReport, Flag, ProbeReport, UntrainedReport};
+pub use report::{ClassCount, ControlTaskReport, ProbeFlag, ProbeReport, UntrainedReport};
 pub use run::{fit, Controls, ProbeConfig};
 pub use split::{folds, Evaluation, Fold};
 pub use units::{

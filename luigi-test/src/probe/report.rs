@@ -7,6 +7,7 @@ use super::metrics::{Estimate, Metrics};
 use super::split::Evaluation;
 use super::ProbeConfig;
 use crate::error::{Error, Result};
+use crate::numeric::round_to;
 
 /// A class and how many rows carry it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -40,7 +41,7 @@ pub struct UntrainedReport {
 /// A warning about what a probe's accuracy means.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Flag {
+pub enum ProbeFlag {
     /// The lower end of the probe's accuracy interval does not exceed the
     /// majority-class baseline.
     NotAboveBaseline,
@@ -94,7 +95,7 @@ pub struct ProbeReport {
     /// Largest L2 norm of the mean-loss gradient at the end of any probe fit.
     pub max_gradient_norm: f64,
     /// Warnings, in a fixed order.
-    pub flags: Vec<Flag>,
+    pub flags: Vec<ProbeFlag>,
     /// The settings that produced this report.
     pub config: ProbeConfig,
 }
@@ -105,31 +106,31 @@ impl ProbeReport {
         let floor = self.probe.accuracy.lower;
         let mut flags = Vec::new();
         if floor <= self.majority_baseline.accuracy.value {
-            flags.push(Flag::NotAboveBaseline);
+            flags.push(ProbeFlag::NotAboveBaseline);
         }
         if self
             .control_task
             .is_some_and(|c| c.metrics.accuracy.value >= floor)
         {
-            flags.push(Flag::NotSelective);
+            flags.push(ProbeFlag::NotSelective);
         }
         if self.token_probe.is_some_and(|m| m.accuracy.value >= floor) {
-            flags.push(Flag::TokenExplains);
+            flags.push(ProbeFlag::TokenExplains);
         }
         if self
             .position_probe
             .is_some_and(|m| m.accuracy.value >= floor)
         {
-            flags.push(Flag::PositionExplains);
+            flags.push(ProbeFlag::PositionExplains);
         }
         if self
             .untrained
             .is_some_and(|u| u.metrics.accuracy.value >= floor)
         {
-            flags.push(Flag::UntrainedMatches);
+            flags.push(ProbeFlag::UntrainedMatches);
         }
         if self.max_gradient_norm > self.config.tolerance * (1.0 + 1e-6) {
-            flags.push(Flag::NotConverged);
+            flags.push(ProbeFlag::NotConverged);
         }
         self.flags = flags;
     }
@@ -168,7 +169,7 @@ impl ProbeReport {
     /// A copy with every score rounded to `digits` decimals, for snapshots
     /// that must not change with the last bits of floating point.
     /// `max_gradient_norm` becomes 0 unless the report is flagged
-    /// [`Flag::NotConverged`] (below the tolerance its exact value is noise).
+    /// [`ProbeFlag::NotConverged`] (below the tolerance its exact value is noise).
     pub fn rounded(&self, digits: u32) -> ProbeReport {
         let mut r = self.clone();
         let f = |x: &mut f64| *x = round_to(*x, digits);
@@ -187,22 +188,11 @@ impl ProbeReport {
         }
         // The gradient norm is a convergence diagnostic, far below any
         // rounding: keep only whether it met the tolerance.
-        r.max_gradient_norm = if r.flags.contains(&Flag::NotConverged) {
+        r.max_gradient_norm = if r.flags.contains(&ProbeFlag::NotConverged) {
             round_to(r.max_gradient_norm, digits)
         } else {
             0.0
         };
-        r
-    }
-}
-
-/// `x` rounded to `digits` decimals (`-0.0` becomes `0.0`).
-pub fn round_to(x: f64, digits: u32) -> f64 {
-    let scale = 10f64.powi(digits as i32);
-    let r = (x * scale).round() / scale;
-    if r == 0.0 {
-        0.0
-    } else {
         r
     }
 }

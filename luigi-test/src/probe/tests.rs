@@ -102,15 +102,15 @@ fn a_hypothesis_the_token_explains_is_flagged() {
     });
     let r = fit(x.view(), &rows, &binary(y), None, &quick()).unwrap();
     assert!(r.probe.accuracy.value > 0.95);
-    assert!(r.flags.contains(&Flag::TokenExplains), "{:?}", r.flags);
+    assert!(r.flags.contains(&ProbeFlag::TokenExplains), "{:?}", r.flags);
     // A label that is a function of the token is no more selective than the
     // control task on these token-encoding features.
     assert!(
-        r.flags.contains(&Flag::NotSelective),
+        r.flags.contains(&ProbeFlag::NotSelective),
         "{:?}",
         r.control_task
     );
-    assert!(!r.flags.contains(&Flag::PositionExplains));
+    assert!(!r.flags.contains(&ProbeFlag::PositionExplains));
 }
 
 #[test]
@@ -119,8 +119,12 @@ fn a_hypothesis_the_position_explains_is_flagged() {
     let y: Vec<usize> = rows.position.iter().map(|&p| usize::from(p < 4)).collect();
     let x = layer(&rows, &y, 4, 0.2, 6);
     let r = fit(x.view(), &rows, &binary(y), None, &quick()).unwrap();
-    assert!(r.flags.contains(&Flag::PositionExplains), "{:?}", r.flags);
-    assert!(!r.flags.contains(&Flag::TokenExplains));
+    assert!(
+        r.flags.contains(&ProbeFlag::PositionExplains),
+        "{:?}",
+        r.flags
+    );
+    assert!(!r.flags.contains(&ProbeFlag::TokenExplains));
 }
 
 #[test]
@@ -136,7 +140,7 @@ fn a_noise_unit_is_no_better_than_the_baseline() {
     let r = fit(x.view(), &rows, &labels, Some(&[0]), &config).unwrap();
     assert!(!r.whole_layer);
     assert!(
-        r.flags.contains(&Flag::NotAboveBaseline),
+        r.flags.contains(&ProbeFlag::NotAboveBaseline),
         "{:?} vs {:?}",
         r.probe,
         r.majority_baseline
@@ -200,7 +204,7 @@ fn untrained_twin_attaches_and_mismatches_are_refused() {
     r.attach_untrained(&u).unwrap();
     let att = r.untrained.unwrap();
     assert!(att.gain > 0.2, "{att:?}");
-    assert!(!r.flags.contains(&Flag::UntrainedMatches));
+    assert!(!r.flags.contains(&ProbeFlag::UntrainedMatches));
     let other = fit(
         trained.view(),
         &rows,

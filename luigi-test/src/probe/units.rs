@@ -16,12 +16,13 @@ use super::data::{Problem, Split};
 use super::labels::Labels;
 use super::logistic::{select_columns, FitOptions, Model};
 use super::metrics::{bootstrap_metrics, Bootstrap, Estimate};
-use super::report::{round_estimate, round_to};
+use super::report::round_estimate;
 use super::run::ProbeConfig;
 use super::split::{folds, resample_sequences, Evaluation};
 use crate::activations::RowIndex;
 use crate::error::{Error, Result};
 use crate::numeric::rng::Rng;
+use crate::numeric::round_to;
 use ndarray::ArrayView2;
 
 /// How candidate units are ordered before the set-size sweep.

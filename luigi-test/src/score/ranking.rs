@@ -389,17 +389,13 @@ impl Ranking {
     }
 }
 
-/// Rounds to `decimals` places; −0 becomes 0, non-finite values become 0.
-pub fn round_to(x: f64, decimals: u32) -> f64 {
-    if !x.is_finite() {
-        return 0.0;
-    }
-    let scale = 10f64.powi(decimals.min(15) as i32);
-    let r = (x * scale).round() / scale;
-    if r == 0.0 {
-        0.0
+/// Rounds to `decimals` places; −0 becomes 0, non-finite values become 0
+/// (a ranking's numbers are finite or absent).
+pub(crate) fn round_to(x: f64, decimals: u32) -> f64 {
+    if x.is_finite() {
+        crate::numeric::round_to(x, decimals)
     } else {
-        r
+        0.0
     }
 }
 

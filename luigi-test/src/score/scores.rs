@@ -424,7 +424,7 @@ impl Scores {
     }
 }
 
-/// What a [`SecondPass`] computes: Spearman and AUC for every
+/// What a [`SecondPass`](super::SecondPass) computes: Spearman and AUC for every
 /// `units × hypotheses` combination, permutation p-values and bootstrap
 /// intervals for `pairs`. Indices are column indices.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]

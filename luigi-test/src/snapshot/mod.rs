@@ -507,6 +507,7 @@ fn best_table(s: &RankingSnapshot) -> String {
 /// A snapshot assertion prepared for insta (used by
 /// [`assert_ranking_snapshot!`](crate::assert_ranking_snapshot)).
 #[derive(Debug)]
+#[doc(hidden)]
 pub struct Prepared {
     dir: PathBuf,
     name: String,
@@ -564,6 +565,7 @@ pub fn snapshot_location(site: &crate::_macro_support::Site, name: &str) -> (Pat
 /// Prepares a snapshot assertion: finds the snapshot file, and when a
 /// stored snapshot differs from `capture`, prints the unit-matched diff to
 /// stderr (before insta prints its own).
+#[doc(hidden)] // called by `assert_ranking_snapshot!`, with the macro-support site
 pub fn prepare(site: &crate::_macro_support::Site, name: &str, capture: &Capture) -> Prepared {
     let (dir, file_name) = snapshot_location(site, name);
     let path = dir.join(format!("{file_name}.snap"));
