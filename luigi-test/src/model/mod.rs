@@ -7,6 +7,7 @@ pub mod generate;
 pub mod graph;
 pub mod layout;
 pub mod onnx_model;
+mod plan;
 pub mod record;
 pub(crate) mod session;
 pub(crate) mod split;

@@ -36,6 +36,7 @@ use crate::corpus::Corpus;
 use crate::error::{Error, Result};
 use crate::model::layout::LayerLayout;
 use crate::model::onnx_model::{Model, OneHotBuffer, ResolvedLayer};
+use crate::model::plan;
 use crate::model::session::OrtSession;
 
 /// Output tensors at least this large (in floats) are copied into the chunk
@@ -212,6 +213,7 @@ impl Model {
         // The shared session, for chunks of a single batch; made when needed.
         let mut shared: Option<Arc<OrtSession>> = None;
         let seqs = corpus.sequences();
+        let lengths: Vec<usize> = seqs.iter().map(|s| s.len()).collect();
         let total = corpus.timesteps();
         let causal = self.card.file.input.causal;
         let chunk_target = opts.chunk_timesteps.max(1);
@@ -253,15 +255,7 @@ impl Model {
             }
             // A window: consecutive sequences up to the chunk size (at least
             // one), stopping before a sequence that runs in pieces.
-            let mut wend = wstart;
-            let mut rows_in_window = 0usize;
-            while wend < seqs.len()
-                && (wend == wstart || rows_in_window < chunk_target)
-                && !(wend > wstart && carries && seqs[wend].len() > segment)
-            {
-                rows_in_window += seqs[wend].len();
-                wend += 1;
-            }
+            let wend = plan::window_end(&lengths, wstart, chunk_target, carries, segment);
             let mut encoded: Vec<Vec<i64>> = Vec::with_capacity(wend - wstart);
             for (i, s) in seqs[wstart..wend].iter().enumerate() {
                 encoded.push(self.card.encode(s.chars(), corpus.name(), wstart + i)?);
@@ -280,37 +274,10 @@ impl Model {
             // Every row of the window is written below (each sequence is in
             // exactly one batch and all its steps are copied), so a reused
             // buffer only needs the right length, not zeroing.
-            let mut spare = std::mem::take(&mut spare_bufs).into_iter();
-            let mut bufs: Vec<Vec<f32>> = layouts
-                .iter()
-                .map(|l| {
-                    let n = n_rows * l.units.len();
-                    match spare.next() {
-                        Some(mut b) => {
-                            if b.len() >= n {
-                                b.truncate(n);
-                            } else {
-                                b.resize(n, 0.0);
-                            }
-                            b
-                        }
-                        None => vec![0f32; n],
-                    }
-                })
-                .collect();
-
-            let mut order: Vec<usize> = (0..encoded.len()).collect();
-            order.sort_by_key(|&i| (encoded[i].len(), i));
-            let mut batches: Vec<Vec<usize>> = Vec::new();
-            for &i in &order {
-                let fits = batches.last().is_some_and(|b: &Vec<usize>| {
-                    b.len() < opts.batch_size && (causal || encoded[b[0]].len() == encoded[i].len())
-                });
-                match batches.last_mut() {
-                    Some(b) if fits => b.push(i),
-                    _ => batches.push(vec![i]),
-                }
-            }
+            let sizes: Vec<usize> = layouts.iter().map(|l| n_rows * l.units.len()).collect();
+            let mut bufs = plan::reuse_buffers(std::mem::take(&mut spare_bufs), &sizes);
+            let lens: Vec<usize> = encoded.iter().map(Vec::len).collect();
+            let batches = plan::batches(&lens, opts.batch_size, causal);
             // Each sequence's block of rows of each layer's chunk buffer
             // (sequences follow one another in window order), handed to the
             // batch that records the sequence.
