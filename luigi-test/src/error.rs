@@ -200,23 +200,6 @@ pub fn yaml_too_deep(text: &str) -> Option<(usize, usize)> {
     None
 }
 
-/// [`yaml_too_deep`] as an [`Error::Spec`] for the file at `path`, whose
-/// kind (`a spec`, `a hypothesis list`) the message names.
-pub(crate) fn check_yaml_depth(text: &str, path: &std::path::Path, what: &str) -> Result<()> {
-    match yaml_too_deep(text) {
-        Some((line, column)) => Err(Error::Spec {
-            path: path.to_path_buf(),
-            line,
-            column,
-            key: "(document)".to_string(),
-            message: format!(
-                "brackets nested more than {MAX_YAML_NESTING} deep: {what} is a few levels deep; check the file"
-            ),
-        }),
-        None => Ok(()),
-    }
-}
-
 /// Names from `candidates` closest to `name` (edit distance, then prefix/substring),
 /// at most `max`, for "did you mean" messages.
 pub fn closest_names<'a, I>(name: &str, candidates: I, max: usize) -> Vec<String>

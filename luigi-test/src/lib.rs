@@ -66,6 +66,7 @@ pub mod spec;
 pub(crate) mod subject;
 pub(crate) mod text;
 pub mod verify;
+pub(crate) mod yaml;
 
 #[doc(hidden)]
 pub use expect::macro_support as _macro_support;

@@ -28,10 +28,9 @@
 
 use std::path::Path;
 
-use serde_yaml::{Mapping, Value};
-
 use crate::error::{closest_names, Error, Result};
 use crate::hypothesis::{boolean, Hypothesis, HypothesisSet};
+use crate::yaml::{self, Mapping, Value};
 
 /// Names that take no argument.
 pub const BARE: &[&str] = &[
@@ -194,7 +193,7 @@ pub(crate) fn from_item(
         }
         _ => {}
     }
-    let text = serde_yaml::to_string(&vec![item.clone()]).map_err(|e| e.to_string())?;
+    let text = yaml::to_string(&vec![item.clone()]).map_err(|e| e.to_string())?;
     let set = HypothesisSet::from_yaml_str(&text, &base.join("(hypothesis)"), None)
         .map_err(clean_list_error)?;
     if set.len() != 1 {

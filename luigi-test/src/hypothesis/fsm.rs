@@ -58,6 +58,7 @@ use super::library::CharClass;
 use super::library::CharSet;
 use super::{Hypothesis, HypothesisKind};
 use crate::error::{Error, Result};
+use crate::yaml;
 
 /// The name of the sink state added by `default: error`.
 pub const ERROR_STATE: &str = "error";
@@ -355,7 +356,7 @@ impl FsmBuilder {
 impl FsmSpec {
     /// Parses YAML text; `origin` names the file in errors.
     pub fn from_yaml_str(text: &str, origin: &Path) -> Result<FsmSpec> {
-        serde_yaml::from_str(text).map_err(|e| yaml_error(origin, "", &e))
+        yaml::from_str(text).map_err(|e| yaml::spec_error(origin, "", &e))
     }
 
     /// Validates and compiles the automaton. `origin` (the YAML file, if
@@ -694,52 +695,6 @@ impl Hypothesis for FsmAccepting {
             out.push(if self.fsm.accepting[s] { 1.0 } else { 0.0 });
         }
     }
-}
-
-/// Turns a serde_yaml error into an [`Error::Spec`] with the line, column
-/// and key path; `prefix` is prepended to the key path (for documents
-/// nested in another one).
-pub(crate) fn yaml_error(path: &Path, prefix: &str, e: &serde_yaml::Error) -> Error {
-    let (line, column) = e
-        .location()
-        .map(|l| (l.line(), l.column()))
-        .unwrap_or((0, 0));
-    let mut text = e.to_string();
-    // serde_yaml appends " at line L column C": the location has its own fields.
-    if let Some(pos) = text.rfind(" at line ") {
-        text.truncate(pos);
-    }
-    // serde_yaml prefixes messages with the key path, e.g. `[2].regex: ...`.
-    let (key, message) = match text.split_once(": ") {
-        Some((k, m)) if looks_like_path(k) => {
-            (k.trim_start_matches('.').to_string(), m.to_string())
-        }
-        _ => (String::new(), text),
-    };
-    let key = match (prefix.is_empty(), key.is_empty()) {
-        (true, _) => key,
-        (false, true) => prefix.to_string(),
-        (false, false) if key.starts_with('[') => format!("{prefix}{key}"),
-        (false, false) => format!("{prefix}.{key}"),
-    };
-    Error::Spec {
-        path: path.to_path_buf(),
-        line,
-        column,
-        key: if key.is_empty() {
-            "(document)".to_string()
-        } else {
-            key
-        },
-        message,
-    }
-}
-
-fn looks_like_path(k: &str) -> bool {
-    !k.is_empty()
-        && !k.contains(' ')
-        && k.chars()
-            .all(|c| c.is_alphanumeric() || matches!(c, '_' | '.' | '[' | ']' | '-'))
 }
 
 #[cfg(test)]

@@ -57,7 +57,7 @@ use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visit
 use serde::Deserialize;
 
 use super::families::{self, Family, KeywordAt};
-use super::fsm::{yaml_error, Fallback, FsmSpec, OnSpec, TransitionSpec};
+use super::fsm::{Fallback, FsmSpec, OnSpec, TransitionSpec};
 use super::library::{
     parse_char, Bracket, CharIs, CharSet, ClassIs, Column, Counter, Identifier, InRegion,
     Indentation, Keyword, Levels, Line, NGram, Position, RegexMatch,
@@ -65,6 +65,7 @@ use super::library::{
 use super::{Hypothesis, HypothesisSet};
 use crate::corpus::Corpus;
 use crate::error::{closest_names, Error, Result};
+use crate::yaml;
 
 /// Items written as a bare name.
 const BARE: [&str; 11] = [
@@ -132,17 +133,17 @@ impl HypothesisSet {
     /// Parses a YAML hypothesis list; `origin` names the file in errors and
     /// anchors relative `fsm` file paths.
     pub fn from_yaml_str(text: &str, origin: &Path, corpus: Option<&Corpus>) -> Result<Self> {
-        crate::error::check_yaml_depth(text, origin, "a hypothesis list")?;
+        yaml::check_depth(text, origin, "a hypothesis list")?;
         let ctx = Context {
             base: origin.parent().map(Path::to_path_buf).unwrap_or_default(),
             corpus,
             set: RefCell::new(HypothesisSet::new()),
             added_by: RefCell::new(Vec::new()),
         };
-        let de = serde_yaml::Deserializer::from_str(text);
+        let de = yaml::Deserializer::from_str(text);
         ListSeed { ctx: &ctx }
             .deserialize(de)
-            .map_err(|e| yaml_error(origin, "", &e))?;
+            .map_err(|e| yaml::spec_error(origin, "", &e))?;
         let set = ctx.set.into_inner();
         if set.is_empty() {
             return Err(Error::Spec {

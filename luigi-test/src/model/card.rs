@@ -28,6 +28,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::yaml;
 
 /// How tokens are fed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -187,7 +188,7 @@ pub struct Card {
 impl CardFile {
     /// The card as YAML (without comments), as [`Card::load`] reads it.
     pub fn to_yaml(&self) -> Result<String> {
-        serde_yaml::to_string(self).map_err(|e| Error::invalid("model card", e.to_string()))
+        yaml::to_string(self).map_err(|e| Error::invalid("model card", e.to_string()))
     }
 }
 
@@ -234,8 +235,8 @@ impl Card {
                 ),
             });
         }
-        let file: CardFile = serde_yaml::from_str(&text).map_err(|e| {
-            let (key, message) = split_yaml_error(&e);
+        let file: CardFile = yaml::from_str(&text).map_err(|e| {
+            let (key, message) = yaml::card_error(&e);
             Error::Card {
                 path: card_path.clone(),
                 key,
@@ -397,20 +398,6 @@ impl Card {
             .map(String::as_str)
             .unwrap_or(name)
     }
-}
-
-fn split_yaml_error(e: &serde_yaml::Error) -> (String, String) {
-    let msg = e.to_string();
-    let key = msg
-        .split_once(':')
-        .map(|(k, _)| k.trim().to_string())
-        .filter(|k| !k.contains(' ') && !k.is_empty())
-        .unwrap_or_else(|| "(document)".to_string());
-    let loc = e
-        .location()
-        .map(|l| format!(" (line {}, column {})", l.line(), l.column()))
-        .unwrap_or_default();
-    (key, format!("{msg}{loc}"))
 }
 
 #[cfg(test)]

@@ -890,8 +890,8 @@ fn ranking_serialises_to_json_and_yaml_with_rounding() {
     );
     let back: super::ranking::Ranking = serde_json::from_str(&json).unwrap();
     assert_eq!(back, rounded);
-    let yaml = serde_yaml::to_string(&rounded.truncated(2)).unwrap();
-    let back: super::ranking::Ranking = serde_yaml::from_str(&yaml).unwrap();
+    let yaml = crate::yaml::to_string(&rounded.truncated(2)).unwrap();
+    let back: super::ranking::Ranking = crate::yaml::from_str(&yaml).unwrap();
     assert_eq!(back, rounded.truncated(2));
     assert!(back.by_hypothesis.iter().all(|h| h.units.len() == 2));
     let p = rounded.pair("detector", "bracket").unwrap();

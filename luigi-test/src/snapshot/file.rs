@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{RankingSnapshot, SnapshotInfo};
 use crate::error::{Error, Result};
+use crate::yaml;
 
 /// The header fields Luigi reads and writes (insta's names).
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -71,8 +72,8 @@ pub fn read(path: &Path) -> Result<Option<StoredSnapshot>> {
             .ok_or_else(|| bad("the header is not closed by `---`".to_string()))?,
     };
     let header: Header =
-        serde_yaml::from_str(header).map_err(|e| bad(format!("unreadable header: {e}")))?;
-    let content: RankingSnapshot = serde_yaml::from_str(content).map_err(|e| {
+        yaml::from_str(header).map_err(|e| bad(format!("unreadable header: {e}")))?;
+    let content: RankingSnapshot = yaml::from_str(content).map_err(|e| {
         bad(format!(
             "the content is not a Luigi ranking snapshot ({e}); delete the file to take a new one"
         ))
@@ -98,11 +99,11 @@ pub fn write(
         expression: Some(expression.to_string()),
         info: Some(info.clone()),
     };
-    let err = |e: serde_yaml::Error| Error::invalid(path.display().to_string(), e.to_string());
+    let err = |e: yaml::Error| Error::invalid(path.display().to_string(), e.to_string());
     let mut text = String::from("---\n");
-    text.push_str(&serde_yaml::to_string(&header).map_err(err)?);
+    text.push_str(&yaml::to_string(&header).map_err(err)?);
     text.push_str("---\n");
-    text.push_str(&serde_yaml::to_string(content).map_err(err)?);
+    text.push_str(&yaml::to_string(content).map_err(err)?);
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     }

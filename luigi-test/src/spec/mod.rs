@@ -73,12 +73,12 @@ pub use junit::junit_xml;
 use crate::corpus::Corpus;
 use crate::error::{Error, Result};
 use crate::expect::{judge, seed_from_env, verify_outcome, Expectation};
-use crate::hypothesis::fsm::yaml_error;
 use crate::hypothesis::{Hypothesis, HypothesisSet};
 use crate::report::failure::{Origin, Report};
 use crate::snapshot::{check_file, relative, Capture, SnapshotOptions, Update};
 use crate::subject::{load_corpus, load_model, Subject};
 use crate::text::tidy;
+use crate::yaml;
 
 /// One expectation of a spec.
 #[derive(Debug)]
@@ -151,10 +151,10 @@ impl Spec {
 
     /// Checks a spec's text; `path` names it in errors and anchors relative paths.
     pub fn parse(text: &str, path: &Path) -> Result<Spec> {
-        crate::error::check_yaml_depth(text, path, "a spec")?;
+        yaml::check_depth(text, path, "a spec")?;
         let dir = path.parent().unwrap_or(Path::new("."));
         // The corpus first: generated hypothesis families need it.
-        let (corpus, corpus_error) = match serde_yaml::from_str::<parse::Head>(text) {
+        let (corpus, corpus_error) = match yaml::from_str::<parse::Head>(text) {
             Ok(parse::Head {
                 corpus: Some(c),
                 window,
@@ -169,8 +169,8 @@ impl Spec {
             _ => (None, None),
         };
         let ctx = parse::context_for(path, corpus.clone(), corpus_error);
-        let file: parse::SpecFile = parse::with_context(ctx, || serde_yaml::from_str(text))
-            .map_err(|e| yaml_error(path, "", &e))?;
+        let file: parse::SpecFile = parse::with_context(ctx, || yaml::from_str(text))
+            .map_err(|e| yaml::spec_error(path, "", &e))?;
         let spec_err = |key: &str, line: usize, message: String| Error::Spec {
             path: path.to_path_buf(),
             line,

@@ -1,4 +1,4 @@
-//! Parsing a spec: serde_yaml with every value checked where it is read, so
+//! Parsing a spec: YAML with every value checked where it is read, so
 //! that each error carries the line, column and key path of its node.
 //!
 //! Hypotheses are built while parsing (an unknown name or a broken
@@ -14,13 +14,13 @@ use std::sync::Arc;
 
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
-use serde_yaml::Value;
 
 use crate::corpus::Corpus;
 use crate::expect::builtin::from_item;
 use crate::expect::{Expectation, Threshold};
 use crate::hypothesis::{Hypothesis, HypothesisSet};
 use crate::score::Metric;
+use crate::yaml::{self, Value};
 
 /// What the deserialisers need besides the text.
 pub(super) struct Context {
@@ -237,7 +237,7 @@ impl<'de> Deserialize<'de> for ListOrFile {
             }
             fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<ListOrFile, A::Error> {
                 let v = Value::deserialize(de::value::SeqAccessDeserializer::new(seq))?;
-                let text = serde_yaml::to_string(&v).map_err(de::Error::custom)?;
+                let text = yaml::to_string(&v).map_err(de::Error::custom)?;
                 let origin = CONTEXT.with(|c| {
                     c.borrow()
                         .as_ref()
