@@ -29,42 +29,24 @@
 use std::path::Path;
 
 use crate::error::{closest_names, Error, Result};
-use crate::hypothesis::{boolean, Hypothesis, HypothesisSet};
+use crate::hypothesis::{boolean, list, Hypothesis, HypothesisSet};
 use crate::yaml::{self, Mapping, Value};
 
-/// Names that take no argument.
-pub const BARE: &[&str] = &[
-    "position",
-    "column",
-    "line",
-    "indent",
-    "identifier",
-    "comment",
-    "line_comment",
-    "block_comment",
-    "string",
-    "char_literal",
-];
+/// Names that take no argument: the list format's bare names that give
+/// one hypothesis.
+pub const BARE: &[&str] = &list::without::<{ list::count_without(list::BARE, list::SEVERAL) }>(
+    list::BARE,
+    list::SEVERAL,
+    &[],
+);
 
-/// Names that take arguments.
-pub const KEYED: &[&str] = &[
-    "char",
-    "class",
-    "depth",
-    "relative_depth",
-    "inside",
-    "indent",
-    "indent_level",
-    "keyword",
-    "keyword_end",
-    "word",
-    "word_end",
-    "ngram",
-    "regex",
-    "count",
-    "fsm",
-    "boolean",
-];
+/// Names that take arguments: the list format's keys that give one
+/// hypothesis, and `boolean`.
+pub const KEYED: &[&str] = &list::without::<{ list::count_without(list::KEYED, list::SEVERAL) + 1 }>(
+    list::KEYED,
+    list::SEVERAL,
+    &["boolean"],
+);
 
 /// Every valid name, in words, for error messages.
 pub fn valid_names() -> String {
@@ -186,7 +168,7 @@ pub(crate) fn from_item(
                 if k == "family" {
                     return Err("`family` generates many hypotheses; an expectation takes exactly one (use it in a ranking snapshot)".to_string());
                 }
-                if !KEYED.contains(&k.as_str()) && !matches!(k.as_str(), "chars" | "keywords" | "ngrams") {
+                if !list::KEYED.contains(&k.as_str()) {
                     return Err(unknown(k));
                 }
             }
