@@ -132,8 +132,9 @@ fn time_luigi(x: &Array2<f32>, index: &RowIndex, labels: &Labels, config: &Probe
     best
 }
 
-/// ndarray's two products in one linfa-logistic evaluation, on a
-/// column-major f64 matrix of the bench's size (ms per call, CPU time).
+/// ndarray's two products as linfa-logistic (the probes' former solver, now
+/// their test reference) computed them per evaluation, on a column-major
+/// f64 matrix of the bench's size (ms per call, CPU time).
 fn kernels(x: &Array2<f32>) -> (f64, f64) {
     let mut xf = Array2::<f64>::zeros(x.dim().f());
     xf.zip_mut_with(x, |a, b| *a = f64::from(*b));
@@ -291,13 +292,13 @@ fn main() {
         };
         let _ = writeln!(
             out,
-            "per-evaluation products at {rows} x {UNITS} f64 (CPU ms): ndarray X.w (n x 1 matrix product, as linfa-logistic calls it) {fwd:.2}, X^T.r {bwd:.2}; numpy X@w {:.2}, X.T@r {:.2}",
+            "per-evaluation products at {rows} x {UNITS} f64 (CPU ms): ndarray X.w (n x 1 matrix product, as linfa-logistic computed it) {fwd:.2}, X^T.r {bwd:.2}; numpy X@w {:.2}, X.T@r {:.2}",
             np("x_w"),
             np("xt_r")
         );
         let _ = writeln!(
             out,
-            "linfa-logistic's L-BFGS evaluates >= 3 X.w and 2 X^T.r per iteration (separate cost and gradient callbacks, gradient recomputed after the line search); scipy's evaluates 1 of each"
+            "Luigi's L-BFGS reads X once per evaluation (X.w and X^T.r fused over row blocks), about one evaluation per iteration; linfa-logistic's (the test reference) evaluated >= 3 X.w and 2 X^T.r per iteration; scipy's 1 of each"
         );
     }
 }

@@ -1,45 +1,48 @@
-//! Logistic-regression probes on standardised features, fitted with
-//! `linfa-logistic` 0.8 (L-BFGS from argmin). This is the only module that
-//! names `linfa`; its types stay here.
+//! Logistic-regression probes on standardised features, fitted with the
+//! crate's own L-BFGS ([`super::lbfgs`]) on a fused objective
+//! ([`super::loss`]). `linfa-logistic` 0.8, which fitted them before, is
+//! kept as the test reference ([`linfa_reference`], test builds only): the
+//! tests assert that both reach the same optimum.
 //!
-//! How linfa-logistic 0.8.1 is driven, and why (read from its source):
-//! - Its objective is *summed* over rows, `Σ log-loss + ½·alpha·‖w‖²`, so
-//!   `alpha = 1/C` is scikit-learn's objective. Its stopping rule is an
-//!   absolute bound on the L2 norm of that summed gradient (default `1e-4`),
-//!   which a sum over 50,000 rows never meets: every fit ran to the
-//!   iteration cap. We hand it the columns scaled by `1/√n` with
-//!   `alpha/n` (the same minimiser) and a gradient bound of `tolerance·√n`,
-//!   which is exactly "L2 norm of the gradient of the *mean* objective below
-//!   `tolerance`" (scikit-learn bounds the max-norm of that gradient by
-//!   `tol = 1e-4`; the L2 norm is stricter). The scaling also conditions the
-//!   problem like the mean loss, so L-BFGS's first unit-length step no longer
-//!   overshoots by a factor `n`.
-//! - linfa's own intercept cannot be scaled with the columns and leaves the
-//!   problem ill-conditioned by a factor `n` (measured: 3-8x slower), so
-//!   the intercept is a constant column and carries a penalty `½·alpha·b²`,
-//!   `O(1/n)` next to the data term.
-//! - Records go in as a column-major `f64` view: the gradient's `Xᵀ·r` then
-//!   runs as contiguous dot products (5 ms instead of 33 ms at 40,000 × 128).
-//!   `f32` halves the memory traffic but its summed cost (≈ 10⁴ with an ulp
-//!   of 10⁻³) is too coarse for the line search near the optimum: measured
-//!   fits that stall for hundreds of milliseconds.
-//! - `initial_params` gives warm starts when a unit set grows by one unit.
-//! - It has an L2 penalty only: no L1 path for unit selection (argmin's
-//!   L-BFGS has an OWL-QN mode but linfa-logistic does not expose its solver).
-//! - What it cannot be told, and what therefore bounds its speed: the cost
-//!   and the gradient are separate callbacks (each computes `X·w`) and
-//!   argmin's L-BFGS recomputes the gradient at the point its line search
-//!   just accepted, so one iteration costs at least three `X·w` and two
-//!   `Xᵀ·r` (scipy's L-BFGS-B: one of each); and `X·w` is an `n×1` matrix
-//!   product that matrixmultiply answers by repacking `X` (≈ 2.5-5x a
-//!   matrix-vector product).
+//! The objective, unchanged from the linfa-logistic path:
+//! - the *mean* log-loss (binary logistic, or multinomial softmax with one
+//!   score per class for three or more classes) plus `½·(alpha/n)·‖θ‖²`,
+//!   where `θ` includes the intercept: the intercept is a weight on a
+//!   constant column and carries the penalty, `O(1/n)` next to the data
+//!   term. `alpha = 1/C`, so this is scikit-learn's minimiser up to that
+//!   intercept penalty;
+//! - stopping when the L2 norm of the gradient of that mean objective is at
+//!   most `tolerance` (scikit-learn bounds the max-norm by `tol = 1e-4`; the
+//!   L2 norm is stricter), or after `max_iterations` iterations;
+//! - binary probes score the more frequent class (on a tie, the first row's),
+//!   as linfa-logistic chose, so fitted models keep their orientation.
+//!
+//! Why it is fast (what linfa-logistic could not be told):
+//! - value and gradient come from one evaluation that reads the rows once
+//!   (blocks of column-major rows: `X·w` as contiguous `axpy`s, then `Xᵀ·r`
+//!   as contiguous dot products while the block is in cache; no matrix
+//!   product and no repacking), and the line search's accepted point is
+//!   never evaluated again: one pass over `X` per line-search trial, about
+//!   one trial per iteration, where linfa's argmin L-BFGS spent three `X·w`
+//!   and two `Xᵀ·r`;
+//! - column-major `f64` records are used in place (no scaled copy).
+//!   `f64` stays: `f32` sums are too coarse for the line search near the
+//!   optimum (measured with linfa: fits that stall for hundreds of ms);
+//! - rows are summed in fixed tasks that rayon may spread over threads, and
+//!   added in a fixed order: the same fit on one thread or many.
+//!
+//! `warm` starts the solver from a model fitted on a prefix of the columns
+//! (a unit set grown by one unit). Only an L2 penalty is offered: no L1 path
+//! for unit selection.
 
-use linfa::dataset::DatasetBase;
-use linfa::traits::Fit;
-use linfa_logistic::{LogisticRegression, MultiLogisticRegression};
-use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Axis, ShapeBuilder, Slice};
+use ndarray::{Array1, Array2, ArrayView2, Axis, ShapeBuilder};
 
+use super::lbfgs::{self, Settings};
+use super::loss::{LogLoss, Targets};
 use crate::error::{Error, Result};
+
+/// L-BFGS memory (scipy's default).
+const MEMORY: usize = 10;
 
 /// Solver settings shared by every fit.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -134,57 +137,46 @@ pub(crate) struct FitInfo {
     pub converged: bool,
 }
 
-fn linfa_error(e: linfa_logistic::error::Error) -> Error {
-    Error::invalid("logistic probe (linfa-logistic)", e.to_string())
-}
-
-/// The matrix handed to linfa: standardised columns and a constant column,
-/// all multiplied by `1/√n` (see [`Model::fit`]).
-fn solver_design(x: ArrayView2<'_, f64>, scale: f64) -> Array2<f64> {
-    let (n, p) = x.dim();
-    let mut d = Array2::<f64>::zeros((n, p + 1).f());
-    for (mut dst, src) in d.axis_iter_mut(Axis(1)).zip(x.axis_iter(Axis(1))) {
-        dst.zip_mut_with(&src, |a, b| *a = b * scale);
+/// Checks that `x` and `y` agree and are not empty; the sorted distinct labels.
+fn check_and_classes(x: ArrayView2<'_, f64>, y: &[usize]) -> Result<Vec<usize>> {
+    if x.nrows() != y.len() {
+        return Err(Error::invalid(
+            "logistic probe",
+            format!("{} feature rows but {} labels", x.nrows(), y.len()),
+        ));
     }
-    d.column_mut(p).fill(scale);
-    d
+    if x.nrows() == 0 {
+        return Err(Error::invalid(
+            "logistic probe",
+            "no training rows: the training split is empty",
+        ));
+    }
+    let mut classes: Vec<usize> = y.to_vec();
+    classes.sort_unstable();
+    classes.dedup();
+    Ok(classes)
 }
 
 impl Model {
     /// Fits a probe of `y` on the rows of `x` (standardised, ideally
-    /// column-major). `warm`, when given, is a model fitted on the first
-    /// `k ≤ x.ncols()` columns of the same rows and labels: its weights start
-    /// the solver, the new columns at 0.
+    /// column-major: other layouts are copied). `warm`, when given, is a
+    /// model fitted on the first `k ≤ x.ncols()` columns of the same rows and
+    /// labels: its weights start the solver, the new columns at 0.
     ///
-    /// linfa-logistic minimises `Σᵢ loss + ½·alpha·‖w‖²` (a sum over rows).
-    /// Handing it the columns scaled by `s = 1/√n` with `alpha·s²` gives the
-    /// same minimiser in `w` (`w = s·w'`) but a problem conditioned like the
-    /// *mean* loss, so L-BFGS's first unit step is sensible instead of a
-    /// jump of size `n` that the line search must undo. The intercept is a
-    /// constant column (linfa's own intercept is not scaled and makes the
-    /// problem ill-conditioned by a factor `n`); it therefore carries a
-    /// penalty `½·alpha·b²`, negligible next to a sum over `n` rows.
+    /// Minimises the mean log-loss plus `½·(alpha/n)·(‖w‖² + b²)` (the
+    /// intercept is penalised like a weight on a constant column) with
+    /// [`lbfgs::minimize`] on [`LogLoss`], until the L2 norm of the gradient
+    /// is at most `options.tolerance` or `options.max_iterations` iterations
+    /// have run. Two classes: one logistic score for the more frequent class
+    /// (on a tie, the class of the first row), as linfa-logistic chose.
+    /// Three or more: a softmax score per class.
     pub(crate) fn fit(
         x: ArrayView2<'_, f64>,
         y: &[usize],
         options: FitOptions,
         warm: Option<&Model>,
     ) -> Result<(Model, FitInfo)> {
-        if x.nrows() != y.len() {
-            return Err(Error::invalid(
-                "logistic probe",
-                format!("{} feature rows but {} labels", x.nrows(), y.len()),
-            ));
-        }
-        if x.nrows() == 0 {
-            return Err(Error::invalid(
-                "logistic probe",
-                "no training rows: the training split is empty",
-            ));
-        }
-        let mut classes: Vec<usize> = y.to_vec();
-        classes.sort_unstable();
-        classes.dedup();
+        let classes = check_and_classes(x, y)?;
         if classes.len() < 2 {
             let info = FitInfo {
                 gradient_norm: 0.0,
@@ -192,57 +184,56 @@ impl Model {
             };
             return Ok((Model::Constant { class: classes[0] }, info));
         }
-        let (n, p) = x.dim();
-        let nf = n as f64;
-        let s = 1.0 / nf.sqrt();
-        let design = solver_design(x, s);
-        let alpha = options.alpha / nf;
-        let tolerance = options.tolerance * nf.sqrt();
-        let targets = ArrayView1::from(y);
-        let dataset = DatasetBase::new(design.view(), targets);
-        let model = if classes.len() == 2 {
-            let mut params = LogisticRegression::<f64>::default()
-                .with_intercept(false)
-                .alpha(alpha)
-                .gradient_tolerance(tolerance)
-                .max_iterations(options.max_iterations);
+        let p = x.ncols();
+        let stride = p + 1;
+        let settings = Settings {
+            memory: MEMORY,
+            tolerance: options.tolerance,
+            max_iterations: options.max_iterations,
+        };
+        let (model, minimum) = if classes.len() == 2 {
+            let positive = majority_class(y, &classes);
+            let negative = if positive == classes[0] {
+                classes[1]
+            } else {
+                classes[0]
+            };
+            let mut start = vec![0.0; stride];
             if let Some(Model::Binary {
                 weights,
                 intercept,
-                positive,
+                positive: warm_positive,
                 ..
             }) = warm
             {
-                // linfa makes the more frequent class the positive one.
-                let sign = if *positive == majority_class(y, &classes) {
-                    1.0
-                } else {
-                    -1.0
-                };
                 if weights.len() <= p {
-                    let mut init = Array1::<f64>::zeros(p + 1);
-                    for (dst, w) in init.iter_mut().zip(weights) {
-                        *dst = sign * w / s;
+                    let sign = if *warm_positive == positive {
+                        1.0
+                    } else {
+                        -1.0
+                    };
+                    for (dst, w) in start.iter_mut().zip(weights) {
+                        *dst = sign * w;
                     }
-                    init[p] = sign * intercept / s;
-                    params = params.initial_params(init);
+                    start[p] = sign * intercept;
                 }
             }
-            let fitted = params.fit(&dataset).map_err(linfa_error)?;
-            let labels = fitted.labels();
-            let w = fitted.params();
-            Model::Binary {
-                weights: w.slice_axis(Axis(0), Slice::from(..p)).mapv(|v| v * s),
-                intercept: w[p] * s,
-                positive: labels.pos.class,
-                negative: labels.neg.class,
-            }
+            let signs = y
+                .iter()
+                .map(|&c| if c == positive { 1.0 } else { -1.0 })
+                .collect();
+            let objective = LogLoss::new(x, Targets::Binary(signs), options.alpha);
+            let m = lbfgs::minimize(&objective, start, settings)?;
+            let model = Model::Binary {
+                weights: Array1::from(m.x[..p].to_vec()),
+                intercept: m.x[p],
+                positive,
+                negative,
+            };
+            (model, m)
         } else {
-            let mut params = MultiLogisticRegression::<f64>::default()
-                .with_intercept(false)
-                .alpha(alpha)
-                .gradient_tolerance(tolerance)
-                .max_iterations(options.max_iterations);
+            let k = classes.len();
+            let mut start = vec![0.0; k * stride];
             if let Some(Model::Multi {
                 weights,
                 intercept,
@@ -250,26 +241,35 @@ impl Model {
             }) = warm
             {
                 if *warm_classes == classes && weights.nrows() <= p {
-                    let mut init = Array2::<f64>::zeros((p + 1, classes.len()));
-                    init.slice_axis_mut(Axis(0), Slice::from(..weights.nrows()))
-                        .assign(&weights.mapv(|v| v / s));
-                    init.row_mut(p).assign(&intercept.mapv(|v| v / s));
-                    params = params.initial_params(init);
+                    for ((j, c), w) in weights.indexed_iter() {
+                        start[c * stride + j] = *w;
+                    }
+                    for (c, b) in intercept.iter().enumerate() {
+                        start[c * stride + p] = *b;
+                    }
                 }
             }
-            let fitted = params.fit(&dataset).map_err(linfa_error)?;
-            let w = fitted.params();
-            Model::Multi {
-                weights: w.slice_axis(Axis(0), Slice::from(..p)).mapv(|v| v * s),
-                intercept: w.row(p).mapv(|v| v * s),
-                classes: fitted.classes().to_vec(),
-            }
+            let index = y
+                .iter()
+                .map(|c| {
+                    classes.binary_search(c).map_err(|_| {
+                        Error::invalid("logistic probe", format!("label {c} is not a class"))
+                    })
+                })
+                .collect::<Result<Vec<usize>>>()?;
+            let targets = Targets::Multi { classes: k, index };
+            let objective = LogLoss::new(x, targets, options.alpha);
+            let m = lbfgs::minimize(&objective, start, settings)?;
+            let model = Model::Multi {
+                weights: Array2::from_shape_fn((p, k), |(j, c)| m.x[c * stride + j]),
+                intercept: Array1::from_shape_fn(k, |c| m.x[c * stride + p]),
+                classes,
+            };
+            (model, m)
         };
-        // linfa stops when ‖∇_{w'}‖ = √n·‖∇_w (objective/n)‖ < tolerance·√n.
-        let gradient_norm = model.mean_gradient_norm(x, y, options.alpha);
         let info = FitInfo {
-            gradient_norm,
-            converged: gradient_norm <= options.tolerance * (1.0 + 1e-6),
+            gradient_norm: minimum.gradient_norm,
+            converged: minimum.gradient_norm <= options.tolerance * (1.0 + 1e-6),
         };
         Ok((model, info))
     }
@@ -376,7 +376,9 @@ impl Model {
     }
 
     /// L2 norm of the gradient of the solver's objective divided by `n`
-    /// (`(Σ loss + ½·alpha·(‖w‖² + b²)) / n`), with respect to (w, b).
+    /// (`(Σ loss + ½·alpha·(‖w‖² + b²)) / n`), with respect to (w, b),
+    /// recomputed from the model independently of the solver.
+    #[cfg(test)]
     fn mean_gradient_norm(&self, x: ArrayView2<'_, f64>, y: &[usize], alpha: f64) -> f64 {
         let n = y.len() as f64;
         let (pr, classes) = self.probabilities(x);
@@ -433,6 +435,125 @@ fn majority_class(y: &[usize], classes: &[usize]) -> usize {
     }
 }
 
+/// The linfa-logistic 0.8 path this module used before its own solver: the
+/// reference the solver is tested against (same objective, same minimiser).
+#[cfg(test)]
+pub(crate) mod linfa_reference {
+    use linfa::dataset::DatasetBase;
+    use linfa::traits::Fit;
+    use linfa_logistic::{LogisticRegression, MultiLogisticRegression};
+    use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Axis, ShapeBuilder, Slice};
+
+    use super::{check_and_classes, majority_class, FitOptions, Model};
+    use crate::error::{Error, Result};
+
+    fn linfa_error(e: linfa_logistic::error::Error) -> Error {
+        Error::invalid("logistic probe (linfa-logistic)", e.to_string())
+    }
+
+    /// The matrix handed to linfa: standardised columns and a constant column,
+    /// all multiplied by `1/√n` (see [`Model::fit`]).
+    fn solver_design(x: ArrayView2<'_, f64>, scale: f64) -> Array2<f64> {
+        let (n, p) = x.dim();
+        let mut d = Array2::<f64>::zeros((n, p + 1).f());
+        for (mut dst, src) in d.axis_iter_mut(Axis(1)).zip(x.axis_iter(Axis(1))) {
+            dst.zip_mut_with(&src, |a, b| *a = b * scale);
+        }
+        d.column_mut(p).fill(scale);
+        d
+    }
+
+    /// Fits like [`Model::fit`] with linfa-logistic: the columns and the
+    /// constant column scaled by `1/√n`, penalty `alpha/n` and gradient bound
+    /// `tolerance·√n` on linfa's summed objective give the same minimiser
+    /// and the same stopping rule (L2 norm of the mean-loss gradient).
+    pub(crate) fn fit(
+        x: ArrayView2<'_, f64>,
+        y: &[usize],
+        options: FitOptions,
+        warm: Option<&Model>,
+    ) -> Result<Model> {
+        let classes = check_and_classes(x, y)?;
+        if classes.len() < 2 {
+            return Ok(Model::Constant { class: classes[0] });
+        }
+        let (n, p) = x.dim();
+        let nf = n as f64;
+        let s = 1.0 / nf.sqrt();
+        let design = solver_design(x, s);
+        let alpha = options.alpha / nf;
+        let tolerance = options.tolerance * nf.sqrt();
+        let targets = ArrayView1::from(y);
+        let dataset = DatasetBase::new(design.view(), targets);
+        let model = if classes.len() == 2 {
+            let mut params = LogisticRegression::<f64>::default()
+                .with_intercept(false)
+                .alpha(alpha)
+                .gradient_tolerance(tolerance)
+                .max_iterations(options.max_iterations);
+            if let Some(Model::Binary {
+                weights,
+                intercept,
+                positive,
+                ..
+            }) = warm
+            {
+                // linfa makes the more frequent class the positive one.
+                let sign = if *positive == majority_class(y, &classes) {
+                    1.0
+                } else {
+                    -1.0
+                };
+                if weights.len() <= p {
+                    let mut init = Array1::<f64>::zeros(p + 1);
+                    for (dst, w) in init.iter_mut().zip(weights) {
+                        *dst = sign * w / s;
+                    }
+                    init[p] = sign * intercept / s;
+                    params = params.initial_params(init);
+                }
+            }
+            let fitted = params.fit(&dataset).map_err(linfa_error)?;
+            let labels = fitted.labels();
+            let w = fitted.params();
+            Model::Binary {
+                weights: w.slice_axis(Axis(0), Slice::from(..p)).mapv(|v| v * s),
+                intercept: w[p] * s,
+                positive: labels.pos.class,
+                negative: labels.neg.class,
+            }
+        } else {
+            let mut params = MultiLogisticRegression::<f64>::default()
+                .with_intercept(false)
+                .alpha(alpha)
+                .gradient_tolerance(tolerance)
+                .max_iterations(options.max_iterations);
+            if let Some(Model::Multi {
+                weights,
+                intercept,
+                classes: warm_classes,
+            }) = warm
+            {
+                if *warm_classes == classes && weights.nrows() <= p {
+                    let mut init = Array2::<f64>::zeros((p + 1, classes.len()));
+                    init.slice_axis_mut(Axis(0), Slice::from(..weights.nrows()))
+                        .assign(&weights.mapv(|v| v / s));
+                    init.row_mut(p).assign(&intercept.mapv(|v| v / s));
+                    params = params.initial_params(init);
+                }
+            }
+            let fitted = params.fit(&dataset).map_err(linfa_error)?;
+            let w = fitted.params();
+            Model::Multi {
+                weights: w.slice_axis(Axis(0), Slice::from(..p)).mapv(|v| v * s),
+                intercept: w.row(p).mapv(|v| v * s),
+                classes: fitted.classes().to_vec(),
+            }
+        };
+        Ok(model)
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -460,6 +581,179 @@ mod tests {
             tolerance: 1e-6,
             max_iterations: 200,
         }
+    }
+
+    /// A seeded problem: `n` rows of `p` correlated features (plus, when
+    /// `constant`, a column of 1.0 that duplicates the intercept), labels the
+    /// arg-max of `k` noisy linear scores (`noise` small: nearly separable).
+    fn problem(
+        seed: u64,
+        n: usize,
+        p: usize,
+        k: usize,
+        noise: f64,
+        constant: bool,
+    ) -> (Array2<f64>, Vec<usize>) {
+        use crate::numeric::rng::Rng;
+        let mut rng = Rng::new(seed);
+        let latent = 3;
+        let mixing = Array2::from_shape_fn((latent, p), |_| rng.normal());
+        let readout = Array2::from_shape_fn((p, k), |_| rng.normal());
+        let width = p + usize::from(constant);
+        let mut x = Array2::<f64>::zeros((n, width).f());
+        let mut y = Vec::with_capacity(n);
+        for i in 0..n {
+            let z: Vec<f64> = (0..latent).map(|_| rng.normal()).collect();
+            for j in 0..p {
+                let mixed: f64 = (0..latent).map(|l| z[l] * mixing[[l, j]]).sum();
+                x[[i, j]] = mixed + 0.5 * rng.normal();
+            }
+            if constant {
+                x[[i, p]] = 1.0;
+            }
+            let mut best = (0, f64::NEG_INFINITY);
+            for c in 0..k {
+                let score: f64 =
+                    (0..p).map(|j| x[[i, j]] * readout[[j, c]]).sum::<f64>() + noise * rng.normal();
+                if score > best.1 {
+                    best = (c, score);
+                }
+            }
+            y.push(best.0 * 3 + 1); // labels need not be 0..k
+        }
+        (x, y)
+    }
+
+    /// The penalised mean objective, from the model's probabilities (not
+    /// from the solver's code).
+    fn objective(m: &Model, x: &Array2<f64>, y: &[usize], alpha: f64) -> f64 {
+        let squares = match m {
+            Model::Constant { .. } => 0.0,
+            Model::Binary {
+                weights, intercept, ..
+            } => weights.dot(weights) + intercept * intercept,
+            Model::Multi {
+                weights, intercept, ..
+            } => weights.iter().map(|w| w * w).sum::<f64>() + intercept.dot(intercept),
+        };
+        m.log_loss(x.view(), y) + 0.5 * alpha / y.len() as f64 * squares
+    }
+
+    /// Weights and intercepts in one vector, the binary sign normalised to
+    /// the first class listed.
+    fn coefficients(m: &Model) -> Vec<f64> {
+        match m {
+            Model::Constant { .. } => Vec::new(),
+            Model::Binary {
+                weights,
+                intercept,
+                positive,
+                negative,
+            } => {
+                let sign = if positive < negative { 1.0 } else { -1.0 };
+                weights
+                    .iter()
+                    .chain(std::iter::once(intercept))
+                    .map(|v| sign * v)
+                    .collect()
+            }
+            Model::Multi {
+                weights, intercept, ..
+            } => weights.iter().chain(intercept.iter()).copied().collect(),
+        }
+    }
+
+    /// The new solver and linfa-logistic reach the same optimum: objective,
+    /// coefficients, predictions, and the solver's gradient norm is the
+    /// independently recomputed one.
+    #[test]
+    fn solver_matches_linfa_logistic_reference() {
+        let cases = [
+            // (seed, rows, features, classes, noise, constant column)
+            (11, 1500, 8, 2, 1.0, false),
+            (12, 1200, 6, 2, 0.02, false), // nearly separable
+            (13, 1000, 5, 2, 0.5, true),
+            (14, 1500, 8, 4, 1.0, false),
+            (15, 1200, 6, 3, 0.02, false), // nearly separable
+            (16, 1000, 5, 5, 0.5, true),
+        ];
+        for (seed, n, p, k, noise, constant) in cases {
+            let (mut x, y) = problem(seed, n, p, k, noise, constant);
+            Standardizer::fit(x.view()).apply(&mut x);
+            if constant {
+                // standardising centred it to 0: put the 1.0 back
+                x.column_mut(p).fill(1.0);
+            }
+            for (tolerance, max_iterations) in [(1e-7, 2000), (1e-4, 100)] {
+                let options = FitOptions {
+                    alpha: 1.0,
+                    tolerance,
+                    max_iterations,
+                };
+                let (ours, info) = Model::fit(x.view(), &y, options, None).unwrap();
+                let reference = linfa_reference::fit(x.view(), &y, options, None).unwrap();
+                let case = format!("seed {seed}, tolerance {tolerance}");
+                let recomputed = ours.mean_gradient_norm(x.view(), &y, options.alpha);
+                assert!(
+                    (recomputed - info.gradient_norm).abs() <= 1e-9 + 1e-6 * recomputed,
+                    "{case}: {recomputed} vs {info:?}"
+                );
+                assert!(info.converged, "{case}: {info:?}");
+                let (fo, fr) = (
+                    objective(&ours, &x, &y, options.alpha),
+                    objective(&reference, &x, &y, options.alpha),
+                );
+                let slack = if tolerance < 1e-6 { 1e-10 } else { 1e-8 };
+                assert!(
+                    fo <= fr + slack * fr,
+                    "{case}: objective {fo} vs linfa {fr}"
+                );
+                assert!(
+                    (fo - fr).abs() <= slack * fr,
+                    "{case}: objective {fo} vs linfa {fr}"
+                );
+                let (co, cr) = (coefficients(&ours), coefficients(&reference));
+                let scale = cr.iter().fold(1.0f64, |m, v| m.max(v.abs()));
+                let coefficient_slack = if tolerance < 1e-6 { 1e-5 } else { 1e-4 };
+                for (a, b) in co.iter().zip(&cr) {
+                    assert!(
+                        (a - b).abs() <= coefficient_slack * scale,
+                        "{case}: coefficients {co:?} vs linfa {cr:?}"
+                    );
+                }
+                let (po, pr) = (ours.predict(x.view()), reference.predict(x.view()));
+                let agree = po.iter().zip(&pr).filter(|(a, b)| a == b).count();
+                assert!(
+                    agree as f64 >= 0.999 * n as f64,
+                    "{case}: predictions agree on {agree} of {n}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn fits_are_deterministic_across_thread_counts() {
+        let (mut x, y) = problem(21, 9000, 6, 3, 1.0, false);
+        Standardizer::fit(x.view()).apply(&mut x);
+        let options = FitOptions {
+            alpha: 1.0,
+            tolerance: 1e-4,
+            max_iterations: 100,
+        };
+        let fit_with = |threads: usize| {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            pool.install(|| Model::fit(x.view(), &y, options, None).unwrap())
+        };
+        let (one, info) = fit_with(1);
+        let (three, info3) = fit_with(3);
+        assert_eq!(one, three);
+        assert_eq!(info, info3);
+        // a row-major copy of the same data gives the same model too
+        let rows = x.as_standard_layout().to_owned();
+        assert_eq!(Model::fit(rows.view(), &y, options, None).unwrap().0, one);
     }
 
     #[test]

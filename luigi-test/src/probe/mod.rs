@@ -31,7 +31,9 @@
 mod data;
 mod labels;
 mod layer;
+mod lbfgs;
 mod logistic;
+mod loss;
 mod metrics;
 mod pca;
 pub(crate) mod readout;

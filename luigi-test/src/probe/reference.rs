@@ -104,8 +104,8 @@ fn fitted_probe_matches_scikit_learn_and_the_exact_optimum() {
             accuracy(&model)
         );
 
-        // Tight settings: linfa reaches the exact minimiser of the objective
-        // we hand it (computed independently with scipy).
+        // Tight settings: the solver reaches the exact minimiser of the
+        // objective (computed independently with scipy).
         let tight = FitOptions {
             tolerance: 1e-10,
             max_iterations: 2000,

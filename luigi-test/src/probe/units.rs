@@ -4,7 +4,7 @@
 //!
 //! Orderings: by single-unit probe, by the caller's ranking (e.g. single-unit
 //! correlations from the score engine), or greedy forward selection. An
-//! L1-regularised path is not offered: linfa-logistic 0.8 fits an L2
+//! L1-regularised path is not offered: the probes' solver fits an L2
 //! penalty only, so greedy forward selection is the regularisation-free
 //! alternative.
 
