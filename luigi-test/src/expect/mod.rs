@@ -86,6 +86,7 @@ mod at_most;
 pub mod builtin;
 mod judge;
 #[doc(hidden)]
+#[doc(hidden)]
 pub mod macro_support;
 mod page;
 mod probe;
