@@ -9,7 +9,7 @@
 //! folder and runs `tests/data/probe/bench_sklearn.py` on it
 //! (StandardScaler + LogisticRegression, lbfgs, same C, tol and max_iter).
 //! Prints best-of-3 wall and CPU time, held-out accuracy (and whether it
-//! agrees with scikit-learn's to 3 decimals; `acc (opt)` is scikit-learn's
+//! is within 0.001 of scikit-learn's, issue 20's bar; `acc (opt)` is scikit-learn's
 //! at tol=1e-8, where both optimisers are heading), and the time ratios.
 //!
 //! Both sides run on one thread by default (Luigi: `MATMUL_NUM_THREADS=1`
@@ -264,7 +264,8 @@ fn main() {
         let optimum = sk
             .and_then(|s| s["optimum_accuracy"].as_f64())
             .unwrap_or(f64::NAN);
-        let equal = format!("{:.3}", t.accuracy) == format!("{sa:.3}");
+        // Issue 20's bar: held-out accuracies within 0.001 of each other.
+        let equal = (t.accuracy - sa).abs() <= 0.001 + 1e-12;
         let _ = writeln!(
             out,
             "{:<8} {:>9.3}s {:>9.3}s | {:>9.3}s {:>9.3}s {:>5} | {:>11.3}s | {:>7.2}x {:>7.2}x | {:>7.4} {:>7.4} {:>6} {:>9.4}",

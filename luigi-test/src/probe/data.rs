@@ -162,6 +162,23 @@ impl Split {
         )
     }
 
+    /// [`Split::dense`] with a weight per training row (its number of
+    /// copies), standardised with the weighted statistics.
+    pub(crate) fn dense_weighted(
+        p: &Problem<'_>,
+        units: &[usize],
+        train: &[usize],
+        weights: Option<&[f64]>,
+        test: &[usize],
+    ) -> Self {
+        let mut x_train = gather_dense(p.x, train, units);
+        let mut x_test = gather_dense(p.x, test, units);
+        let s = Standardizer::fit_weighted(x_train.view(), weights);
+        s.apply(&mut x_train);
+        s.apply(&mut x_test);
+        Split { x_train, x_test }
+    }
+
     /// One-hot token identity: the `max_tokens` most frequent training tokens
     /// (ties: smaller id first) get a column each, everything else one
     /// shared column.

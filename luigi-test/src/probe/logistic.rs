@@ -37,12 +37,15 @@
 
 use ndarray::{Array1, Array2, ArrayView2, Axis, ShapeBuilder};
 
-use super::lbfgs::{self, Settings};
+use super::lbfgs::{self, Preconditioner, Settings};
 use super::loss::{LogLoss, Targets};
 use crate::error::{Error, Result};
 
 /// L-BFGS memory (scipy's default).
 const MEMORY: usize = 10;
+
+/// Most parameters [`Model::curvature`] factors (a dense `d × d` Hessian).
+pub(crate) const MAX_PRECONDITIONED: usize = 1024;
 
 /// Solver settings shared by every fit.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -67,12 +70,26 @@ pub(crate) struct Standardizer {
 impl Standardizer {
     /// Fits on the columns of `x` (any layout).
     pub(crate) fn fit(x: ArrayView2<'_, f64>) -> Self {
-        let n = x.nrows().max(1) as f64;
+        Standardizer::fit_weighted(x, None)
+    }
+
+    /// Fits on the columns of `x`, each row counted `weights[row]` times.
+    pub(crate) fn fit_weighted(x: ArrayView2<'_, f64>, weights: Option<&[f64]>) -> Self {
+        let n = weights.map_or(x.nrows().max(1) as f64, |w| w.iter().sum::<f64>());
         let mut mean = Vec::with_capacity(x.ncols());
         let mut scale = Vec::with_capacity(x.ncols());
         for col in x.axis_iter(Axis(1)) {
-            let m = col.iter().sum::<f64>() / n;
-            let var = col.iter().map(|v| (v - m) * (v - m)).sum::<f64>() / n;
+            let (m, var) = match weights {
+                None => {
+                    let m = col.iter().sum::<f64>() / n;
+                    (m, col.iter().map(|v| (v - m) * (v - m)).sum::<f64>() / n)
+                }
+                Some(w) => {
+                    let m = col.iter().zip(w).map(|(v, w)| v * w).sum::<f64>() / n;
+                    let ss = col.iter().zip(w).map(|(v, w)| w * (v - m) * (v - m));
+                    (m, ss.sum::<f64>() / n)
+                }
+            };
             let sd = var.sqrt();
             mean.push(m);
             // scikit-learn treats a variance below ~10·eps·mean² as zero.
@@ -135,6 +152,9 @@ pub(crate) struct FitInfo {
     pub gradient_norm: f64,
     /// Whether `gradient_norm <= tolerance`.
     pub converged: bool,
+    /// The mean (weighted) log-loss of the training rows at the solution,
+    /// without the penalty, when the solver computed it on its way.
+    pub data_loss: Option<f64>,
 }
 
 /// Checks that `x` and `y` agree and are not empty; the sorted distinct labels.
@@ -151,10 +171,19 @@ fn check_and_classes(x: ArrayView2<'_, f64>, y: &[usize]) -> Result<Vec<usize>> 
             "no training rows: the training split is empty",
         ));
     }
-    let mut classes: Vec<usize> = y.to_vec();
-    classes.sort_unstable();
-    classes.dedup();
-    Ok(classes)
+    // One scan (labels are small class indices); no sort of the labels.
+    let mut seen: Vec<bool> = Vec::new();
+    for &c in y {
+        if c >= seen.len() {
+            seen.resize(c + 1, false);
+        }
+        seen[c] = true;
+    }
+    Ok(seen
+        .iter()
+        .enumerate()
+        .filter_map(|(c, &s)| s.then_some(c))
+        .collect())
 }
 
 impl Model {
@@ -176,11 +205,44 @@ impl Model {
         options: FitOptions,
         warm: Option<&Model>,
     ) -> Result<(Model, FitInfo)> {
+        Model::fit_weighted(x, y, None, options, warm, None)
+    }
+
+    /// [`Model::fit`] with a positive weight per row: the fit of the data in
+    /// which each row is repeated its weight's number of times (a bootstrap
+    /// resample), at the cost of the distinct rows only. Class orientation
+    /// counts rows by weight.
+    ///
+    /// `curvature`, when given, preconditions L-BFGS ([`Preconditioner`]):
+    /// a Hessian from [`Model::curvature`] of a similar fit (the same
+    /// columns on other rows) makes a warm start converge in a few
+    /// iterations. It changes the path, not the minimiser.
+    pub(crate) fn fit_weighted<'a>(
+        x: ArrayView2<'a, f64>,
+        y: &[usize],
+        weights: Option<&'a [f64]>,
+        options: FitOptions,
+        warm: Option<&Model>,
+        curvature: Option<&Preconditioner>,
+    ) -> Result<(Model, FitInfo)> {
         let classes = check_and_classes(x, y)?;
+        if let Some(w) = weights {
+            if w.len() != y.len() || w.iter().any(|v| !(v.is_finite() && *v > 0.0)) {
+                return Err(Error::invalid(
+                    "logistic probe",
+                    format!(
+                        "{} row weights for {} rows, or a weight that is not positive",
+                        w.len(),
+                        y.len()
+                    ),
+                ));
+            }
+        }
         if classes.len() < 2 {
             let info = FitInfo {
                 gradient_norm: 0.0,
                 converged: true,
+                data_loss: None,
             };
             return Ok((Model::Constant { class: classes[0] }, info));
         }
@@ -191,8 +253,8 @@ impl Model {
             tolerance: options.tolerance,
             max_iterations: options.max_iterations,
         };
-        let (model, minimum) = if classes.len() == 2 {
-            let positive = majority_class(y, &classes);
+        let (model, gradient_norm, data_loss) = if classes.len() == 2 {
+            let positive = majority_class(y, weights, &classes);
             let negative = if positive == classes[0] {
                 classes[1]
             } else {
@@ -222,15 +284,16 @@ impl Model {
                 .iter()
                 .map(|&c| if c == positive { 1.0 } else { -1.0 })
                 .collect();
-            let objective = LogLoss::new(x, Targets::Binary(signs), options.alpha);
-            let m = lbfgs::minimize(&objective, start, settings)?;
+            let objective = LogLoss::weighted(x, Targets::Binary(signs), weights, options.alpha);
+            let (m, gradient_norm, value) = solve(&objective, start, settings, curvature)?;
+            let data_loss = value.map(|v| v - objective.penalty_at(&m));
             let model = Model::Binary {
-                weights: Array1::from(m.x[..p].to_vec()),
-                intercept: m.x[p],
+                weights: Array1::from(m[..p].to_vec()),
+                intercept: m[p],
                 positive,
                 negative,
             };
-            (model, m)
+            (model, gradient_norm, data_loss)
         } else {
             let k = classes.len();
             let mut start = vec![0.0; k * stride];
@@ -258,20 +321,81 @@ impl Model {
                 })
                 .collect::<Result<Vec<usize>>>()?;
             let targets = Targets::Multi { classes: k, index };
-            let objective = LogLoss::new(x, targets, options.alpha);
-            let m = lbfgs::minimize(&objective, start, settings)?;
+            let objective = LogLoss::weighted(x, targets, weights, options.alpha);
+            let (m, gradient_norm, value) = solve(&objective, start, settings, curvature)?;
+            let data_loss = value.map(|v| v - objective.penalty_at(&m));
             let model = Model::Multi {
-                weights: Array2::from_shape_fn((p, k), |(j, c)| m.x[c * stride + j]),
-                intercept: Array1::from_shape_fn(k, |c| m.x[c * stride + p]),
+                weights: Array2::from_shape_fn((p, k), |(j, c)| m[c * stride + j]),
+                intercept: Array1::from_shape_fn(k, |c| m[c * stride + p]),
                 classes,
             };
-            (model, m)
+            (model, gradient_norm, data_loss)
         };
         let info = FitInfo {
-            gradient_norm: minimum.gradient_norm,
-            converged: minimum.gradient_norm <= options.tolerance * (1.0 + 1e-6),
+            gradient_norm,
+            converged: gradient_norm <= options.tolerance * (1.0 + 1e-6),
+            data_loss,
         };
         Ok((model, info))
+    }
+
+    /// The Hessian of the fitting objective at this model on `(x, y)`
+    /// (weighted like [`Model::fit_weighted`]), factored to precondition
+    /// later fits of the same columns ([`Preconditioner`]). `None` for a
+    /// constant model, a label the model has no class for, more than
+    /// [`MAX_PRECONDITIONED`] parameters, or a Hessian that is not
+    /// positive definite.
+    pub(crate) fn curvature<'a>(
+        &self,
+        x: ArrayView2<'a, f64>,
+        y: &[usize],
+        weights: Option<&'a [f64]>,
+        alpha: f64,
+    ) -> Option<Preconditioner> {
+        let p = x.ncols();
+        let stride = p + 1;
+        let (targets, theta) = match self {
+            Model::Constant { .. } => return None,
+            Model::Binary {
+                weights: w,
+                intercept,
+                positive,
+                ..
+            } => {
+                let signs = y
+                    .iter()
+                    .map(|c| if c == positive { 1.0 } else { -1.0 })
+                    .collect();
+                let mut theta = w.to_vec();
+                theta.push(*intercept);
+                (Targets::Binary(signs), theta)
+            }
+            Model::Multi {
+                weights: w,
+                intercept,
+                classes,
+            } => {
+                let index = y
+                    .iter()
+                    .map(|c| classes.binary_search(c).ok())
+                    .collect::<Option<Vec<usize>>>()?;
+                let k = classes.len();
+                let mut theta = vec![0.0; k * stride];
+                for ((j, c), v) in w.indexed_iter() {
+                    theta[c * stride + j] = *v;
+                }
+                for (c, b) in intercept.iter().enumerate() {
+                    theta[c * stride + p] = *b;
+                }
+                (Targets::Multi { classes: k, index }, theta)
+            }
+        };
+        if theta.len() != targets.scores() * stride || theta.len() > MAX_PRECONDITIONED {
+            return None;
+        }
+        let objective = LogLoss::weighted(x, targets, weights, alpha);
+        let hessian = objective.hessian(&theta)?;
+        Preconditioner::new(&hessian, theta.len())
     }
 
     /// Class scores `x·W + b`: one column per class of a multinomial model,
@@ -358,21 +482,58 @@ impl Model {
 
     /// Mean log-loss on `(x, y)` (lower is better); a class the model never
     /// saw gets probability 1e-15 (scikit-learn's clamp).
+    #[cfg(test)]
     pub(crate) fn log_loss(&self, x: ArrayView2<'_, f64>, y: &[usize]) -> f64 {
+        self.log_loss_weighted(x, y, None)
+    }
+
+    /// [`Model::log_loss`] with a weight per row (the weighted mean).
+    pub(crate) fn log_loss_weighted(
+        &self,
+        x: ArrayView2<'_, f64>,
+        y: &[usize],
+        weights: Option<&[f64]>,
+    ) -> f64 {
         if y.is_empty() {
             return 0.0;
         }
         let eps = 1e-15f64;
+        let weight = |i: usize| weights.map_or(1.0, |w| w[i]);
+        let total = weights.map_or(y.len() as f64, |w| w.iter().sum());
+        if let Model::Binary {
+            positive, negative, ..
+        } = self
+        {
+            // As `probabilities` computes them, without the table.
+            let z = self.logits(x);
+            let sum: f64 = z
+                .iter()
+                .zip(y)
+                .enumerate()
+                .map(|(i, (&zi, t))| {
+                    let pp = 1.0 / (1.0 + (-zi).exp());
+                    let p = if t == positive {
+                        pp
+                    } else if t == negative {
+                        1.0 - pp
+                    } else {
+                        0.0
+                    };
+                    -p.clamp(eps, 1.0).ln() * weight(i)
+                })
+                .sum();
+            return sum / total;
+        }
         let (pr, classes) = self.probabilities(x);
-        let total: f64 = pr
-            .axis_iter(Axis(0))
+        pr.axis_iter(Axis(0))
             .zip(y)
-            .map(|(row, t)| {
+            .enumerate()
+            .map(|(i, (row, t))| {
                 let p = classes.iter().position(|c| c == t).map_or(0.0, |k| row[k]);
-                -p.clamp(eps, 1.0).ln()
+                -p.clamp(eps, 1.0).ln() * weight(i)
             })
-            .sum();
-        total / y.len() as f64
+            .sum::<f64>()
+            / total
     }
 
     /// L2 norm of the gradient of the solver's objective divided by `n`
@@ -421,10 +582,37 @@ impl Model {
     }
 }
 
-fn majority_class(y: &[usize], classes: &[usize]) -> usize {
+/// Newton's method when the probe has few parameters (one unit, a few
+/// units), L-BFGS otherwise or when Newton gives up: the same objective and
+/// stopping rule, so the same minimiser within the tolerance.
+/// The minimiser, the gradient's L2 norm there, and the objective there
+/// when the solver computed it.
+fn solve(
+    objective: &LogLoss<'_>,
+    start: Vec<f64>,
+    settings: Settings,
+    curvature: Option<&Preconditioner>,
+) -> Result<(Vec<f64>, f64, Option<f64>)> {
+    use super::newton::{self, SecondOrder};
+    if objective.dimension() <= newton::MAX_DIMENSION {
+        if let Some(m) = newton::minimize(objective, start.clone(), settings) {
+            return Ok((m.x, m.gradient_norm, m.value));
+        }
+    }
+    let m = lbfgs::minimize_preconditioned(objective, start, settings, curvature)?;
+    Ok((m.x, m.gradient_norm, Some(m.value)))
+}
+
+fn majority_class(y: &[usize], weights: Option<&[f64]>, classes: &[usize]) -> usize {
     // Mirrors linfa-logistic's choice: the more frequent class is positive;
-    // on a tie, the class seen first.
-    let count = |c: usize| y.iter().filter(|&&v| v == c).count();
+    // on a tie, the class seen first. Rows count by their weight.
+    let count = |c: usize| -> f64 {
+        y.iter()
+            .enumerate()
+            .filter(|(_, &v)| v == c)
+            .map(|(i, _)| weights.map_or(1.0, |w| w[i]))
+            .sum()
+    };
     let (a, b) = (classes[0], classes[1]);
     let first = y.first().copied().unwrap_or(a);
     let (ca, cb) = (count(a), count(b));
@@ -499,7 +687,7 @@ pub(crate) mod linfa_reference {
             }) = warm
             {
                 // linfa makes the more frequent class the positive one.
-                let sign = if *positive == majority_class(y, &classes) {
+                let sign = if *positive == majority_class(y, None, &classes) {
                     1.0
                 } else {
                     -1.0
@@ -703,18 +891,27 @@ mod tests {
                     objective(&ours, &x, &y, options.alpha),
                     objective(&reference, &x, &y, options.alpha),
                 );
+                // Never worse than linfa; equal at the tight tolerance. At
+                // 1e-4 the two solvers stop at different points within the
+                // tolerance (Newton, used for few parameters, lands closer
+                // to the minimum), so only a looser equality holds.
                 let slack = if tolerance < 1e-6 { 1e-10 } else { 1e-8 };
                 assert!(
                     fo <= fr + slack * fr,
                     "{case}: objective {fo} vs linfa {fr}"
                 );
+                let equal = if tolerance < 1e-6 { 1e-10 } else { 1e-5 };
                 assert!(
-                    (fo - fr).abs() <= slack * fr,
+                    (fo - fr).abs() <= equal * fr,
                     "{case}: objective {fo} vs linfa {fr}"
                 );
                 let (co, cr) = (coefficients(&ours), coefficients(&reference));
                 let scale = cr.iter().fold(1.0f64, |m, v| m.max(v.abs()));
-                let coefficient_slack = if tolerance < 1e-6 { 1e-5 } else { 1e-4 };
+                // Along a flat valley (a nearly separable problem) the
+                // coefficients of two stopping points within 1e-4 differ
+                // more than their objectives: measured up to 8e-4 of the
+                // largest coefficient (seed 11).
+                let coefficient_slack = if tolerance < 1e-6 { 1e-5 } else { 2e-3 };
                 for (a, b) in co.iter().zip(&cr) {
                     assert!(
                         (a - b).abs() <= coefficient_slack * scale,

@@ -35,6 +35,7 @@ mod lbfgs;
 mod logistic;
 mod loss;
 mod metrics;
+mod newton;
 mod pca;
 pub(crate) mod readout;
 mod report;

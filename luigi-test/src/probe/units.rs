@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use super::data::{Problem, Split};
 use super::labels::Labels;
+use super::lbfgs::Preconditioner;
 use super::logistic::{select_columns, FitOptions, Model};
 use super::metrics::{bootstrap_metrics, Bootstrap, Estimate};
 use super::report::round_estimate;
@@ -201,14 +202,28 @@ pub fn find_unit_set(
         problem.check_units("probe::find_unit_set (UnitOrdering::Given)", order)?;
     }
     let all_rows: Vec<usize> = (0..rows.len()).collect();
-    let main = select(&problem, &all_rows, config, config.probe.seed)?;
+    let main = select(
+        &problem,
+        &all_rows,
+        config,
+        config.probe.seed,
+        Start::First {
+            curvature: config.stability_resamples > 0,
+        },
+    )?;
 
     let resamples: Vec<Result<Selection>> = (0..config.stability_resamples)
         .into_par_iter()
         .map(|b| {
             let mut rng = Rng::stream(config.probe.seed, 0x5_7AB1 + b as u64);
             let picked = resample_sequences(&rows.sequence, &mut rng);
-            select(&problem, &picked, config, rng.next_u64())
+            select(
+                &problem,
+                &picked,
+                config,
+                rng.next_u64(),
+                Start::From(&main.start),
+            )
         })
         .collect();
     let mut counts = vec![0usize; activations.ncols()];
@@ -274,9 +289,34 @@ pub fn find_unit_set(
     })
 }
 
+/// The models one selection run fitted, which start the resamples' fits
+/// (same columns, other rows: only the starting point moves).
+#[derive(Debug, Clone)]
+struct Starts {
+    /// The whole-layer probe.
+    layer: Model,
+    /// The whole-layer objective's Hessian at `layer`, which preconditions
+    /// the resamples' whole-layer fits.
+    curvature: Option<Preconditioner>,
+    /// The single-unit probes by unit (empty unless the ordering fits them).
+    single: Vec<Model>,
+}
+
+/// How a selection run starts its fits.
+#[derive(Clone, Copy)]
+enum Start<'a> {
+    /// From scratch; `curvature`: also factor the whole-layer Hessian for
+    /// the runs that follow.
+    First { curvature: bool },
+    /// From the first run's models.
+    From(&'a Starts),
+}
+
 /// The outcome of one selection run.
 #[derive(Debug, Clone)]
 struct Selection {
+    /// Its fitted models, to start the resamples from.
+    start: Starts,
     layer_accuracy: Estimate,
     target: f64,
     order: Vec<usize>,
@@ -299,15 +339,30 @@ fn held_out_accuracy(
 }
 
 /// Runs split, whole-layer fit, ordering and sweep on `rows` (indices into
-/// `p`, possibly repeated).
-fn select(p: &Problem<'_>, rows: &[usize], config: &UnitSetConfig, seed: u64) -> Result<Selection> {
+/// `p`, possibly repeated); `start`, when given, holds the models of the
+/// run on all rows, which start the fits (fewer iterations to the same
+/// optimum).
+fn select(
+    p: &Problem<'_>,
+    rows: &[usize],
+    config: &UnitSetConfig,
+    seed: u64,
+    start: Start<'_>,
+) -> Result<Selection> {
+    let (start, want_curvature) = match start {
+        Start::First { curvature } => (None, curvature),
+        Start::From(s) => (Some(s), false),
+    };
     let seqs: Vec<u32> = p.sequences_of(rows);
     let split = folds(&seqs, config.probe.evaluation, seed)?;
     let fold = &split[0];
-    let train: Vec<usize> = fold.train.iter().map(|&i| rows[i]).collect();
+    // A bootstrap resample repeats sequences: their rows are fitted once,
+    // with a weight, which is the same objective at a fraction of the cost.
+    let (train, weights) = distinct(fold.train.iter().map(|&i| rows[i]), p.x.nrows());
+    let weights = weights.as_deref();
     let test: Vec<usize> = fold.test.iter().map(|&i| rows[i]).collect();
     let all_units: Vec<usize> = (0..p.x.ncols()).collect();
-    let data = Split::dense(p, &all_units, &train, &test);
+    let data = Split::dense_weighted(p, &all_units, &train, weights, &test);
     let y_train = p.labels_of(&train);
     let y_test = p.labels_of(&test);
     let test_seqs = p.sequences_of(&test);
@@ -317,7 +372,19 @@ fn select(p: &Problem<'_>, rows: &[usize], config: &UnitSetConfig, seed: u64) ->
         ..config.probe.bootstrap()
     };
 
-    let (layer, _) = Model::fit(data.x_train.view(), &y_train, options, None)?;
+    let (layer, _) = Model::fit_weighted(
+        data.x_train.view(),
+        &y_train,
+        weights,
+        options,
+        start.map(|s| &s.layer),
+        start.and_then(|s| s.curvature.as_ref()),
+    )?;
+    let curvature = if want_curvature {
+        layer.curvature(data.x_train.view(), &y_train, weights, options.alpha)
+    } else {
+        None
+    };
     let layer_accuracy = held_out_accuracy(
         &y_test,
         &layer.predict(data.x_test.view()),
@@ -327,7 +394,18 @@ fn select(p: &Problem<'_>, rows: &[usize], config: &UnitSetConfig, seed: u64) ->
     )?;
     let target = config.fraction * layer_accuracy.value;
 
-    let mut orderer = Orderer::new(p, &data.x_train, &train, &y_train, config, seed, options)?;
+    let singles = start.map_or(&[][..], |s| &s.single[..]);
+    let (mut orderer, single) = Orderer::new(
+        p,
+        &data.x_train,
+        &train,
+        &y_train,
+        weights,
+        config,
+        seed,
+        options,
+        singles,
+    )?;
     let limit = config.max_units.unwrap_or(usize::MAX).min(orderer.len());
     let mut order: Vec<usize> = Vec::new();
     let mut curve: Vec<CurvePoint> = Vec::new();
@@ -340,11 +418,13 @@ fn select(p: &Problem<'_>, rows: &[usize], config: &UnitSetConfig, seed: u64) ->
             break;
         };
         order.push(unit);
-        let (model, _) = Model::fit(
+        let (model, _) = Model::fit_weighted(
             select_columns(&data.x_train, &order).view(),
             &y_train,
+            weights,
             options,
             warm.as_ref(),
+            None,
         )?;
         let predicted = model.predict(select_columns(&data.x_test, &order).view());
         let accuracy = held_out_accuracy(&y_test, &predicted, &test_seqs, p.n_classes, boot)?;
@@ -374,6 +454,11 @@ fn select(p: &Problem<'_>, rows: &[usize], config: &UnitSetConfig, seed: u64) ->
     }
     let size = best.map_or(0, |(s, _)| s);
     Ok(Selection {
+        start: Starts {
+            layer,
+            curvature,
+            single,
+        },
         layer_accuracy,
         target,
         order,
@@ -383,43 +468,86 @@ fn select(p: &Problem<'_>, rows: &[usize], config: &UnitSetConfig, seed: u64) ->
     })
 }
 
+/// The distinct values of `rows` in first-seen order, with how often each
+/// occurs (`None` when none repeats); values are below `bound`.
+fn distinct(rows: impl Iterator<Item = usize>, bound: usize) -> (Vec<usize>, Option<Vec<f64>>) {
+    let mut slot: Vec<u32> = vec![u32::MAX; bound];
+    let mut out = Vec::new();
+    let mut counts: Vec<f64> = Vec::new();
+    for r in rows {
+        if slot[r] == u32::MAX {
+            slot[r] = out.len() as u32;
+            out.push(r);
+            counts.push(1.0);
+        } else {
+            counts[slot[r] as usize] += 1.0;
+        }
+    }
+    let repeats = counts.iter().any(|&c| c > 1.0);
+    (out, repeats.then_some(counts))
+}
+
 /// Produces the next unit of the ordering.
+#[allow(clippy::large_enum_variant)] // one per selection run
 enum Orderer {
     Fixed(Vec<usize>),
     Greedy {
         x_fit: Array2<f64>,
         y_fit: Vec<usize>,
+        w_fit: Option<Vec<f64>>,
         x_val: Array2<f64>,
         y_val: Vec<usize>,
+        w_val: Option<Vec<f64>>,
         n_units: usize,
         options: FitOptions,
     },
 }
 
 impl Orderer {
+    /// The orderer, with the single-unit models it fitted (by unit; empty
+    /// for other orderings). `single`, when not empty, starts those fits.
+    #[allow(clippy::too_many_arguments)]
     fn new(
         p: &Problem<'_>,
         x_train: &Array2<f64>,
         train: &[usize],
         y_train: &[usize],
+        weights: Option<&[f64]>,
         config: &UnitSetConfig,
         seed: u64,
         options: FitOptions,
-    ) -> Result<Self> {
+        single: &[Model],
+    ) -> Result<(Self, Vec<Model>)> {
         match &config.ordering {
-            UnitOrdering::Given(order) => Ok(Orderer::Fixed(order.clone())),
+            UnitOrdering::Given(order) => Ok((Orderer::Fixed(order.clone()), Vec::new())),
             UnitOrdering::SingleUnit => {
-                let scored: Vec<Result<(f64, usize)>> = (0..x_train.ncols())
+                let scored: Vec<Result<(f64, usize, Model)>> = (0..x_train.ncols())
                     .into_par_iter()
                     .map(|u| {
                         let x = select_columns(x_train, &[u]);
-                        let (m, _) = Model::fit(x.view(), y_train, options, None)?;
-                        Ok((m.log_loss(x.view(), y_train), u))
+                        let (m, info) = Model::fit_weighted(
+                            x.view(),
+                            y_train,
+                            weights,
+                            options,
+                            single.get(u),
+                            None,
+                        )?;
+                        // The solver's last pass usually has the loss already.
+                        let loss = info
+                            .data_loss
+                            .unwrap_or_else(|| m.log_loss_weighted(x.view(), y_train, weights));
+                        Ok((loss, u, m))
                     })
                     .collect();
-                let mut scored = scored.into_iter().collect::<Result<Vec<_>>>()?;
-                scored.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
-                Ok(Orderer::Fixed(scored.into_iter().map(|(_, u)| u).collect()))
+                let scored = scored.into_iter().collect::<Result<Vec<_>>>()?;
+                let mut order: Vec<(f64, usize)> = scored.iter().map(|s| (s.0, s.1)).collect();
+                order.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+                let models = scored.into_iter().map(|s| s.2).collect();
+                Ok((
+                    Orderer::Fixed(order.into_iter().map(|(_, u)| u).collect()),
+                    models,
+                ))
             }
             UnitOrdering::GreedyForward => {
                 let seqs = p.sequences_of(train);
@@ -442,18 +570,24 @@ impl Orderer {
                         |(i, j)| x_train[[idx[i], j]],
                     );
                     let y: Vec<usize> = idx.iter().map(|&i| y_train[i]).collect();
-                    (x, y)
+                    let w: Option<Vec<f64>> = weights.map(|w| idx.iter().map(|&i| w[i]).collect());
+                    (x, y, w)
                 };
-                let (x_fit, y_fit) = take(&inner[0].train);
-                let (x_val, y_val) = take(&inner[0].test);
-                Ok(Orderer::Greedy {
-                    x_fit,
-                    y_fit,
-                    x_val,
-                    y_val,
-                    n_units: x_train.ncols(),
-                    options,
-                })
+                let (x_fit, y_fit, w_fit) = take(&inner[0].train);
+                let (x_val, y_val, w_val) = take(&inner[0].test);
+                Ok((
+                    Orderer::Greedy {
+                        x_fit,
+                        y_fit,
+                        w_fit,
+                        x_val,
+                        y_val,
+                        w_val,
+                        n_units: x_train.ncols(),
+                        options,
+                    },
+                    Vec::new(),
+                ))
             }
         }
     }
@@ -472,8 +606,10 @@ impl Orderer {
             Orderer::Greedy {
                 x_fit,
                 y_fit,
+                w_fit,
                 x_val,
                 y_val,
+                w_val,
                 n_units,
                 options,
             } => {
@@ -482,24 +618,29 @@ impl Orderer {
                 // Warm starts are valid: the sweep's model was fitted on the
                 // same `chosen` prefix (on other rows, which only moves the
                 // starting point).
-                let scored: Vec<Result<(usize, f64, usize)>> = candidates
+                let (w_fit, w_val) = (w_fit.as_deref(), w_val.as_deref());
+                let scored: Vec<Result<(f64, f64, usize)>> = candidates
                     .par_iter()
                     .map(|&u| {
                         let mut cols = chosen.to_vec();
                         cols.push(u);
+                        let x = select_columns(x_fit, &cols);
                         let (m, _) =
-                            Model::fit(select_columns(x_fit, &cols).view(), y_fit, *options, warm)?;
+                            Model::fit_weighted(x.view(), y_fit, w_fit, *options, warm, None)?;
                         let xv = select_columns(x_val, &cols);
                         let pred = m.predict(xv.view());
-                        let correct = pred
+                        // Correct rows, each counted by its weight (whole numbers).
+                        let correct: f64 = pred
                             .iter()
                             .zip(y_val.iter())
-                            .filter(|(a, b)| a == b)
-                            .count();
-                        Ok((correct, m.log_loss(xv.view(), y_val), u))
+                            .enumerate()
+                            .filter(|(_, (a, b))| a == b)
+                            .map(|(i, _)| w_val.map_or(1.0, |w| w[i]))
+                            .sum();
+                        Ok((correct, m.log_loss_weighted(xv.view(), y_val, w_val), u))
                     })
                     .collect();
-                let mut best: Option<(usize, f64, usize)> = None;
+                let mut best: Option<(f64, f64, usize)> = None;
                 for s in scored {
                     let s = s?;
                     let better = match best {
