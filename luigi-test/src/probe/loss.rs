@@ -216,6 +216,57 @@ impl<'a> LogLoss<'a> {
 }
 
 impl LogLoss<'_> {
+    /// [`SecondOrder::evaluate_second_order`] for one feature and two
+    /// classes (the unit-set search's single-unit probes): one loop over the
+    /// rows with five running sums, in row order.
+    fn single_binary(
+        &self,
+        sign: &[f64],
+        theta: &[f64],
+        gradient: &mut [f64],
+        hessian: &mut [f64],
+        value: bool,
+    ) -> f64 {
+        let (w, b) = (theta[0], theta[1]);
+        let x = &self.columns[..self.rows];
+        let (mut g0, mut g1, mut h00, mut h01, mut h11, mut loss) = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0);
+        for (i, (&xi, &t)) in x.iter().zip(sign).enumerate() {
+            let weight = self.weight(i);
+            let u = -t * (b + w * xi);
+            let e = (-u.abs()).exp();
+            if value {
+                loss += weight * (u.max(0.0) + e.ln_1p());
+            }
+            let sigma = if u >= 0.0 {
+                1.0 / (1.0 + e)
+            } else {
+                e / (1.0 + e)
+            };
+            let r = -t * sigma * weight;
+            let c = sigma * (1.0 - sigma) * weight;
+            g0 += r * xi;
+            g1 += r;
+            let cx = c * xi;
+            h00 += cx * xi;
+            h01 += cx;
+            h11 += c;
+        }
+        let inv_n = 1.0 / self.total;
+        gradient[0] = g0 * inv_n + self.penalty * w;
+        gradient[1] = g1 * inv_n + self.penalty * b;
+        hessian[0] = h00 * inv_n + self.penalty;
+        hessian[1] = h01 * inv_n;
+        hessian[2] = h01 * inv_n;
+        hessian[3] = h11 * inv_n + self.penalty;
+        if value {
+            loss * inv_n + 0.5 * self.penalty * (w * w + b * b)
+        } else {
+            f64::NAN
+        }
+    }
+}
+
+impl LogLoss<'_> {
     /// The Hessian at `theta` (row-major `d × d`), from matrix products:
     /// for many features, where [`SecondOrder`]'s per-pair dot products
     /// would be slow. `None` if the stored columns do not form a matrix.
@@ -360,6 +411,9 @@ impl SecondOrder for LogLoss<'_> {
         hessian: &mut [f64],
         value: bool,
     ) -> f64 {
+        if let (1, Targets::Binary(sign)) = (self.features, &self.targets) {
+            return self.single_binary(sign, theta, gradient, hessian, value);
+        }
         let p = self.features;
         let k = self.targets.scores();
         let stride = p + 1;
@@ -623,6 +677,11 @@ mod tests {
             .collect();
         let binary = LogLoss::new(x.view(), Targets::Binary(signs), 0.5);
         check_hessian(&binary, &[0.3, -0.2, 0.1]);
+        // One feature: the dedicated loop.
+        let one = data(n, 1);
+        let signs = (0..n).map(|i| if i % 5 < 2 { 1.0 } else { -1.0 }).collect();
+        let single = LogLoss::new(one.view(), Targets::Binary(signs), 0.5);
+        check_hessian(&single, &[0.7, -0.4]);
         let index = (0..n).map(|i| (i * 7) % 3).collect();
         let multi = LogLoss::new(x.view(), Targets::Multi { classes: 3, index }, 2.0);
         check_hessian(&multi, &[0.3, -0.2, 0.1, 0.05, 0.4, -0.3, -0.1, 0.2, 0.0]);
@@ -632,6 +691,7 @@ mod tests {
     fn matrix_product_hessian_matches_the_row_by_row_one() {
         let n = 900;
         let x = data(n, 3);
+        let one = data(n, 1);
         let weights: Vec<f64> = (0..n).map(|i| 1.0 + (i % 3) as f64).collect();
         let signs = (0..n)
             .map(|i| if i % 4 == 0 { 1.0 } else { -1.0 })
@@ -645,6 +705,19 @@ mod tests {
             (
                 LogLoss::weighted(x.view(), Targets::Multi { classes: 3, index }, None, 1.5),
                 (0..12).map(|i| (i as f64 - 5.0) / 10.0).collect(),
+            ),
+            (
+                LogLoss::weighted(
+                    one.view(),
+                    Targets::Binary(
+                        (0..n)
+                            .map(|i| if i % 3 == 0 { 1.0 } else { -1.0 })
+                            .collect(),
+                    ),
+                    Some(&weights),
+                    0.7,
+                ),
+                vec![0.5, -0.25],
             ),
         ];
         for (loss, theta) in &cases {
