@@ -192,7 +192,8 @@ fn candidate_automata_rank_with_the_evaluator_first() {
             r.flags
         );
     }
-    assert!(p.get("bool_eval").unwrap().report.flags.is_empty());
+    let eval = &p.get("bool_eval").unwrap().report;
+    assert!(eval.flags.is_empty(), "{:?} {eval:?}", eval.flags);
 }
 
 #[test]

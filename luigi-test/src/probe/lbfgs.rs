@@ -352,7 +352,16 @@ impl History {
             }
         }
         if let Some(p) = pre {
+            // `H₀⁻¹`, scaled like `γ·I` is (γ = sᵀy / yᵀH₀⁻¹y): a start
+            // Hessian far from the minimum's (a separable problem, where
+            // the curvature fades) then only sets the shape, not the size.
             q = p.apply(&q);
+            if let (Some(s), Some(y)) = (self.s.last(), self.y.last()) {
+                let gamma = dot(s, y) / dot(y, &p.apply(y));
+                if gamma.is_finite() && gamma > 0.0 {
+                    q.iter_mut().for_each(|v| *v *= gamma);
+                }
+            }
         } else if let (Some(s), Some(y)) = (self.s.last(), self.y.last()) {
             let gamma = dot(s, y) / dot(y, y);
             q.iter_mut().for_each(|v| *v *= gamma);

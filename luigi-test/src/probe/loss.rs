@@ -267,6 +267,68 @@ impl LogLoss<'_> {
 }
 
 impl LogLoss<'_> {
+    /// The Hessian at `θ = 0` (row-major `d × d`): every row then has the
+    /// same curvature (binary `¼`; softmax `δ_ce/k − 1/k²`), so it is that
+    /// `k × k` matrix times the Gram matrix `X̃ᵀX̃/n` (`x̃ = (x, 1)`, rows
+    /// weighted), plus the penalty: one matrix product, whatever the number
+    /// of classes. `None` if the stored columns do not form a matrix.
+    pub(crate) fn hessian_at_zero(&self) -> Option<Vec<f64>> {
+        use ndarray::{linalg::general_mat_mul, Array2, Axis};
+        let p = self.features;
+        let k = self.targets.scores();
+        let stride = p + 1;
+        let d = k * stride;
+        let n = self.rows;
+        let xt = ArrayView2::from_shape((p, n), &self.columns[..]).ok()?;
+        let mut gram = Array2::<f64>::zeros((p, p));
+        let side: Vec<f64>;
+        match self.weights {
+            None => {
+                general_mat_mul(1.0, &xt, &xt.t(), 0.0, &mut gram);
+                side = xt.rows().into_iter().map(|r| r.sum()).collect();
+            }
+            Some(w) => {
+                let mut scaled = xt.to_owned();
+                scaled *= &ndarray::ArrayView1::from(w).insert_axis(Axis(0));
+                general_mat_mul(1.0, &xt, &scaled.t(), 0.0, &mut gram);
+                side = scaled.rows().into_iter().map(|r| r.sum()).collect();
+            }
+        }
+        let inv_n = 1.0 / self.total;
+        let g = |a: usize, b: usize| -> f64 {
+            match (a < p, b < p) {
+                (true, true) => gram[[a, b]],
+                (true, false) => side[a],
+                (false, true) => side[b],
+                (false, false) => self.total,
+            }
+        };
+        let m = |c: usize, e: usize| -> f64 {
+            match self.targets {
+                Targets::Binary(_) => 0.25,
+                Targets::Multi { classes, .. } => {
+                    let kf = classes as f64;
+                    (if c == e { 1.0 / kf } else { 0.0 }) - 1.0 / (kf * kf)
+                }
+            }
+        };
+        let mut hessian = vec![0.0; d * d];
+        for c in 0..k {
+            for e in 0..k {
+                let mce = m(c, e);
+                for a in 0..stride {
+                    for b in 0..stride {
+                        hessian[(c * stride + a) * d + e * stride + b] = mce * g(a, b) * inv_n;
+                    }
+                }
+            }
+        }
+        for j in 0..d {
+            hessian[j * d + j] += self.penalty;
+        }
+        Some(hessian)
+    }
+
     /// The Hessian at `theta` (row-major `d × d`), from matrix products:
     /// for many features, where [`SecondOrder`]'s per-pair dot products
     /// would be slow. `None` if the stored columns do not form a matrix.
@@ -726,6 +788,35 @@ mod tests {
             loss.evaluate_second_order(theta, &mut g, &mut rows, false);
             let gemm = loss.hessian(theta).unwrap();
             for (a, b) in rows.iter().zip(&gemm) {
+                assert!((a - b).abs() < 1e-12, "{a} vs {b}");
+            }
+        }
+    }
+
+    #[test]
+    fn hessian_at_zero_is_the_hessian_at_zero() {
+        let n = 600;
+        let x = data(n, 3);
+        let weights: Vec<f64> = (0..n).map(|i| 1.0 + (i % 4) as f64).collect();
+        let signs: Vec<f64> = (0..n)
+            .map(|i| if i % 3 == 0 { 1.0 } else { -1.0 })
+            .collect();
+        let index: Vec<usize> = (0..n).map(|i| (i * 7) % 4).collect();
+        let cases = [
+            LogLoss::weighted(x.view(), Targets::Binary(signs.clone()), None, 0.5),
+            LogLoss::weighted(x.view(), Targets::Binary(signs), Some(&weights), 0.5),
+            LogLoss::weighted(
+                x.view(),
+                Targets::Multi { classes: 4, index },
+                Some(&weights),
+                2.0,
+            ),
+        ];
+        for loss in &cases {
+            let zero = vec![0.0; SecondOrder::dimension(loss)];
+            let general = loss.hessian(&zero).unwrap();
+            let fast = loss.hessian_at_zero().unwrap();
+            for (a, b) in general.iter().zip(&fast) {
                 assert!((a - b).abs() < 1e-12, "{a} vs {b}");
             }
         }
