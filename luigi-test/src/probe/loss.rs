@@ -281,19 +281,18 @@ impl LogLoss<'_> {
         let n = self.rows;
         let xt = ArrayView2::from_shape((p, n), &self.columns[..]).ok()?;
         let mut gram = Array2::<f64>::zeros((p, p));
-        let side: Vec<f64>;
-        match self.weights {
+        let side: Vec<f64> = match self.weights {
             None => {
                 general_mat_mul(1.0, &xt, &xt.t(), 0.0, &mut gram);
-                side = xt.rows().into_iter().map(|r| r.sum()).collect();
+                xt.rows().into_iter().map(|r| r.sum()).collect()
             }
             Some(w) => {
                 let mut scaled = xt.to_owned();
                 scaled *= &ndarray::ArrayView1::from(w).insert_axis(Axis(0));
                 general_mat_mul(1.0, &xt, &scaled.t(), 0.0, &mut gram);
-                side = scaled.rows().into_iter().map(|r| r.sum()).collect();
+                scaled.rows().into_iter().map(|r| r.sum()).collect()
             }
-        }
+        };
         let inv_n = 1.0 / self.total;
         let g = |a: usize, b: usize| -> f64 {
             match (a < p, b < p) {
