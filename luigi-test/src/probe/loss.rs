@@ -160,39 +160,17 @@ impl<'a> LogLoss<'a> {
             match &self.targets {
                 Targets::Binary(sign) => {
                     for (i, (zi, &t)) in z[..m].iter_mut().zip(&sign[start..end]).enumerate() {
-                        // loss = log(1 + e^u) with u = −t·z; ∂/∂z = −t·σ(u).
                         let weight = self.weight(start + i);
-                        let u = -t * *zi;
-                        let e = (-u.abs()).exp();
-                        loss += weight * (u.max(0.0) + e.ln_1p());
-                        let sigma = if u >= 0.0 {
-                            1.0 / (1.0 + e)
-                        } else {
-                            e / (1.0 + e)
-                        };
+                        let (row_loss, sigma) = binary_row(t, *zi, true);
+                        loss += weight * row_loss;
                         *zi = -t * sigma * weight;
                     }
                 }
                 Targets::Multi { index, .. } => {
                     for (i, &yi) in index[start..end].iter().enumerate() {
-                        let mut max = f64::NEG_INFINITY;
-                        for c in 0..k {
-                            max = max.max(z[c * BLOCK + i]);
-                        }
-                        // z_y − max, before z is overwritten (no underflow).
-                        let zy = z[yi * BLOCK + i] - max;
-                        let mut sum = 0.0;
-                        for c in 0..k {
-                            let e = (z[c * BLOCK + i] - max).exp();
-                            z[c * BLOCK + i] = e;
-                            sum += e;
-                        }
-                        // loss = log Σ e^{z_c} − z_y; ∂/∂z_c = softmax_c − [c = y].
+                        // ∂/∂z_c = softmax_c − [c = y].
                         let weight = self.weight(start + i);
-                        loss += weight * (sum.ln() - zy);
-                        for c in 0..k {
-                            z[c * BLOCK + i] /= sum;
-                        }
+                        loss += weight * softmax_row(&mut z, i, k, yi, true);
                         z[yi * BLOCK + i] -= 1.0;
                         for c in 0..k {
                             z[c * BLOCK + i] *= weight;
@@ -232,16 +210,10 @@ impl LogLoss<'_> {
         let (mut g0, mut g1, mut h00, mut h01, mut h11, mut loss) = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0);
         for (i, (&xi, &t)) in x.iter().zip(sign).enumerate() {
             let weight = self.weight(i);
-            let u = -t * (b + w * xi);
-            let e = (-u.abs()).exp();
+            let (row_loss, sigma) = binary_row(t, b + w * xi, value);
             if value {
-                loss += weight * (u.max(0.0) + e.ln_1p());
+                loss += weight * row_loss;
             }
-            let sigma = if u >= 0.0 {
-                1.0 / (1.0 + e)
-            } else {
-                e / (1.0 + e)
-            };
             let r = -t * sigma * weight;
             let c = sigma * (1.0 - sigma) * weight;
             g0 += r * xi;
@@ -512,39 +484,20 @@ impl SecondOrder for LogLoss<'_> {
                         .enumerate()
                     {
                         let weight = self.weight(start + i);
-                        let u = -t * *zi;
-                        let e = (-u.abs()).exp();
+                        let (row_loss, sigma) = binary_row(t, *zi, value);
                         if value {
-                            loss += weight * (u.max(0.0) + e.ln_1p());
+                            loss += weight * row_loss;
                         }
-                        let sigma = if u >= 0.0 {
-                            1.0 / (1.0 + e)
-                        } else {
-                            e / (1.0 + e)
-                        };
                         *zi = -t * sigma * weight;
                         *wi = sigma * (1.0 - sigma) * weight;
                     }
                 }
                 Targets::Multi { index, .. } => {
                     for (i, &yi) in index[start..end].iter().enumerate() {
-                        let mut max = f64::NEG_INFINITY;
-                        for c in 0..k {
-                            max = max.max(z[c * BLOCK + i]);
-                        }
-                        let zy = z[yi * BLOCK + i] - max;
-                        let mut sum = 0.0;
-                        for c in 0..k {
-                            let e = (z[c * BLOCK + i] - max).exp();
-                            z[c * BLOCK + i] = e;
-                            sum += e;
-                        }
                         let weight = self.weight(start + i);
+                        let row_loss = softmax_row(&mut z, i, k, yi, value);
                         if value {
-                            loss += weight * (sum.ln() - zy);
-                        }
-                        for c in 0..k {
-                            z[c * BLOCK + i] /= sum;
+                            loss += weight * row_loss;
                         }
                         let mut at = 0;
                         for c in 0..k {
@@ -623,6 +576,46 @@ impl SecondOrder for LogLoss<'_> {
             f64::NAN
         }
     }
+}
+
+/// One row of the binary loss at score `z` and sign `t`: the loss
+/// `log(1 + e^u)` with `u = −t·z` (0 unless `value`) and `σ(u)`, so that
+/// `∂loss/∂z = −t·σ(u)` and `∂²loss/∂z² = σ(u)·(1 − σ(u))`.
+#[inline]
+fn binary_row(t: f64, z: f64, value: bool) -> (f64, f64) {
+    let u = -t * z;
+    let e = (-u.abs()).exp();
+    let loss = if value { u.max(0.0) + e.ln_1p() } else { 0.0 };
+    let sigma = if u >= 0.0 {
+        1.0 / (1.0 + e)
+    } else {
+        e / (1.0 + e)
+    };
+    (loss, sigma)
+}
+
+/// Turns the `k` scores of row `i` of a block (`z[c·BLOCK + i]`) into the
+/// softmax probabilities in place; returns the row's loss
+/// `log Σ e^{z_c} − z_y` (0 unless `value`).
+#[inline]
+fn softmax_row(z: &mut [f64], i: usize, k: usize, y: usize, value: bool) -> f64 {
+    let mut max = f64::NEG_INFINITY;
+    for c in 0..k {
+        max = max.max(z[c * BLOCK + i]);
+    }
+    // z_y − max, before z is overwritten (no underflow).
+    let zy = z[y * BLOCK + i] - max;
+    let mut sum = 0.0;
+    for c in 0..k {
+        let e = (z[c * BLOCK + i] - max).exp();
+        z[c * BLOCK + i] = e;
+        sum += e;
+    }
+    let loss = if value { sum.ln() - zy } else { 0.0 };
+    for c in 0..k {
+        z[c * BLOCK + i] /= sum;
+    }
+    loss
 }
 
 /// `y += a·x`.
