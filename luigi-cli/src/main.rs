@@ -179,6 +179,10 @@ enum Command {
         #[command(flatten)]
         corpus: CorpusArgs,
         /// Layer name or alias (default: the card's only alias, or `lstm`).
+        /// `all` ranks every layer of the card at once (its `layers:`
+        /// aliases, a view of another alias's tensor skipped) and `a,b` the
+        /// listed ones, recorded in one pass; units are then named
+        /// `layer:unit` (`lstm2:110`).
         #[arg(long)]
         layer: Option<String>,
         /// A YAML hypothesis list (see the hypothesis module docs). Without
@@ -267,7 +271,8 @@ enum Command {
         model: PathBuf,
         #[command(flatten)]
         corpus: CorpusArgs,
-        /// Layer names or aliases (repeat or comma-separate).
+        /// Layer names or aliases (repeat or comma-separate); `all` records
+        /// every layer of the card, each to its own file.
         #[arg(long, value_delimiter = ',', required = true)]
         layer: Vec<String>,
         /// Output folder (created if missing).

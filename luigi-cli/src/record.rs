@@ -32,7 +32,16 @@ pub(crate) fn record(
         split_sequences: true,
         ..RecordOptions::default()
     };
-    let names: Vec<&str> = layers.iter().map(String::as_str).collect();
+    // `all` or a list records each of its layers to its own file.
+    let mut expanded: Vec<String> = Vec::new();
+    for l in layers {
+        for name in m.layer_members(l)?.unwrap_or_else(|| vec![l.clone()]) {
+            if !expanded.contains(&name) {
+                expanded.push(name);
+            }
+        }
+    }
+    let names: Vec<&str> = expanded.iter().map(String::as_str).collect();
     let total = c.timesteps();
     let mut writers: Vec<(String, luigi_test::npy::StreamWriter)> = Vec::new();
     let mut rows_writer: Option<luigi_test::npy::StreamWriter> = None;

@@ -352,3 +352,79 @@ fn a_nan_unit_is_left_out_and_the_others_are_ranked() {
             .unwrap();
     assert_eq!(meta["layers"]["units"]["nonfinite"]["2"], 4);
 }
+
+/// The hand-set fixture's card with a second distinct layer, `head` (the
+/// logits), written into `dir`.
+fn two_layer_card(dir: &Path) -> PathBuf {
+    let text = std::fs::read_to_string(fixture("lstm_ids.luigi.yaml")).unwrap();
+    let p = dir.join("two.luigi.yaml");
+    std::fs::write(
+        &p,
+        format!(
+            "model: {}\n{text}  head: logits\n",
+            fixture("lstm_ids.onnx").display()
+        ),
+    )
+    .unwrap();
+    p
+}
+
+#[test]
+fn inspect_layer_all_ranks_every_layer_with_the_layer_in_each_unit() {
+    let d = tempfile::tempdir().unwrap();
+    let card = two_layer_card(d.path());
+    let o = luigi_inspect(
+        &card,
+        &fixture("corpus.txt"),
+        &[
+            "--layer", "all", "--fast", "--format", "json", "--keep", "2",
+        ],
+    );
+    let t = text(&o);
+    assert!(o.status.success(), "{t}");
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    let json: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(json["layer"], "all");
+    let units: Vec<&str> = json["ranking"]["units"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(units.len(), 26, "{units:?}");
+    assert!(units.contains(&"hidden:3") && units.contains(&"head:17"));
+    let best = json["ranking"]["by_hypothesis"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|h| h["hypothesis"] == "depth(()")
+        .unwrap_or_else(|| panic!("no depth(() in {stdout}"));
+    assert_eq!(best["units"][0]["unit"], "hidden:0");
+    // The table names the layer in every row.
+    let o = luigi_inspect(&card, &fixture("corpus.txt"), &["--layer", "all", "--fast"]);
+    let t = text(&o);
+    assert!(o.status.success(), "{t}");
+    assert!(
+        t.contains("layer all (/Transpose_1_output_0+logits)"),
+        "{t}"
+    );
+
+    // `record --layer all` writes one file per layer.
+    let out = d.path().join("rec");
+    let o = luigi(&[
+        "record",
+        card.to_str().unwrap(),
+        "--corpus",
+        fixture("corpus.txt").to_str().unwrap(),
+        "--layer",
+        "all",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let (shape, _) = luigi_test::npy::read::<f32>(&out.join("hidden.npy")).unwrap();
+    assert_eq!(shape[1], 8);
+    let (shape, _) = luigi_test::npy::read::<f32>(&out.join("head.npy")).unwrap();
+    assert_eq!(shape[1], 18);
+    assert!(!out.join("all.npy").exists());
+}

@@ -9,6 +9,7 @@ mod example_models;
 mod fuzz;
 mod generate;
 mod inspect;
+mod layers;
 mod neural_assert;
 mod ranking_snapshot;
 mod record;

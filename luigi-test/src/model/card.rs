@@ -279,6 +279,23 @@ impl Card {
             key: key.to_string(),
             message,
         };
+        for alias in file.layers.keys() {
+            if crate::model::selection::EVERY_LAYER.contains(&alias.as_str()) {
+                return Err(err(
+                    &format!("layers.{alias}"),
+                    format!("`{alias}` is reserved: `all` and `any` stand for every layer of the card (`--layer all`, `layer: any`); rename this alias"),
+                ));
+            }
+            if alias.contains(',')
+                || alias.contains(crate::model::selection::LAYER_UNIT_SEPARATOR)
+                || alias.trim().is_empty()
+            {
+                return Err(err(
+                    &format!("layers.{alias}"),
+                    "an alias may not be empty nor hold `,` (it separates layers in a list) or `:` (it separates a layer from its unit, `lstm2:110`); rename this alias".to_string(),
+                ));
+            }
+        }
         let vocabulary: Vec<char> = match (&file.vocabulary.chars, &file.vocabulary.file) {
             (Some(c), None) => c.chars().collect(),
             (None, Some(f)) => {

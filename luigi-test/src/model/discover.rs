@@ -149,6 +149,9 @@ impl Model {
 
     /// Unit names of a layer (by alias or tensor name).
     pub fn units(&self, layer: &str) -> Result<Vec<String>> {
+        if let Some(members) = self.layer_members(layer)? {
+            return self.selection_units(&members);
+        }
         let r = self.resolve(layer)?;
         Ok(self.layout(&r.tensor)?.units)
     }

@@ -9,6 +9,7 @@ pub mod layout;
 pub mod onnx_model;
 mod plan;
 pub mod record;
+pub mod selection;
 pub(crate) mod session;
 pub(crate) mod split;
 pub mod starter;

@@ -187,6 +187,18 @@ impl Model {
 
     pub(crate) fn resolve(&self, name: &str) -> Result<ResolvedLayer> {
         let tensor = self.card.resolve_layer(name).to_string();
+        let several = crate::model::selection::EVERY_LAYER.contains(&name.trim())
+            || (name.contains(',') && self.graph.tensor(&tensor).is_none());
+        if several {
+            let aliases: Vec<&str> = self.card.file.layers.keys().map(String::as_str).collect();
+            return Err(Error::invalid(
+                format!("layer `{name}` of {}", self.path().display()),
+                format!(
+                    "`{name}` names several layers, and this needs one: name a single layer (the card's aliases: {})",
+                    if aliases.is_empty() { "none; see `luigi layers`".to_string() } else { aliases.join(", ") }
+                ),
+            ));
+        }
         if self.graph.tensor(&tensor).is_none() {
             if self.graph.initializers.iter().any(|i| i.name == tensor) {
                 return Err(Error::invalid(

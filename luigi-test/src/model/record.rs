@@ -172,9 +172,35 @@ impl Model {
         })
     }
 
+    /// The recording loop over the requested names, some of which may be
+    /// selections of several layers ([`crate::model::selection`]): their
+    /// members are recorded in the same pass and joined in each chunk.
+    fn record_chunks<F>(
+        &self,
+        corpus: &Corpus,
+        layers: &[&str],
+        opts: &RecordOptions,
+        mut emit: F,
+    ) -> Result<()>
+    where
+        F: FnMut(RecordedChunk) -> Result<Option<RecordedChunk>>,
+    {
+        let plan = self.selection_plan(layers)?;
+        if plan.is_plain() {
+            return self.record_single_layers(corpus, layers, opts, emit);
+        }
+        let flat: Vec<&str> = plan.flat.iter().map(String::as_str).collect();
+        self.record_single_layers(corpus, &flat, opts, |chunk| {
+            emit(plan.merge(&chunk)?)?;
+            // The joined chunk's buffers have other shapes; the recorded
+            // chunk's are reused.
+            Ok(Some(chunk))
+        })
+    }
+
     /// The recording loop. `emit` may hand a chunk back; its buffers are then
     /// reused for the next chunk.
-    fn record_chunks<F>(
+    fn record_single_layers<F>(
         &self,
         corpus: &Corpus,
         layers: &[&str],

@@ -4,7 +4,9 @@
 //! ```yaml
 //! # specs/boolean.yaml — paths are relative to this file
 //! model: ../examples/boolean/boolean.luigi.yaml   # the model card
-//! layer: lstm                    # tensor name or the card's alias
+//! layer: lstm                    # tensor name or the card's alias; `any` (every
+//!                                # layer of the card) or a list `[lstm, lstm2]`
+//!                                # ranks the units of all of them, named `lstm2:110`
 //! corpus: ../examples/boolean/heldout.txt
 //! window: 256                    # optional: windows of N characters instead of lines
 //! sequences: 1000                # optional: only the first N sequences
@@ -185,7 +187,8 @@ impl Spec {
                 "the spec checks nothing: add `expectations:` (a list) or `snapshot:`".to_string(),
             ));
         }
-        if file.layer.trim().is_empty() {
+        let layer = file.layer.name();
+        if layer.trim().is_empty() {
             return Err(spec_err(
                 "layer",
                 parse::key_line(text, "layer"),
@@ -245,7 +248,7 @@ impl Spec {
         Ok(Spec {
             path: path.to_path_buf(),
             model: file.model.0,
-            layer: file.layer,
+            layer,
             corpus: file.corpus.0,
             window: file.window.map(|p| p.0),
             sequences,

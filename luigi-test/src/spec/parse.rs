@@ -72,7 +72,7 @@ pub(super) struct Head {
 #[serde(deny_unknown_fields)]
 pub(super) struct SpecFile {
     pub model: ExistingPath,
-    pub layer: String,
+    pub layer: LayerField,
     pub corpus: ExistingPath,
     #[serde(default)]
     pub window: Option<Positive>,
@@ -84,6 +84,27 @@ pub(super) struct SpecFile {
     pub expectations: Vec<ExpectationItem>,
     #[serde(default)]
     pub snapshot: Option<SnapshotItem>,
+}
+
+/// `layer:` as written: one name (a layer, `any`, or `a,b`) or a list of
+/// layers, recorded together.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub(super) enum LayerField {
+    /// One name.
+    One(String),
+    /// Several layers.
+    Many(Vec<String>),
+}
+
+impl LayerField {
+    /// The name the model reads (a list joined by commas).
+    pub(super) fn name(&self) -> String {
+        match self {
+            LayerField::One(s) => s.clone(),
+            LayerField::Many(v) => v.join(","),
+        }
+    }
 }
 
 /// A path, relative to the spec's folder, that must exist.

@@ -310,8 +310,14 @@ pub fn intervene(
     unit: usize,
     opts: &InterveneOptions,
 ) -> Result<Intervention> {
-    let n_units = acts.n_units();
     super::check_subject(layer, corpus, acts, unit)?;
+    // A unit of several layers recorded together is forced on its own layer.
+    if let Some((member, sub, local)) = model.narrow_to_member(layer, acts, unit)? {
+        return intervene(
+            model, &member, corpus, &sub, hypothesis, response, local, opts,
+        );
+    }
+    let n_units = acts.n_units();
     if opts.samples < 2 || opts.steps == 0 || opts.prompt_len == 0 {
         return Err(Error::invalid(
             "verify",
