@@ -113,21 +113,23 @@ fn boolean_some_unit_follows_the_evaluator() {}
                 expect = at_most(2), metric = "auc", min = 0.98)]
 fn boolean_value_so_far_is_read_by_two_units() {}
 
-// ---- the C model (128 LSTM units, trained on Linux kernel C and headers),
-// on its evaluation corpus in windows of 256 characters. Measured (each
-// failure report gives both numbers): inside `(`, unit 22 with AUC 0.819
-// (the untrained twin's best unit: 0.686); comments, a read-out of units
-// {103, 28, 56} with AUC 0.944 on held-out windows (twin: 0.722). The
-// thresholds keep a 5% margin.
+// ---- the two-layer C model (two LSTM layers of 128 units, trained on Linux
+// kernel C with the state carried; examples/cmodel/cmodel2.onnx), on its
+// evaluation corpus in windows of 256 characters, both layers ranked
+// together (`layer = "any"`, units named `lstm:113`, `lstm2:110`). Measured
+// with `luigi check` (each failure report gives the trained and the
+// untrained twin's numbers); the thresholds keep a 5% margin.
 
-/// The function is the hypothesis: inside at least one `(`. Unit 22 passes
-/// with AUC 0.819 and within-token 0.587: the current character does not
-/// explain it.
-#[neural_assert(model = "../examples/cmodel/cmodel.luigi.yaml", layer = "lstm",
+/// The function is the hypothesis: inside at least one `(`. Both layers of
+/// the two-layer C model are searched (`layer = "any"`); unit 110 of the
+/// second passes with AUC 0.921 and within-token 0.739 (the untrained
+/// twin's best: 0.704): the current character does not explain it.
+/// Thresholds: the measured values minus 5% (AUC) and 10% (within-token).
+#[neural_assert(model = "../examples/cmodel/cmodel2.luigi.yaml", layer = "any",
                 corpus = "../examples/cmodel/eval.c", window = 256,
                 kind = "binary",
-                expect = some_unit, metric = "auc", min = 0.77, max_q = 0.001,
-                min_within_token = 0.5)]
+                expect = some_unit, metric = "auc", min = 0.87, max_q = 0.001,
+                min_within_token = 0.66)]
 fn c_model_some_unit_knows_it_is_inside_parentheses(seq: &[char]) -> Vec<f32> {
     let mut depth = 0i32;
     seq.iter()
@@ -142,7 +144,10 @@ fn c_model_some_unit_knows_it_is_inside_parentheses(seq: &[char]) -> Vec<f32> {
         .collect()
 }
 
-#[neural_assert(model = "../examples/cmodel/cmodel.luigi.yaml", layer = "lstm",
+/// Three units of either layer read comments: {lstm:113, lstm2:82, lstm:14}
+/// reach AUC 0.945 to 0.957 on the held-out windows over four split seeds
+/// (the untrained twin: 0.766); the threshold is the lowest minus 5%.
+#[neural_assert(model = "../examples/cmodel/cmodel2.luigi.yaml", layer = "any",
                 corpus = "../examples/cmodel/eval.c", window = 256,
                 hypothesis = builtin("comment"),
                 expect = at_most(3), metric = "auc", min = 0.89)]
@@ -452,13 +457,14 @@ fn origin_of_a_spec_reads_as_file_line_and_key() {
 
 // ---- verification: the threshold is not enough, the unit must follow edits
 
-/// The C model's string unit correlates with `string` and follows
-/// proptest-drawn edits that change only the hypothesis (measured with
-/// `luigi verify`: confirmed, effect +0.765 sd).
-#[neural_assert(model = "../examples/cmodel/cmodel.luigi.yaml", layer = "lstm",
+/// The two-layer C model's string unit (lstm2:82, |r| 0.532, the twin's
+/// best 0.137) correlates with `string` and follows proptest-drawn edits
+/// that change only the hypothesis (measured with `luigi verify --layer
+/// all --unit lstm2:82`: confirmed, effect +0.701 sd, p 4.7e-3).
+#[neural_assert(model = "../examples/cmodel/cmodel2.luigi.yaml", layer = "any",
                 corpus = "../examples/cmodel/eval.c", window = 256,
                 hypothesis = builtin("string"),
-                expect = some_unit, metric = "pearson", min = 0.4, verify = perturb)]
+                expect = some_unit, metric = "pearson", min = 0.50, verify = perturb)]
 fn c_model_string_unit_follows_edits() {}
 
 /// A unit that counts the column passes a correlation threshold for
