@@ -254,7 +254,16 @@ impl Model {
                         list(&t), list(&from)
                     ))
                 }
-                SplitError::NotDownstream => Error::invalid(place, format!("the logits `{logits}` do not depend on `{}`; forcing it cannot change what the model writes", resolved.tensor)),
+                SplitError::NotDownstream => {
+                    let root = crate::model::selection::view_root(self.graph(), &resolved.tensor);
+                    let hint = if root == resolved.tensor {
+                        String::new()
+                    } else {
+                        let alias = card.file.layers.iter().find(|(_, t)| **t == root).map(|(a, _)| format!(" (card alias `{a}`)")).unwrap_or_default();
+                        format!(". `{}` is a reshaped copy of `{root}`{alias}, which the rest of the model reads: force that tensor instead", resolved.tensor)
+                    };
+                    Error::invalid(place, format!("the logits `{logits}` do not depend on `{}`; forcing it cannot change what the model writes{hint}", resolved.tensor))
+                }
                 SplitError::Subgraph(n) => Error::invalid(place, format!("node `{n}` between the layer and the logits holds a subgraph (If/Loop/Scan); Luigi cannot split such a graph")),
                 SplitError::Undecodable => Error::invalid(place, "the model bytes could not be cut at the layer"),
             }

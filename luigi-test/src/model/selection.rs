@@ -53,6 +53,24 @@ pub fn split_unit(unit: &str) -> Option<(&str, &str)> {
     unit.rsplit_once(LAYER_UNIT_SEPARATOR)
 }
 
+/// The tensor whose numbers `tensor` holds: followed back through
+/// shape-only operators (`Identity`, `Squeeze`, `Transpose`, ...) to the
+/// first tensor another operator made; `tensor` itself when it is not such
+/// a view.
+pub(crate) fn view_root(graph: &crate::model::graph::Graph, tensor: &str) -> String {
+    let mut t = tensor.to_string();
+    for _ in 0..graph.nodes.len() {
+        match graph.producer(&t) {
+            Some((n, 0)) if VIEW_OPS.contains(&n.op_type.as_str()) => match n.inputs.first() {
+                Some(i) if !i.is_empty() => t = i.clone(),
+                _ => break,
+            },
+            _ => break,
+        }
+    }
+    t
+}
+
 /// How the requested layer names map onto the tensors that are recorded.
 #[derive(Debug, Clone)]
 pub(crate) struct SelectionPlan {
@@ -192,23 +210,7 @@ impl Model {
                 .iter()
                 .position(|n| n.outputs.iter().any(|o| o == tensor))
         };
-        // Follows shape-only operators back to the tensor whose numbers
-        // these are.
-        let root = |tensor: &str| {
-            let mut t = tensor.to_string();
-            for _ in 0..graph.nodes.len() {
-                match graph.producer(&t) {
-                    Some((n, 0)) if VIEW_OPS.contains(&n.op_type.as_str()) => {
-                        match n.inputs.first() {
-                            Some(i) if !i.is_empty() => t = i.clone(),
-                            _ => break,
-                        }
-                    }
-                    _ => break,
-                }
-            }
-            t
-        };
+        let root = |tensor: &str| view_root(graph, tensor);
         let mut aliases: Vec<(Option<usize>, String, String)> = Vec::new();
         for (alias, tensor) in &self.card().file.layers {
             self.resolve(alias)?;
