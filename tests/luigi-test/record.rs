@@ -399,3 +399,38 @@ fn a_model_without_state_runs_long_sequences_whole() {
     assert_eq!(parts, 0);
     assert_eq!(small.values, whole.values);
 }
+
+#[test]
+fn byte_bounds_shorten_chunks_and_batches_without_changing_a_value() {
+    // 8 units of 4 bytes: a bound of 1,600 bytes per chunk is 50 rows, and
+    // of 320 bytes per call one sequence of at most 10 steps per batch.
+    let m = Model::load(fixture("lstm_ids.luigi.yaml")).unwrap();
+    let c = corpus();
+    let plain = m.record(&c, &["lstm"]).unwrap().remove(0);
+    let opts = RecordOptions {
+        max_chunk_bytes: 1_600,
+        max_batch_bytes: 320,
+        ..RecordOptions::default()
+    };
+    let mut rows = Vec::new();
+    let mut values: Vec<f32> = Vec::new();
+    m.record_with(&c, &["lstm"], &opts, |ch| {
+        let a = &ch.layers[0];
+        // A chunk ends at the first sequence boundary at or past 50 rows.
+        let last = c.sequences()[ch.sequences.end - 1].len();
+        assert!(a.n_rows() < 50 + last, "a chunk of {} rows", a.n_rows());
+        rows.push(a.n_rows());
+        values.extend(a.values.iter());
+        Ok(())
+    })
+    .unwrap();
+    assert!(rows.len() > 1, "{rows:?}");
+    let want: Vec<f32> = plain.values.iter().copied().collect();
+    assert_eq!(values.len(), want.len());
+    let worst = values
+        .iter()
+        .zip(&want)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0, f32::max);
+    assert!(worst <= 1e-6, "max abs diff {worst}");
+}

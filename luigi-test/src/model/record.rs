@@ -68,6 +68,17 @@ pub struct RecordOptions {
     /// stays bounded by the chunk size whatever the sequence length. When
     /// false (default) every chunk holds whole sequences.
     pub split_sequences: bool,
+    /// Most bytes of activations in one emitted chunk (default 256 MiB):
+    /// for wide layers (many units, or many layers at once) a chunk holds
+    /// fewer timesteps than [`RecordOptions::chunk_timesteps`], at least one
+    /// sequence. With the defaults, 128 units keep 65,536-row chunks (32
+    /// MiB); 12 layers of 768 units get about 7,300 rows.
+    pub max_chunk_bytes: usize,
+    /// Most bytes of recorded outputs of one ONNX Runtime call (default 64
+    /// MiB): the batch holds fewer sequences than
+    /// [`RecordOptions::batch_size`] when the layers are wide or the
+    /// sequences long, at least one.
+    pub max_batch_bytes: usize,
 }
 
 impl Default for RecordOptions {
@@ -78,6 +89,8 @@ impl Default for RecordOptions {
             progress: None,
             segment_steps: 16_384,
             split_sequences: false,
+            max_chunk_bytes: 256 << 20,
+            max_batch_bytes: 64 << 20,
         }
     }
 }
@@ -89,6 +102,8 @@ impl std::fmt::Debug for RecordOptions {
             .field("chunk_timesteps", &self.chunk_timesteps)
             .field("segment_steps", &self.segment_steps)
             .field("split_sequences", &self.split_sequences)
+            .field("max_chunk_bytes", &self.max_chunk_bytes)
+            .field("max_batch_bytes", &self.max_batch_bytes)
             .finish()
     }
 }
@@ -242,7 +257,13 @@ impl Model {
         let lengths: Vec<usize> = seqs.iter().map(|s| s.len()).collect();
         let total = corpus.timesteps();
         let causal = self.card.file.input.causal;
-        let chunk_target = opts.chunk_timesteps.max(1);
+        // Bytes per timestep of every recorded layer: wide layers get
+        // shorter chunks and smaller batches, so memory stays bounded.
+        let row_bytes = 4 * layouts.iter().map(|l| l.units.len()).sum::<usize>().max(1);
+        let chunk_target = opts
+            .chunk_timesteps
+            .min(opts.max_chunk_bytes / row_bytes)
+            .max(1);
         let mut done = 0usize;
         // Buffers of the last chunk handed back by `emit`, for reuse.
         let mut spare_bufs: Vec<Vec<f32>> = Vec::new();
@@ -303,7 +324,12 @@ impl Model {
             let sizes: Vec<usize> = layouts.iter().map(|l| n_rows * l.units.len()).collect();
             let mut bufs = plan::reuse_buffers(std::mem::take(&mut spare_bufs), &sizes);
             let lens: Vec<usize> = encoded.iter().map(Vec::len).collect();
-            let batches = plan::batches(&lens, opts.batch_size, causal);
+            let longest = lens.iter().copied().max().unwrap_or(1).max(1);
+            let batch_size = opts
+                .batch_size
+                .min(opts.max_batch_bytes / (row_bytes * longest))
+                .max(1);
+            let batches = plan::batches(&lens, batch_size, causal);
             // Each sequence's block of rows of each layer's chunk buffer
             // (sequences follow one another in window order), handed to the
             // batch that records the sequence.

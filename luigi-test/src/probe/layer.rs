@@ -113,11 +113,8 @@ impl LayerData {
             match model.untrained()? {
                 Some(twin) => {
                     let quiet = RecordOptions {
-                        batch_size: options.batch_size,
-                        chunk_timesteps: options.chunk_timesteps,
                         progress: None,
-                        segment_steps: options.segment_steps,
-                        split_sequences: options.split_sequences,
+                        ..options.clone()
                     };
                     let t = record_one(&twin, corpus, layer, &quiet).map_err(|e| {
                         Error::invalid(
