@@ -40,7 +40,10 @@ impl Model {
 
     pub(crate) fn find_layout(&self, tensor: &str) -> Result<LayerLayout> {
         let ctx = || format!("layer `{tensor}` of {}", self.path().display());
-        let session = self.session_for(&[tensor.to_string()])?;
+        // A session of its own, dropped after this one run: the layout is
+        // cached, and keeping a session per discovered tensor would hold a
+        // copy of the weights for each (12 for a 12-layer `--layer all`).
+        let session = self.uncached_session(&[tensor.to_string()])?;
         let (b, t) = (2usize, 3usize);
         let pad = self.card.file.vocabulary.unknown.unwrap_or(0);
         let row = vec![pad; t];

@@ -246,6 +246,11 @@ impl Model {
         Ok(s)
     }
 
+    /// A session that fetches `outputs`, not kept: for a single run.
+    pub(crate) fn uncached_session(&self, outputs: &[String]) -> Result<OrtSession> {
+        Ok(self.open(&output_key(outputs), None)?.1)
+    }
+
     /// The pool of single-threaded sessions that fetch `outputs`.
     pub(crate) fn pool_for(&self, outputs: &[String]) -> Result<Arc<SessionPool>> {
         let key = output_key(outputs);
