@@ -283,3 +283,45 @@ fn twin_shuffles_weights_keeps_the_interface_and_loses_the_units() {
         text(&o)
     );
 }
+
+#[test]
+fn a_pytorch_transformer_export_gets_its_residual_stream_and_outputs_as_layers() {
+    // examples/dyck/dyck.onnx: two blocks exported by torch.onnx.export,
+    // with attention and MLP outputs as graph outputs.
+    let d = tempfile::tempdir().unwrap();
+    let model = d.path().join("dyck.onnx");
+    std::fs::copy(root().join("examples/dyck/dyck.onnx"), &model).unwrap();
+    let card = write_card(
+        d.path(),
+        &model,
+        &["--vocab-chars", "\u{fffd}\n()abcd", "--unknown", "0"],
+    );
+    let text_of = std::fs::read_to_string(&card).unwrap();
+    // The residual stream after each of the 4 residual adds (2 blocks x
+    // attention, MLP), the exported ones under their own names.
+    for alias in [
+        "stream1:",
+        "resid1: resid1",
+        "stream2:",
+        "resid2: resid2",
+        "attn1: attn1",
+        "mlp2: mlp2",
+    ] {
+        assert!(text_of.contains(alias), "{alias} in\n{text_of}");
+    }
+    assert!(text_of.contains("causal: false"), "{text_of}");
+    // The card as written ranks every layer at once, and the trained
+    // model's bracket logic shows: some unit follows being inside `(`.
+    let best = best_units(
+        &card,
+        &root().join("examples/dyck/heldout.txt"),
+        "all",
+        None,
+    );
+    let inside = best
+        .iter()
+        .find(|(h, _)| h == "inside(()")
+        .unwrap_or_else(|| panic!("no inside(() in {best:?}"));
+    // The same unit the hand-written card finds (specs/dyck.yaml: |r| 0.984).
+    assert_eq!(inside.1, "mlp2:27", "{inside:?}");
+}

@@ -164,6 +164,69 @@ fn transposed_before_recurrent(g: &Graph, tensor: &str) -> Option<bool> {
     answer
 }
 
+/// The residual `Add` nodes of a transformer, in node order, with the
+/// tensor each makes: an `Add` of two computed tensors, one of which is
+/// computed from the other (the block's input added back to its output).
+fn residual_adds(g: &Graph) -> Vec<(String, String)> {
+    let weights: BTreeSet<&str> = g.initializers.iter().map(|t| t.name.as_str()).collect();
+    let constants: BTreeSet<&str> = g
+        .nodes
+        .iter()
+        .filter(|n| n.op_type == "Constant")
+        .flat_map(|n| n.outputs.iter().map(String::as_str))
+        .collect();
+    let computed = |t: &str| !t.is_empty() && !weights.contains(t) && !constants.contains(t);
+    // Whether `from` is among the ancestors of `t` (at most 256 tensors
+    // visited: a block is a few dozen nodes).
+    let derives = |t: &str, from: &str| {
+        let mut stack = vec![t.to_string()];
+        let mut seen = BTreeSet::new();
+        while let Some(x) = stack.pop() {
+            if x == from {
+                return true;
+            }
+            if !seen.insert(x.clone()) || seen.len() > 256 {
+                continue;
+            }
+            if let Some((n, _)) = g.producer(&x) {
+                stack.extend(n.inputs.iter().filter(|i| computed(i)).cloned());
+            }
+        }
+        false
+    };
+    // Candidates: (node name, the skip input, the output). A chain follows:
+    // each residual `Add` reads the previous one's output as its skip input
+    // (which leaves out, e.g., an attention mask added to the scores of a
+    // later block, computed before them but not the stream).
+    let mut chain: Vec<(String, String)> = Vec::new();
+    let mut last: Option<String> = None;
+    for n in g
+        .nodes
+        .iter()
+        .filter(|n| n.op_type == "Add" && n.inputs.len() == 2)
+    {
+        let (a, b) = (&n.inputs[0], &n.inputs[1]);
+        if !(computed(a) && computed(b)) {
+            continue;
+        }
+        let skip = if derives(b, a) {
+            a
+        } else if derives(a, b) {
+            b
+        } else {
+            continue;
+        };
+        if last.as_ref().is_some_and(|l| l != skip) {
+            continue;
+        }
+        if let Some(o) = n.outputs.first() {
+            chain.push((n.name.clone(), o.clone()));
+            last = Some(o.clone());
+        }
+    }
+    chain
+}
+
 fn common_prefix(a: &str, b: &str) -> usize {
     a.chars().zip(b.chars()).take_while(|(x, y)| x == y).count()
 }
@@ -208,9 +271,17 @@ pub fn starter_card(graph: &Graph, opts: &StarterOptions) -> Result<String> {
         .enumerate()
         .filter(|(_, n)| RECURRENT.contains(&n.op_type.as_str()))
         .collect();
-    if recurrent.is_empty() {
+    // Without recurrent nodes: a transformer's residual stream (each `Add`
+    // of a tensor and something computed from it), and the float graph
+    // outputs of rank 3 besides the logits.
+    let residual = if recurrent.is_empty() {
+        residual_adds(graph)
+    } else {
+        Vec::new()
+    };
+    if recurrent.is_empty() && residual.is_empty() {
         return Err(fail(
-            "the graph has no LSTM, GRU or RNN node: `luigi card` writes cards for recurrent models; write the card by hand (see the card docs) and name the layer tensor from `luigi layers`"
+            "the graph has no LSTM, GRU or RNN node and no residual stream (an `Add` of a tensor and something computed from it): `luigi card` writes cards for recurrent models and transformers; write the card by hand (see the card docs) and name the layer tensors from `luigi layers`"
                 .to_string(),
         ));
     }
@@ -325,6 +396,70 @@ pub fn starter_card(graph: &Graph, opts: &StarterOptions) -> Result<String> {
         };
         alias_of_node.insert(*i, alias.clone());
         layers.push((alias, tensor, comment));
+    }
+    // --- a transformer's layers: the residual stream after each residual
+    // `Add` (in a standard block, attention then MLP), then the other float
+    // graph outputs of rank 3 (attention or MLP outputs an export exposes)
+    let sanitized = |name: &str| {
+        name.chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '_' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect::<String>()
+            .trim_matches('_')
+            .to_string()
+    };
+    let mut streams = 0;
+    for (node, tensor) in &residual {
+        let shape = graph
+            .output(tensor)
+            .map(shape_text)
+            .map(|s| format!(" {s}"))
+            .unwrap_or_default();
+        // A graph output keeps its own name; other points are `stream1`, ...
+        let own = sanitized(tensor);
+        let alias = if outputs.contains(tensor.as_str())
+            && !own.is_empty()
+            && !crate::model::selection::EVERY_LAYER.contains(&own.as_str())
+        {
+            own
+        } else {
+            streams += 1;
+            format!("stream{streams}")
+        };
+        layers.push((
+            alias,
+            tensor.clone(),
+            format!(
+                "residual stream after `Add` node `{node}`{shape} (CHECK: in a standard block the odd ones follow attention, the even ones the MLP)"
+            ),
+        ));
+    }
+    if !residual.is_empty() {
+        let taken: BTreeSet<String> = layers.iter().map(|(_, t, _)| t.clone()).collect();
+        for o in &graph.outputs {
+            let rank3 = o.shape.as_ref().is_some_and(|s| s.len() == 3);
+            let vocab_last = matches!(o.shape.as_ref().and_then(|s| s.last()), Some(Dim::Fixed(v)) if *v == vocab_len as i64 || Some(*v) == model_vocab);
+            let named_logits = o.name.to_ascii_lowercase().contains("logit");
+            if is_float(o) && rank3 && !vocab_last && !named_logits && !taken.contains(&o.name) {
+                let alias = sanitized(&o.name);
+                if alias.is_empty()
+                    || layers.iter().any(|(a, _, _)| *a == alias)
+                    || crate::model::selection::EVERY_LAYER.contains(&alias.as_str())
+                {
+                    continue;
+                }
+                layers.push((
+                    alias,
+                    o.name.clone(),
+                    format!("graph output {}", shape_text(o)),
+                ));
+            }
+        }
     }
     // --- state pairs
     let layer_tensors: BTreeSet<&str> = layers.iter().map(|(_, t, _)| t.as_str()).collect();
@@ -446,11 +581,14 @@ pub fn starter_card(graph: &Graph, opts: &StarterOptions) -> Result<String> {
         shape_text(token)
     );
     let _ = writeln!(y, "  layout: {layout}      # {layout_why}");
+    let transformer = recurrent.is_empty();
     let _ = writeln!(
         y,
         "  causal: {}           # {}",
-        !bidirectional && !mixing,
-        if bidirectional {
+        !bidirectional && !mixing && !transformer,
+        if transformer {
+            "CHECK: set true when the attention is causally masked (each step sees only earlier steps); true lets Luigi right-pad batches"
+        } else if bidirectional {
             "a recurrent node reads the sequence backwards: padding would change earlier steps"
         } else if mixing {
             "CHECK: attention or convolution may read later steps"

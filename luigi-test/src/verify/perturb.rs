@@ -157,7 +157,10 @@ impl Ctx<'_> {
 /// categorical one), leaving out the verified hypothesis itself and
 /// variants of it (|r| ≥ 0.8 with it; η ≥ 0.8 when either is categorical,
 /// so that a function of an automaton's state is not held fixed while the
-/// state is verified), and hypotheses that are constant on the corpus. Returns indices into `candidates`.
+/// state is verified), hypotheses that determine it (whole values, at most
+/// 256 of them, of which the verified hypothesis is a function: η ≥ 0.8,
+/// e.g. a depth when "inside" is verified), and hypotheses that are
+/// constant on the corpus. Returns indices into `candidates`.
 pub fn competitors(
     corpus: &Corpus,
     acts: &Activations,
@@ -188,7 +191,12 @@ pub fn competitors(
         let Some(with_target) = with_target else {
             continue;
         };
-        if with_target >= 0.8 {
+        // The other way too: a candidate that determines the hypothesis
+        // (it takes a few whole values and the hypothesis is, near enough,
+        // a function of them, e.g. depth for "inside") cannot be held fixed
+        // while the hypothesis changes.
+        let determines = is_discrete(&v) && eta(&target, &v).is_some_and(|e| e >= 0.8);
+        if with_target >= 0.8 || determines {
             continue;
         }
         let strength = match c.kind() {
@@ -201,6 +209,22 @@ pub fn competitors(
     }
     scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
     Ok(scored.into_iter().take(n).map(|(_, i)| i).collect())
+}
+
+/// Whole values only, and at most 256 distinct ones: values that can group
+/// rows (the states of a count, a depth, a class).
+fn is_discrete(v: &[f32]) -> bool {
+    let mut seen = std::collections::BTreeSet::new();
+    for &x in v {
+        if x.fract() != 0.0 || !x.is_finite() {
+            return false;
+        }
+        seen.insert(x as i64);
+        if seen.len() > 256 {
+            return false;
+        }
+    }
+    true
 }
 
 fn values(corpus: &Corpus, h: &dyn Hypothesis) -> Result<Vec<f32>> {
