@@ -172,3 +172,32 @@ fn verification_is_deterministic_and_replays_persisted_counterexamples() {
     assert_eq!(second.drawn, 256 + second.replayed);
     assert_eq!(second.verdict, Verdict::Refuted);
 }
+
+#[test]
+fn a_hypothesis_that_determines_the_verified_one_is_not_held_fixed() {
+    // `inside(()` is a function of `depth(()`: holding the depth fixed would
+    // leave no edit that changes "inside", so the depth is never chosen as
+    // a competitor, however well it correlates with the unit. Column and a
+    // character are fair competitors.
+    let m = Model::load(fixture("lstm_ids.luigi.yaml")).unwrap();
+    let c = Corpus::load(
+        fixture("corpus_windows.txt"),
+        luigi_test::CorpusFormat::Windows(40),
+    )
+    .unwrap();
+    let acts = m.record(&c, &["lstm"]).unwrap().remove(0);
+    let inside = Bracket::inside('(').unwrap();
+    let depth = Bracket::depth('(').unwrap();
+    let column = Column;
+    let a = CharIs::new('a');
+    let candidates: Vec<&dyn Hypothesis> = vec![&depth, &column, &a];
+    // Unit 0 is the hand-set depth counter: depth is its strongest candidate.
+    let chosen = luigi_test::verify::competitors(&c, &acts, 0, &inside, &candidates, 3).unwrap();
+    assert!(!chosen.contains(&0), "depth was held fixed: {chosen:?}");
+    assert_eq!(chosen.len(), 2, "{chosen:?}");
+    // Verifying the depth itself, "inside" (a function of it, nearly
+    // determining it on this corpus) is left out as well.
+    let candidates: Vec<&dyn Hypothesis> = vec![&inside, &column];
+    let chosen = luigi_test::verify::competitors(&c, &acts, 0, &depth, &candidates, 2).unwrap();
+    assert_eq!(chosen, vec![1], "{chosen:?}");
+}
