@@ -19,25 +19,11 @@
 //! `LUIGI_BENCH_ROUNDS=N` runs N rounds; `LUIGI_BENCH_BARE=0` skips the bare
 //! `--probe` (the slowest).
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::Instant;
+mod common;
 
-/// One timed run: wall seconds and peak resident memory in KB (if known).
-struct Run {
-    seconds: f64,
-    peak_kb: Option<u64>,
-}
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| PathBuf::from("."))
-}
+use common::{timed, Run};
 
 fn run(extra: &[&str]) -> Result<Run, String> {
-    let exe = env!("CARGO_BIN_EXE_luigi");
     let mut args: Vec<String> = vec![
         "inspect".into(),
         "examples/cmodel/cmodel.luigi.yaml".into(),
@@ -47,38 +33,7 @@ fn run(extra: &[&str]) -> Result<Run, String> {
         "256".into(),
     ];
     args.extend(extra.iter().map(|s| s.to_string()));
-    let time = Path::new("/usr/bin/time");
-    let report = std::env::temp_dir().join(format!("luigi-probe-e2e-{}.txt", std::process::id()));
-    let mut command = if time.exists() {
-        let mut c = Command::new(time);
-        c.arg("-f").arg("%M").arg("-o").arg(&report).arg(exe);
-        c
-    } else {
-        Command::new(exe)
-    };
-    command
-        .args(&args)
-        .current_dir(root())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped());
-    let start = Instant::now();
-    let out = command
-        .output()
-        .map_err(|e| format!("running {exe}: {e}"))?;
-    let seconds = start.elapsed().as_secs_f64();
-    if !out.status.success() {
-        return Err(format!(
-            "luigi {} failed ({}): {}",
-            args.join(" "),
-            out.status,
-            String::from_utf8_lossy(&out.stderr)
-        ));
-    }
-    let peak_kb = std::fs::read_to_string(&report)
-        .ok()
-        .and_then(|s| s.lines().last().and_then(|l| l.trim().parse().ok()));
-    let _ = std::fs::remove_file(&report);
-    Ok(Run { seconds, peak_kb })
+    timed(env!("CARGO_BIN_EXE_luigi"), &args)
 }
 
 fn show(name: &str, r: &Run, plain: Option<f64>, target: Option<f64>) {

@@ -22,56 +22,12 @@
 //! The corpus is `examples/cmodel/eval.c` repeated to the length
 //! (`LUIGI_SCALE_TOKENS`, default 102,400 = 100 windows of 1,024).
 
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::Instant;
+use std::process::Command;
 
-struct Run {
-    seconds: f64,
-    peak_kb: Option<u64>,
-}
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| PathBuf::from("."))
-}
-
-fn timed(program: &str, args: &[String]) -> Result<Run, String> {
-    let time = Path::new("/usr/bin/time");
-    let report = std::env::temp_dir().join(format!("luigi-scale-{}.txt", std::process::id()));
-    let mut command = if time.exists() {
-        let mut c = Command::new(time);
-        c.arg("-f").arg("%M").arg("-o").arg(&report).arg(program);
-        c
-    } else {
-        Command::new(program)
-    };
-    command
-        .args(args)
-        .current_dir(root())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped());
-    let start = Instant::now();
-    let out = command
-        .output()
-        .map_err(|e| format!("running {program}: {e}"))?;
-    let seconds = start.elapsed().as_secs_f64();
-    if !out.status.success() {
-        return Err(format!(
-            "{program} {} failed ({}): {}",
-            args.join(" "),
-            out.status,
-            String::from_utf8_lossy(&out.stderr)
-        ));
-    }
-    let peak_kb = std::fs::read_to_string(&report)
-        .ok()
-        .and_then(|s| s.lines().last().and_then(|l| l.trim().parse().ok()));
-    let _ = std::fs::remove_file(&report);
-    Ok(Run { seconds, peak_kb })
-}
+use common::{root, timed, Run};
 
 fn mb(r: &Run) -> String {
     r.peak_kb
