@@ -209,3 +209,41 @@ fn report_renders_in_a_browser_without_console_errors() {
         "{non_white} of {total} pixels are not white"
     );
 }
+
+#[test]
+fn a_report_of_every_layer_names_the_layer_of_each_unit() {
+    let d = tempfile::tempdir().unwrap();
+    let out = d.path().join("report");
+    let o = luigi(&[
+        "report",
+        root()
+            .join("examples/dyck/dyck.luigi.yaml")
+            .to_str()
+            .unwrap(),
+        "--corpus",
+        root().join("examples/dyck/heldout.txt").to_str().unwrap(),
+        "--layer",
+        "all",
+        "--pairings",
+        "2",
+        "--fast",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let html = std::fs::read_to_string(out.join("index.html")).unwrap();
+    // The header lists the recorded tensors; the ranking's best unit for
+    // "inside" is the second block's MLP unit, named with its layer.
+    assert!(
+        html.contains("attn1+mlp1+resid1+attn2+mlp2+resid2"),
+        "no layer list in the header"
+    );
+    let page = scraper::Html::parse_document(&html);
+    let cell = scraper::Selector::parse("td").unwrap();
+    let cells: Vec<String> = page.select(&cell).map(|c| c.text().collect()).collect();
+    let at = cells
+        .iter()
+        .position(|c| c == "inside(()")
+        .unwrap_or_else(|| panic!("no inside(() row"));
+    assert_eq!(cells[at + 1], "mlp2:27");
+}
