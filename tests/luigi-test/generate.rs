@@ -282,3 +282,118 @@ fn a_failing_assertion_leaves_an_html_page_whose_path_is_in_the_report() {
     );
     assert!(o.report.to_string().contains(&page.display().to_string()));
 }
+
+// ---- a model without state (the bracket transformer, examples/dyck): each
+// step re-runs the whole sequence; forcing holds the unit at every position
+// from the last prompt token on.
+
+fn dyck() -> Model {
+    Model::load(super::root().join("examples/dyck/dyck.luigi.yaml")).unwrap()
+}
+
+fn dyck_run(
+    model: &Model,
+    layer: Option<&str>,
+    forces: &[Force],
+    opts: &GenerateOptions,
+) -> Vec<luigi_test::model::Generated> {
+    let g = model.generator(layer).unwrap();
+    let prompt: Vec<i64> = "ab((c(d"
+        .chars()
+        .map(|c| model.card().token_id(c).unwrap())
+        .collect();
+    let requests: Vec<Request> = (0..8)
+        .map(|i| Request {
+            prompt: &prompt,
+            forces,
+            stream: i,
+        })
+        .collect();
+    g.run(&requests, opts).unwrap()
+}
+
+#[test]
+fn a_transformer_generates_from_the_whole_prefix_and_writes_legal_brackets() {
+    let m = dyck();
+    let opts = GenerateOptions {
+        steps: 30,
+        seed: 3,
+        ..GenerateOptions::default()
+    };
+    let free = dyck_run(&m, None, &[], &opts);
+    // The first step's distribution is the softmax of the logits a
+    // recording of the prompt gives at its last position.
+    let c = luigi_test::Corpus::from_strings("prompt", ["ab((c(d".to_string()]).unwrap();
+    let logits = m.record(&c, &["logits"]).unwrap().remove(0);
+    let last = logits.values.row(logits.n_rows() - 1);
+    let max = last.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let e: Vec<f64> = last.iter().map(|x| f64::from(x - max).exp()).collect();
+    let sum: f64 = e.iter().sum();
+    for (p, q) in free[0].first_probs.iter().zip(&e) {
+        assert!((f64::from(*p) - q / sum).abs() < 1e-5, "{p} vs {}", q / sum);
+    }
+    // What it writes is legal: `)` never at depth 0, a line ends only at
+    // depth 0 (the prompt leaves depth 3).
+    let v = &m.card().vocabulary;
+    for g in &free {
+        let mut depth = 3i32;
+        for t in &g.tokens {
+            match v[*t as usize] {
+                '(' => depth += 1,
+                ')' => {
+                    assert!(depth > 0, "`)` at depth 0");
+                    depth -= 1;
+                }
+                '\n' => break,
+                _ => {}
+            }
+        }
+    }
+    // The split model without forces samples what the whole model does.
+    let split = dyck_run(&m, Some("block2"), &[], &opts);
+    let tokens =
+        |g: &[luigi_test::model::Generated]| g.iter().map(|x| x.tokens.clone()).collect::<Vec<_>>();
+    assert_eq!(tokens(&free), tokens(&split));
+}
+
+#[test]
+fn forcing_a_transformer_unit_changes_what_it_writes_only_while_held() {
+    let m = dyck();
+    let force = [Force {
+        unit: 35,
+        value: 40.0,
+    }];
+    let opts = GenerateOptions {
+        steps: 20,
+        seed: 3,
+        ..GenerateOptions::default()
+    };
+    let unforced = dyck_run(&m, Some("block2"), &[], &opts);
+    let forced = dyck_run(&m, Some("block2"), &force, &opts);
+    assert_ne!(unforced[0].first_probs, forced[0].first_probs);
+    // With no forced step, the forces change nothing.
+    let none = GenerateOptions {
+        force_steps: Some(0),
+        ..opts
+    };
+    let held_never = dyck_run(&m, Some("block2"), &force, &none);
+    assert_eq!(held_never[0].first_probs, unforced[0].first_probs);
+    // A state-only clamp has no state to hold in a transformer.
+    let g = m.generator(Some("block2")).unwrap();
+    let prompt = [m.card().token_id('(').unwrap()];
+    let e = g
+        .run(
+            &[Request {
+                prompt: &prompt,
+                forces: &force,
+                stream: 0,
+            }],
+            &GenerateOptions {
+                clamp: Clamp::StateOnly,
+                ..GenerateOptions::default()
+            },
+        )
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("no state"), "{e}");
+}

@@ -183,10 +183,16 @@ impl std::fmt::Debug for Generator<'_> {
 
 impl Model {
     /// A generator that can force units of `layer` (`None`: free sampling
-    /// only). Needs a card with `state:` pairs and `logits:`; forcing needs
-    /// the layer to be carried by a state pair (`layer:` on it) when the
-    /// model feeds the layer to the next step, and a head that reads
-    /// nothing computed before the layer but the layer.
+    /// only). Needs a card with `logits:`; forcing needs the layer to be
+    /// carried by a state pair (`layer:` on it) when the model feeds the
+    /// layer to the next step, and a head that reads nothing computed
+    /// before the layer but the layer.
+    ///
+    /// A model whose card names no `state:` (a transformer) is run on the
+    /// whole sequence so far at every step (no cache): the forced units are
+    /// overwritten at every position from the last prompt token on, so the
+    /// head and every later position that attends to them see the held
+    /// value.
     pub fn generator(&self, layer: Option<&str>) -> Result<Generator<'_>> {
         let card = self.card();
         let card_err = |key: &str, message: String| Error::Card {
@@ -194,9 +200,6 @@ impl Model {
             key: key.to_string(),
             message,
         };
-        if card.file.state.is_empty() {
-            return Err(card_err("state", "the card names no state inputs/outputs; generation runs one token at a time and needs them (e.g. `state: [{input: h0, output: hn, layer: lstm}, {input: c0, output: cn}]`)".to_string()));
-        }
         let Some(logits) = card.file.logits.clone() else {
             return Err(card_err(
                 "logits",
@@ -290,16 +293,20 @@ impl Model {
 }
 
 impl Generator<'_> {
-    /// True when a `state:` pair of the card carries the forced layer (its
-    /// `layer:` key), so that a held value reaches the next step as well as
-    /// the head. False without a layer.
+    /// True when a held value reaches the next step as well as the head: a
+    /// `state:` pair of the card carries the forced layer (its `layer:`
+    /// key), or the model has no state at all (every step re-runs the
+    /// sequence with the value held at each forced position). False
+    /// without a layer.
     pub fn state_carries_layer(&self) -> bool {
         let card = self.model.card();
         self.layer.as_ref().is_some_and(|(r, _)| {
-            card.file
-                .state
-                .iter()
-                .any(|p| p.slot_of(card, &r.name).is_some())
+            card.file.state.is_empty()
+                || card
+                    .file
+                    .state
+                    .iter()
+                    .any(|p| p.slot_of(card, &r.name).is_some())
         })
     }
 
@@ -414,6 +421,9 @@ impl Generator<'_> {
                 ));
             }
         }
+        if card.file.state.is_empty() {
+            return self.run_stateless(requests, opts);
+        }
         let ns = card.file.state.len();
         let mut onehot = OneHotBuffer::default();
         // the prompt but its last token, in one call
@@ -502,6 +512,95 @@ impl Generator<'_> {
             }
             state = Some(out[off..off + ns].iter().map(|f| f.data.clone()).collect());
             current = next;
+        }
+        Ok(results)
+    }
+}
+
+impl Generator<'_> {
+    /// [`Generator::run`] for a model without state: every step runs the
+    /// whole sequence so far; forced units are held at every position from
+    /// the last prompt token on (for the first `force_steps` of them).
+    fn run_stateless(
+        &self,
+        requests: &[Request<'_>],
+        opts: &GenerateOptions,
+    ) -> Result<Vec<Generated>> {
+        if opts.clamp == Clamp::StateOnly && self.layer.is_some() {
+            return Err(Error::invalid(
+                "generation",
+                "the model has no state between steps (its card names no `state:`): a state-only clamp holds nothing; force the layer",
+            ));
+        }
+        let b = requests.len();
+        let plen = requests[0].prompt.len();
+        let mut seqs: Vec<Vec<i64>> = requests.iter().map(|r| r.prompt.to_vec()).collect();
+        let mut rngs: Vec<Rng> = requests
+            .iter()
+            .map(|r| Rng::stream(opts.seed, r.stream))
+            .collect();
+        let mut results: Vec<Generated> = (0..b)
+            .map(|_| Generated {
+                tokens: Vec::with_capacity(opts.steps),
+                first_probs: Vec::new(),
+            })
+            .collect();
+        let force_steps = opts.force_steps.unwrap_or(opts.steps);
+        let mut onehot = OneHotBuffer::default();
+        for step in 0..opts.steps {
+            let t = plen + step;
+            let ids: Vec<&[i64]> = seqs.iter().map(Vec::as_slice).collect();
+            let feeds = self.model.feeds(&ids, t, None, &mut onehot)?;
+            let mut out = self.front.run(feeds, &self.front_outputs).map_err(|e| {
+                Error::invalid(
+                    "generation",
+                    format!("running {} on {t} tokens failed: {e}. A transformer reads at most its context length (its position table): use a shorter prompt or fewer steps", self.model.path().display()),
+                )
+            })?;
+            let logits = match (&self.layer, &self.back) {
+                (Some((r, layout)), Some(back)) => {
+                    let (offsets, bs, ts) = layout.offsets(&out[0].shape)?;
+                    // Positions plen-1 .. plen-1+step are the steps taken so
+                    // far; the first `force_steps` of them are held.
+                    let last_forced =
+                        (plen - 1 + step).min(plen - 1 + force_steps.saturating_sub(1));
+                    if force_steps > 0 {
+                        for (bi, req) in requests.iter().enumerate() {
+                            for f in req.forces {
+                                for pos in plen - 1..=last_forced {
+                                    out[0].data[bi * bs + pos * ts + offsets[f.unit]] = f.value;
+                                }
+                            }
+                        }
+                    }
+                    let layer = out.swap_remove(0);
+                    let shape: Vec<i64> = layer.shape.iter().map(|d| *d as i64).collect();
+                    let mut l = back.run(
+                        vec![(r.tensor.clone(), Feed::F32(shape, layer.data))],
+                        std::slice::from_ref(&self.logits),
+                    )?;
+                    l.remove(0)
+                }
+                _ => out
+                    .pop()
+                    .ok_or_else(|| Error::invalid("generation", "no logits fetched"))?,
+            };
+            let (loff, lbs, lts) = self.logits_layout.offsets(&logits.shape)?;
+            for (bi, rng) in rngs.iter_mut().enumerate() {
+                let row: Vec<f32> = loff
+                    .iter()
+                    .map(|o| logits.data[bi * lbs + (t - 1) * lts + o])
+                    .collect();
+                if row.iter().any(|x| !x.is_finite()) {
+                    return Err(Error::invalid("generation", format!("the logits at step {step} hold a non-finite value (NaN or infinity); the model or the forced value is broken")));
+                }
+                if step == 0 {
+                    results[bi].first_probs = softmax(&row, 1.0);
+                }
+                let tok = sample(&row, &opts.sampling, rng.uniform()) as i64;
+                results[bi].tokens.push(tok);
+                seqs[bi].push(tok);
+            }
         }
         Ok(results)
     }

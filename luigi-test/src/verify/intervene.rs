@@ -176,8 +176,9 @@ pub struct Intervention {
     pub on_value: f32,
     /// The value held for "off".
     pub off_value: f32,
-    /// True when a state pair of the card carries the layer (`layer:`), so
-    /// the held value reaches the next step as well as the head.
+    /// True when the held value reaches the next step as well as the head:
+    /// a state pair of the card carries the layer (`layer:`), or the model
+    /// has no state (a transformer, re-run on the whole sequence each step).
     pub state_carried: bool,
     /// Where the values come from (`recording` or `given`).
     pub values_from: String,
