@@ -108,6 +108,14 @@ pub struct StatePair {
     pub layer: Option<Carried>,
 }
 
+/// The names that stand for every layer of the card (`--layer all`,
+/// `layer: any`; see [`crate::model::selection`]); no alias may use them.
+pub const EVERY_LAYER: [&str; 2] = ["all", "any"];
+
+/// Separates a layer from its unit in the unit names of a selection of
+/// several layers (`lstm2:110`); no alias may hold it.
+pub const LAYER_UNIT_SEPARATOR: char = ':';
+
 /// The layer or layers a state carries (see [`StatePair::layer`]).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
@@ -280,14 +288,14 @@ impl Card {
             message,
         };
         for alias in file.layers.keys() {
-            if crate::model::selection::EVERY_LAYER.contains(&alias.as_str()) {
+            if EVERY_LAYER.contains(&alias.as_str()) {
                 return Err(err(
                     &format!("layers.{alias}"),
                     format!("`{alias}` is reserved: `all` and `any` stand for every layer of the card (`--layer all`, `layer: any`); rename this alias"),
                 ));
             }
             if alias.contains(',')
-                || alias.contains(crate::model::selection::LAYER_UNIT_SEPARATOR)
+                || alias.contains(LAYER_UNIT_SEPARATOR)
                 || alias.trim().is_empty()
             {
                 return Err(err(

@@ -258,7 +258,7 @@ impl Model {
                     ))
                 }
                 SplitError::NotDownstream => {
-                    let root = crate::model::selection::view_root(self.graph(), &resolved.tensor);
+                    let root = self.graph().view_root(&resolved.tensor);
                     let hint = if root == resolved.tensor {
                         String::new()
                     } else {

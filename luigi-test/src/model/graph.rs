@@ -518,6 +518,32 @@ impl Graph {
         closest_names(name, rows.iter().map(|r| r.name.as_str()), max)
     }
 
+    /// The tensor whose numbers `tensor` holds: followed back through
+    /// shape-only operators (`Identity`, `Squeeze`, `Unsqueeze`,
+    /// `Transpose`, `Reshape`, `Flatten`) to the first tensor another
+    /// operator made; `tensor` itself when it is not such a view.
+    pub fn view_root(&self, tensor: &str) -> String {
+        const VIEW_OPS: [&str; 6] = [
+            "Identity",
+            "Squeeze",
+            "Unsqueeze",
+            "Transpose",
+            "Reshape",
+            "Flatten",
+        ];
+        let mut t = tensor.to_string();
+        for _ in 0..self.nodes.len() {
+            match self.producer(&t) {
+                Some((n, 0)) if VIEW_OPS.contains(&n.op_type.as_str()) => match n.inputs.first() {
+                    Some(i) if !i.is_empty() => t = i.clone(),
+                    _ => break,
+                },
+                _ => break,
+            }
+        }
+        t
+    }
+
     /// The tensors marked [`TensorRow::hidden_state`], in [`Graph::tensors`] order.
     pub fn hidden_states(&self) -> Vec<TensorRow> {
         self.tensors()

@@ -187,7 +187,7 @@ impl Model {
 
     pub(crate) fn resolve(&self, name: &str) -> Result<ResolvedLayer> {
         let tensor = self.card.resolve_layer(name).to_string();
-        let several = crate::model::selection::EVERY_LAYER.contains(&name.trim())
+        let several = crate::model::card::EVERY_LAYER.contains(&name.trim())
             || (name.contains(',') && self.graph.tensor(&tensor).is_none());
         if several {
             let aliases: Vec<&str> = self.card.file.layers.keys().map(String::as_str).collect();

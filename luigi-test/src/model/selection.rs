@@ -29,46 +29,12 @@ use crate::error::{Error, Result};
 use crate::model::onnx_model::Model;
 use crate::model::record::RecordedChunk;
 
-/// The names that stand for every layer of the card.
-pub const EVERY_LAYER: [&str; 2] = ["all", "any"];
-
-/// Separates a layer from its unit in the unit names of a selection of
-/// several layers (`lstm2:110`).
-pub const LAYER_UNIT_SEPARATOR: char = ':';
-
-/// Operators that only reshape or reorder their first input: a tensor made
-/// from another by these holds the same numbers.
-const VIEW_OPS: [&str; 6] = [
-    "Identity",
-    "Squeeze",
-    "Unsqueeze",
-    "Transpose",
-    "Reshape",
-    "Flatten",
-];
+pub use crate::model::card::{EVERY_LAYER, LAYER_UNIT_SEPARATOR};
 
 /// Splits a unit name of a several-layer selection into its layer and unit
 /// (`lstm2:110` → `("lstm2", "110")`); `None` for a plain unit name.
 pub fn split_unit(unit: &str) -> Option<(&str, &str)> {
     unit.rsplit_once(LAYER_UNIT_SEPARATOR)
-}
-
-/// The tensor whose numbers `tensor` holds: followed back through
-/// shape-only operators (`Identity`, `Squeeze`, `Transpose`, ...) to the
-/// first tensor another operator made; `tensor` itself when it is not such
-/// a view.
-pub(crate) fn view_root(graph: &crate::model::graph::Graph, tensor: &str) -> String {
-    let mut t = tensor.to_string();
-    for _ in 0..graph.nodes.len() {
-        match graph.producer(&t) {
-            Some((n, 0)) if VIEW_OPS.contains(&n.op_type.as_str()) => match n.inputs.first() {
-                Some(i) if !i.is_empty() => t = i.clone(),
-                _ => break,
-            },
-            _ => break,
-        }
-    }
-    t
 }
 
 /// How the requested layer names map onto the tensors that are recorded.
@@ -210,7 +176,7 @@ impl Model {
                 .iter()
                 .position(|n| n.outputs.iter().any(|o| o == tensor))
         };
-        let root = |tensor: &str| view_root(graph, tensor);
+        let root = |tensor: &str| graph.view_root(tensor);
         let mut aliases: Vec<(Option<usize>, String, String)> = Vec::new();
         for (alias, tensor) in &self.card().file.layers {
             self.resolve(alias)?;

@@ -424,7 +424,7 @@ pub fn starter_card(graph: &Graph, opts: &StarterOptions) -> Result<String> {
         let own = sanitized(tensor);
         let alias = if outputs.contains(tensor.as_str())
             && !own.is_empty()
-            && !crate::model::selection::EVERY_LAYER.contains(&own.as_str())
+            && !crate::model::card::EVERY_LAYER.contains(&own.as_str())
         {
             own
         } else {
@@ -449,7 +449,7 @@ pub fn starter_card(graph: &Graph, opts: &StarterOptions) -> Result<String> {
                 let alias = sanitized(&o.name);
                 if alias.is_empty()
                     || layers.iter().any(|(a, _, _)| *a == alias)
-                    || crate::model::selection::EVERY_LAYER.contains(&alias.as_str())
+                    || crate::model::card::EVERY_LAYER.contains(&alias.as_str())
                 {
                     continue;
                 }
