@@ -81,7 +81,11 @@
 //!    output that carries the layer (the card's `state[i].layer`), runs the
 //!    back (the layer → logits) on the edited tensor, samples, and feeds
 //!    the edited state back. A state-only clamp would miss a unit that the
-//!    head reads but that does not pass through the state.
+//!    head reads but that does not pass through the state. A model whose
+//!    card names no `state:` (a transformer) runs the whole sequence so far
+//!    at every step instead, with the unit held at every position from the
+//!    last prompt token on; its prompt and continuation must fit its
+//!    context length (`prompt_len` + `steps`).
 //! 2. **On and off.** By default from the recording: "on" is the unit's
 //!    mean where the hypothesis holds (binary: where it is 1; numeric: its
 //!    top decile; categorical: the chosen state), "off" its mean elsewhere.
