@@ -346,11 +346,16 @@ fn verify_intervene_setup_errors_exit_2_and_say_why() {
         "{}",
         text(&o)
     );
-    // a card without state: (the bidirectional fixture cannot generate)
+    // a card without state: that is not causal (the bidirectional fixture
+    // cannot generate: re-running the sequence needs a causal model)
     let card = fixture("bilstm.luigi.yaml");
     let o = luigi(&["generate", card.to_str().unwrap(), "--prompt", "ab"]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
-    assert!(text(&o).contains("state"), "{}", text(&o));
+    assert!(
+        text(&o).contains("state") && text(&o).contains("causal"),
+        "{}",
+        text(&o)
+    );
     // a card without logits:
     let no_logits = d.path().join("nologits.luigi.yaml");
     let text_card = std::fs::read_to_string(fixture("gen_ids.luigi.yaml"))

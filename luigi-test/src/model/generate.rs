@@ -200,6 +200,9 @@ impl Model {
             key: key.to_string(),
             message,
         };
+        if card.file.state.is_empty() && !card.file.input.causal {
+            return Err(card_err("state", "the card names no `state:` pairs and says `input.causal: false`: without state, generation re-runs the whole sequence at every step, which needs a causal model (each step sees only the steps before it). Set `causal: true` if the model is (a transformer with a causal mask), or export the recurrent state as inputs and outputs and name it under `state:`".to_string()));
+        }
         let Some(logits) = card.file.logits.clone() else {
             return Err(card_err(
                 "logits",
