@@ -499,20 +499,7 @@ impl Generator<'_> {
                     .pop()
                     .ok_or_else(|| Error::invalid("generation", "no logits fetched"))?,
             };
-            let (loff, lbs, _) = self.logits_layout.offsets(&logits.shape)?;
-            let mut next = Vec::with_capacity(b);
-            for (bi, rng) in rngs.iter_mut().enumerate() {
-                let row: Vec<f32> = loff.iter().map(|o| logits.data[bi * lbs + o]).collect();
-                if row.iter().any(|x| !x.is_finite()) {
-                    return Err(Error::invalid("generation", format!("the logits at step {step} hold a non-finite value (NaN or infinity); the model or the forced value is broken")));
-                }
-                if step == 0 {
-                    results[bi].first_probs = softmax(&row, 1.0);
-                }
-                let tok = sample(&row, &opts.sampling, rng.uniform()) as i64;
-                results[bi].tokens.push(tok);
-                next.push(tok);
-            }
+            let next = self.draw(&logits, 0, step, &opts.sampling, &mut rngs, &mut results)?;
             state = Some(out[off..off + ns].iter().map(|f| f.data.clone()).collect());
             current = next;
         }
@@ -588,24 +575,51 @@ impl Generator<'_> {
                     .pop()
                     .ok_or_else(|| Error::invalid("generation", "no logits fetched"))?,
             };
-            let (loff, lbs, lts) = self.logits_layout.offsets(&logits.shape)?;
-            for (bi, rng) in rngs.iter_mut().enumerate() {
-                let row: Vec<f32> = loff
-                    .iter()
-                    .map(|o| logits.data[bi * lbs + (t - 1) * lts + o])
-                    .collect();
-                if row.iter().any(|x| !x.is_finite()) {
-                    return Err(Error::invalid("generation", format!("the logits at step {step} hold a non-finite value (NaN or infinity); the model or the forced value is broken")));
-                }
-                if step == 0 {
-                    results[bi].first_probs = softmax(&row, 1.0);
-                }
-                let tok = sample(&row, &opts.sampling, rng.uniform()) as i64;
-                results[bi].tokens.push(tok);
-                seqs[bi].push(tok);
+            let next = self.draw(
+                &logits,
+                t - 1,
+                step,
+                &opts.sampling,
+                &mut rngs,
+                &mut results,
+            )?;
+            for (seq, tok) in seqs.iter_mut().zip(next) {
+                seq.push(tok);
             }
         }
         Ok(results)
+    }
+
+    /// Draws each sequence's next token from its row of `logits` at time
+    /// index `time`, appends it to its result (with the distribution on
+    /// the first step) and returns the tokens drawn.
+    fn draw(
+        &self,
+        logits: &crate::model::session::Fetched,
+        time: usize,
+        step: usize,
+        sampling: &Sampling,
+        rngs: &mut [Rng],
+        results: &mut [Generated],
+    ) -> Result<Vec<i64>> {
+        let (loff, lbs, lts) = self.logits_layout.offsets(&logits.shape)?;
+        let mut next = Vec::with_capacity(rngs.len());
+        for (bi, (rng, result)) in rngs.iter_mut().zip(results.iter_mut()).enumerate() {
+            let row: Vec<f32> = loff
+                .iter()
+                .map(|o| logits.data[bi * lbs + time * lts + o])
+                .collect();
+            if row.iter().any(|x| !x.is_finite()) {
+                return Err(Error::invalid("generation", format!("the logits at step {step} hold a non-finite value (NaN or infinity); the model or the forced value is broken")));
+            }
+            if step == 0 {
+                result.first_probs = softmax(&row, 1.0);
+            }
+            let tok = sample(&row, sampling, rng.uniform()) as i64;
+            result.tokens.push(tok);
+            next.push(tok);
+        }
+        Ok(next)
     }
 }
 
