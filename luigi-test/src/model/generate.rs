@@ -23,7 +23,7 @@ use crate::error::{Error, Result};
 use crate::model::graph::Dim;
 use crate::model::layout::LayerLayout;
 use crate::model::onnx_model::{Model, OneHotBuffer, ResolvedLayer};
-use crate::model::session::{Feed, OrtSession};
+use crate::model::session::{Feed, Fetched, OrtSession};
 use crate::model::split::{back_part, SplitError};
 use crate::numeric::rng::Rng;
 
@@ -487,13 +487,7 @@ impl Generator<'_> {
                             }
                         }
                     }
-                    let layer = out[0].clone();
-                    let shape: Vec<i64> = layer.shape.iter().map(|d| *d as i64).collect();
-                    let mut l = back.run(
-                        vec![(r.tensor.clone(), Feed::F32(shape, layer.data))],
-                        std::slice::from_ref(&self.logits),
-                    )?;
-                    l.remove(0)
+                    self.head(back, r, out[0].clone())?
                 }
                 _ => out
                     .pop()
@@ -563,13 +557,7 @@ impl Generator<'_> {
                             }
                         }
                     }
-                    let layer = out.swap_remove(0);
-                    let shape: Vec<i64> = layer.shape.iter().map(|d| *d as i64).collect();
-                    let mut l = back.run(
-                        vec![(r.tensor.clone(), Feed::F32(shape, layer.data))],
-                        std::slice::from_ref(&self.logits),
-                    )?;
-                    l.remove(0)
+                    self.head(back, r, out.swap_remove(0))?
                 }
                 _ => out
                     .pop()
@@ -590,12 +578,26 @@ impl Generator<'_> {
         Ok(results)
     }
 
+    /// The logits of the back part (the layer → logits) run on the edited
+    /// layer tensor.
+    fn head(&self, back: &OrtSession, r: &ResolvedLayer, layer: Fetched) -> Result<Fetched> {
+        let shape: Vec<i64> = layer.shape.iter().map(|d| *d as i64).collect();
+        let mut l = back.run(
+            vec![(r.tensor.clone(), Feed::F32(shape, layer.data))],
+            std::slice::from_ref(&self.logits),
+        )?;
+        if l.is_empty() {
+            return Err(Error::invalid("generation", "no logits fetched"));
+        }
+        Ok(l.remove(0))
+    }
+
     /// Draws each sequence's next token from its row of `logits` at time
     /// index `time`, appends it to its result (with the distribution on
     /// the first step) and returns the tokens drawn.
     fn draw(
         &self,
-        logits: &crate::model::session::Fetched,
+        logits: &Fetched,
         time: usize,
         step: usize,
         sampling: &Sampling,
