@@ -37,7 +37,7 @@ pub(crate) fn inspect(model: &Path, corpus: &CorpusArgs, args: &InspectArgs) -> 
     use luigi_test::hypothesis::{families, HypothesisSet};
     use luigi_test::inspect::{inspect, InspectOptions};
     let m = Model::load(model)?;
-    let c = corpus.load()?;
+    let c = corpus.load(&m)?;
     let layer = args.layer.clone().unwrap_or_else(|| default_layer(&m));
     let mut set = match &args.hypotheses {
         Some(p) => HypothesisSet::load_with_corpus(p, &c)?,

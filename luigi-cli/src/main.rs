@@ -39,13 +39,23 @@ struct CorpusArgs {
     /// Corpus file (or folder, with --window).
     #[arg(long)]
     corpus: PathBuf,
-    /// Cut the text into windows of this many characters instead of one sequence per line.
+    /// Cut the text into windows of this many characters instead of one
+    /// sequence per line (tokens, for a model whose card names a
+    /// `vocabulary.tokenizer`: the text is tokenized whole and cut on token
+    /// boundaries).
     #[arg(long)]
     window: Option<usize>,
 }
 
 impl CorpusArgs {
-    fn load(&self) -> Result<Corpus> {
+    /// The corpus as `model` reads it: characters, or the tokens of the
+    /// card's tokenizer.
+    fn load(&self, model: &luigi_test::Model) -> Result<Corpus> {
+        let c = self.load_text()?;
+        Ok(model.card().prepare(&c)?)
+    }
+
+    fn load_text(&self) -> Result<Corpus> {
         let format = match self.window {
             Some(w) => CorpusFormat::Windows(w),
             None => CorpusFormat::Lines,

@@ -18,7 +18,7 @@ pub(crate) fn record(
     fail_on_nonfinite: bool,
 ) -> Result<ExitCode> {
     let m = Model::load(model)?;
-    let c = corpus.load()?;
+    let c = corpus.load(&m)?;
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
     let pb = progress_bar(c.timesteps());
     pb.set_message("recording");

@@ -53,7 +53,7 @@ pub(crate) fn report(model: &Path, corpus: &CorpusArgs, args: &ReportArgs) -> Re
     use luigi_test::probe::LayerData;
     use luigi_test::verify::{competitors, perturb, PerturbOptions};
     let m = Model::load(model)?;
-    let c = corpus.load()?;
+    let c = corpus.load(&m)?;
     let layer = args.layer.clone().unwrap_or_else(|| default_layer(&m));
     let set = match &args.hypotheses {
         Some(p) => HypothesisSet::load_with_corpus(p, &c)?,

@@ -156,7 +156,7 @@ pub(crate) fn verify(model: &Path, corpus: &CorpusArgs, args: &VerifyArgs) -> Re
         competitors, intervene, perturb, InterveneOptions, PerturbOptions, Verdict,
     };
     let m = Model::load(model)?;
-    let c = corpus.load()?;
+    let c = corpus.load(&m)?;
     let layer = args.layer.clone().unwrap_or_else(|| default_layer(&m));
     let set = match &args.hypotheses {
         Some(p) => HypothesisSet::load_with_corpus(p, &c)?,

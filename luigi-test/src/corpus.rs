@@ -1,41 +1,100 @@
 //! Corpora: the input sequences a model is run on and hypotheses are
-//! evaluated over. One timestep is one character (Unicode scalar value).
+//! evaluated over. One timestep is one character (Unicode scalar value),
+//! or, for a model with a subword tokenizer, one token ([`tokens`],
+//! [`Corpus::tokenized`]).
 //!
 //! Formats ([`Corpus::load`]):
 //! - `lines` (default for `.txt` and anything else): one sequence per line,
 //!   empty lines skipped, the line break not part of the sequence;
 //! - `windows`: a text file (or every file of a folder, in sorted order) cut
 //!   into windows of `window` characters, the last shorter one kept; line
-//!   breaks are characters of the sequence.
+//!   breaks are characters of the sequence. Once tokenized, the windows are
+//!   cut again, on token boundaries, `window` tokens each.
+
+pub mod tokens;
 
 use std::path::Path;
+use std::sync::Arc;
 
 use crate::error::{Error, Result};
+use tokens::{Align, Tokenizer, Tokens};
 
 /// One input sequence.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Sequence {
     chars: Vec<char>,
+    tokens: Option<Arc<Tokens>>,
 }
 
 impl Sequence {
-    /// A sequence from text.
+    /// A sequence from text, one timestep per character.
     pub fn new(text: &str) -> Self {
         Sequence {
             chars: text.chars().collect(),
+            tokens: None,
         }
     }
-    /// The characters, one per timestep.
+    /// A sequence of tokens over `text`: one timestep per token. Every span
+    /// must lie within the text.
+    pub fn with_tokens(text: &str, tokens: Tokens) -> Result<Self> {
+        let chars: Vec<char> = text.chars().collect();
+        if let Some((t, &(s, e))) = tokens
+            .spans()
+            .iter()
+            .enumerate()
+            .find(|(_, &(s, e))| s > e || e as usize > chars.len())
+        {
+            return Err(Error::invalid(
+                "tokens",
+                format!(
+                    "token {t} covers characters {s}..{e} of a text of {} characters",
+                    chars.len()
+                ),
+            ));
+        }
+        Ok(Sequence {
+            chars,
+            tokens: Some(Arc::new(tokens)),
+        })
+    }
+    /// The characters of the text. Without tokens, one per timestep.
     pub fn chars(&self) -> &[char] {
         &self.chars
     }
-    /// Number of timesteps.
+    /// The tokens, when the sequence was tokenized.
+    pub fn tokens(&self) -> Option<&Tokens> {
+        self.tokens.as_deref()
+    }
+    /// Number of timesteps: tokens when tokenized, else characters.
     pub fn len(&self) -> usize {
-        self.chars.len()
+        self.tokens.as_ref().map_or(self.chars.len(), |t| t.len())
     }
     /// True when the sequence has no timesteps.
     pub fn is_empty(&self) -> bool {
-        self.chars.is_empty()
+        self.len() == 0
+    }
+    /// The characters timestep `t` covers (`start..end`): one character,
+    /// or a token's span.
+    pub fn char_span(&self, t: usize) -> (usize, usize) {
+        match &self.tokens {
+            None => (t, t + 1),
+            Some(tk) => tk
+                .spans()
+                .get(t)
+                .map_or((t, t), |&(s, e)| (s as usize, e as usize)),
+        }
+    }
+    /// What timestep `t` reads, as text: its character, or the characters
+    /// of its token (the token string when it covers none).
+    pub fn step_text(&self, t: usize) -> String {
+        let (s, e) = self.char_span(t);
+        match self.chars.get(s..e) {
+            Some(c) if !c.is_empty() => c.iter().collect(),
+            _ => self
+                .tokens
+                .as_ref()
+                .map_or(String::new(), |tk| tk.piece(t).to_string()),
+        }
     }
     /// The sequence as a string.
     pub fn text(&self) -> String {
@@ -57,6 +116,10 @@ pub enum CorpusFormat {
 pub struct Corpus {
     name: String,
     sequences: Vec<Sequence>,
+    /// The window length, for a corpus cut into windows of one text.
+    window: Option<usize>,
+    /// The tokenizer's fingerprint and the alignment, once tokenized.
+    tokenized: Option<(String, Align)>,
 }
 
 impl Corpus {
@@ -72,8 +135,12 @@ impl Corpus {
         if n >= self.len() {
             return Ok(self.clone());
         }
-        let texts: Vec<String> = self.sequences()[..n].iter().map(|s| s.text()).collect();
-        Corpus::from_strings(format!("{} (first {n} sequences)", self.name()), texts)
+        Ok(Corpus {
+            name: format!("{} (first {n} sequences)", self.name()),
+            sequences: self.sequences[..n].to_vec(),
+            window: self.window,
+            tokenized: self.tokenized.clone(),
+        })
     }
 
     /// A corpus from strings. Empty strings are kept out; an empty result is an error.
@@ -94,7 +161,12 @@ impl Corpus {
                 message: "no non-empty sequence: give at least one line of text".to_string(),
             });
         }
-        Ok(Corpus { name, sequences })
+        Ok(Corpus {
+            name,
+            sequences,
+            window: None,
+            tokenized: None,
+        })
     }
 
     /// A corpus from text cut into windows of `window` characters.
@@ -111,7 +183,87 @@ impl Corpus {
             .chunks(window)
             .map(|c| c.iter().collect::<String>())
             .collect();
-        Self::from_strings(name, texts)
+        let mut corpus = Self::from_strings(name, texts)?;
+        corpus.window = Some(window);
+        Ok(corpus)
+    }
+
+    /// The corpus read by a subword tokenizer: one timestep per token, each
+    /// token keeping the characters it covers. A corpus of lines is
+    /// tokenized line by line; a corpus of windows is joined again,
+    /// tokenized whole, and cut into windows of `window` tokens, on token
+    /// boundaries (a window's text runs to where the next window's first
+    /// token starts). Sequences without a token (only spaces, for a
+    /// tokenizer that drops them) are left out. Tokenizing a corpus the
+    /// same tokenizer already tokenized only changes the alignment.
+    pub fn tokenized(&self, tokenizer: &Tokenizer, align: Align) -> Result<Corpus> {
+        let key = (tokenizer.fingerprint().to_string(), align);
+        if self.tokenized.as_ref() == Some(&key) {
+            return Ok(self.clone());
+        }
+        let no_tokens = |name: &str| {
+            Error::Corpus {
+            source_name: name.to_string(),
+            message: format!(
+                "the tokenizer {} gives no token for any sequence: check the corpus and the card's `vocabulary.tokenizer`",
+                tokenizer.path().display()
+            ),
+        }
+        };
+        let mut sequences = Vec::new();
+        match self.window {
+            Some(window) => {
+                let text: String = self.sequences.iter().map(Sequence::text).collect();
+                let chars: Vec<char> = text.chars().collect();
+                let all = tokenizer.tokens(&text, align)?;
+                let spans = all.spans();
+                let mut from = 0usize;
+                while from < all.len() {
+                    let to = (from + window).min(all.len());
+                    let start = if from == 0 { 0 } else { spans[from].0 as usize };
+                    let own_end = spans[from..to].iter().map(|s| s.1).max().unwrap_or(0) as usize;
+                    let next = spans.get(to).map_or(chars.len(), |s| s.0 as usize);
+                    let end = next.max(own_end).min(chars.len());
+                    let piece: String = chars[start.min(end)..end].iter().collect();
+                    let tokens = all.window(from, window, start as u32);
+                    sequences.push(Sequence::with_tokens(&piece, tokens)?);
+                    from = to;
+                }
+            }
+            None => {
+                for s in &self.sequences {
+                    let text = s.text();
+                    let tokens = tokenizer.tokens(&text, align)?;
+                    if !tokens.is_empty() {
+                        sequences.push(Sequence::with_tokens(&text, tokens)?);
+                    }
+                }
+            }
+        }
+        if sequences.is_empty() {
+            return Err(no_tokens(&self.name));
+        }
+        Ok(Corpus {
+            name: self.name.clone(),
+            sequences,
+            window: self.window,
+            tokenized: Some(key),
+        })
+    }
+
+    /// True when the sequences are tokens of a subword tokenizer.
+    pub fn is_tokenized(&self) -> bool {
+        self.tokenized.is_some()
+    }
+
+    /// The alignment of hypotheses to tokens, once tokenized.
+    pub fn align(&self) -> Option<Align> {
+        self.tokenized.as_ref().map(|t| t.1)
+    }
+
+    /// The tokenizer's fingerprint, once tokenized.
+    pub fn tokenizer_fingerprint(&self) -> Option<&str> {
+        self.tokenized.as_ref().map(|t| t.0.as_str())
     }
 
     /// Loads a corpus file (or, for windows, a folder of files).
@@ -166,6 +318,13 @@ impl Corpus {
         for s in &self.sequences {
             h.update((s.len() as u64).to_le_bytes());
             h.update(s.text().as_bytes());
+            if let Some(t) = s.tokens() {
+                for (&id, &(a, b)) in t.ids().iter().zip(t.spans()) {
+                    h.update(id.to_le_bytes());
+                    h.update(a.to_le_bytes());
+                    h.update(b.to_le_bytes());
+                }
+            }
         }
         let d = h.finalize();
         d.iter().take(8).map(|b| format!("{b:02x}")).collect()

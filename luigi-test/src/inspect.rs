@@ -133,6 +133,14 @@ pub fn inspect(
             "the hypothesis set is empty: add hypotheses or generate families from the corpus",
         ));
     }
+    // a corpus of text for a model of subword tokens: tokenize it here
+    let prepared;
+    let corpus = if model.card().reads(corpus) {
+        corpus
+    } else {
+        prepared = model.card().prepare(corpus)?;
+        &prepared
+    };
     let units = model.units(layer)?;
     let n_units = units.len();
     let kinds: Vec<_> = hypotheses

@@ -14,6 +14,7 @@ mod neural_assert;
 mod ranking_snapshot;
 mod record;
 mod specs;
+mod subword;
 mod verify;
 
 use std::path::PathBuf;

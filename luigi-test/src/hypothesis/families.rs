@@ -13,12 +13,13 @@
 //! | `bracket` | `depth` and `inside` ([`Bracket`]) per pair of `()[]{}<>` whose opener and closer both occur | opener occurrences |
 //! | `code` | `comment`, `line_comment`, `block_comment`, `string`, `char_literal` ([`InRegion`]) | that fixed order |
 //! | `layout` | `position`; `column`, `line`, `indent` (only if the corpus has line breaks; `indent` only if some line is indented) | that fixed order |
+//! | `token` | for a corpus of subword tokens only: `word_start` ([`WordStart`], if it varies), then [`TokenIs`] per token string, named `token(x)` | occurrences |
 //!
 //! Rules: a candidate is kept when it occurs at least `min_count` times
 //! (default 5; for `code`, timesteps inside the region; for `layout`,
 //! line breaks); ranked candidates are ordered by count descending, then
 //! lexicographically (by character code), and the first `max` are kept
-//! (defaults: `char` 100, `ngram` 200, `word` 100; `bracket`, `code`,
+//! (defaults: `char` 100, `ngram` 200, `word` 100, `token` 100; `bracket`, `code`,
 //! `layout` are small and have no `max`). The output depends only on the
 //! corpus and the parameters.
 
@@ -28,7 +29,8 @@ use serde::Deserialize;
 
 use super::library::{
     code_regions, identifier_spans, Bracket, CharClass, CharIs, ClassIs, Column, Identifier,
-    InRegion, Indentation, Keyword, Line, NGram, Position, Region, BRACKET_PAIRS,
+    InRegion, Indentation, Keyword, Line, NGram, Position, Region, TokenIs, WordStart,
+    BRACKET_PAIRS,
 };
 use super::{Hypothesis, HypothesisSet};
 use crate::corpus::Corpus;
@@ -52,6 +54,8 @@ pub enum FamilyKind {
     Code,
     /// Position, column, line, indentation.
     Layout,
+    /// Token strings and word starts (tokenized corpora only).
+    Token,
 }
 
 impl FamilyKind {
@@ -64,6 +68,7 @@ impl FamilyKind {
             FamilyKind::Bracket => "bracket",
             FamilyKind::Code => "code",
             FamilyKind::Layout => "layout",
+            FamilyKind::Token => "token",
         }
     }
 }
@@ -205,10 +210,13 @@ impl Family {
             ));
         }
         if self.max.is_some()
-            && !matches!(k, FamilyKind::Char | FamilyKind::Ngram | FamilyKind::Word)
+            && !matches!(
+                k,
+                FamilyKind::Char | FamilyKind::Ngram | FamilyKind::Word | FamilyKind::Token
+            )
         {
             return fail(format!(
-                "`max` applies to kinds char, ngram and word; `{}` is small and has no cap: remove it",
+                "`max` applies to kinds char, ngram, word and token; `{}` is small and has no cap: remove it",
                 k.name()
             ));
         }
@@ -243,6 +251,28 @@ impl Family {
                 }
                 for (c, _) in top(counts, min_count, self.max.unwrap_or(100)) {
                     out.push(Box::new(CharIs::new(c)));
+                }
+            }
+            FamilyKind::Token => {
+                let mut counts: HashMap<&str, usize> = HashMap::new();
+                let (mut starts, mut steps) = (0usize, 0usize);
+                let mut values = Vec::new();
+                for s in seqs {
+                    let Some(t) = s.tokens() else { continue };
+                    for i in 0..t.len() {
+                        *counts.entry(t.piece(i)).or_default() += 1;
+                    }
+                    WordStart.evaluate_tokens(s, t, &mut values);
+                    starts += values.iter().filter(|&&v| v == 1.0).count();
+                    steps += values.len();
+                }
+                if starts >= min_count && starts < steps {
+                    out.push(Box::new(WordStart));
+                }
+                for (piece, _) in top(counts, min_count, self.max.unwrap_or(100)) {
+                    if !piece.is_empty() {
+                        out.push(Box::new(TokenIs::new(piece)?));
+                    }
                 }
             }
             FamilyKind::Class => {
@@ -381,7 +411,8 @@ fn top<K: Ord + Copy>(counts: HashMap<K, usize>, min_count: usize, max: usize) -
 
 /// The default families, in order: `layout`, `code`, `bracket`, `char`
 /// (max 100), `ngram` n=2 (max 200), `ngram` n=3 (max 200), `word` (max 100),
-/// plus the `identifier` detector. Up to ~610 hypotheses.
+/// `token` (max 100, tokenized corpora only), plus the `identifier`
+/// detector. Up to ~610 hypotheses for characters, ~710 for tokens.
 pub fn default_families() -> Vec<Family> {
     vec![
         Family::layout(),
@@ -392,6 +423,7 @@ pub fn default_families() -> Vec<Family> {
         Family::ngrams(2),
         Family::ngrams(3),
         Family::words(),
+        Family::new(FamilyKind::Token),
     ]
 }
 

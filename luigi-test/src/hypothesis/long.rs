@@ -8,7 +8,7 @@ use std::ops::Range;
 use ndarray::Array2;
 use rayon::prelude::*;
 
-use super::{evaluate_checked, HypothesisSet};
+use super::{evaluate_steps, HypothesisSet};
 use crate::corpus::Sequence;
 use crate::error::{Error, Result};
 
@@ -140,7 +140,7 @@ impl HypothesisSet {
                         "internal: column out of range",
                     )
                 })?;
-                Ok(Column::pack(evaluate_checked(h, seq.chars())?))
+                Ok(Column::pack(evaluate_steps(h, seq)?))
             })
             .collect::<Result<_>>()?;
         Ok(LongValues {

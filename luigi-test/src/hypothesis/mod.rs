@@ -15,6 +15,8 @@
 //!   before scoring;
 //! - [`boolean`]: the paper's boolean toy task and its candidate automata.
 
+use crate::corpus::tokens::{Align, Tokens};
+use crate::corpus::Sequence;
 use crate::error::{Error, Result};
 
 /// What kind of values a hypothesis gives.
@@ -50,6 +52,15 @@ pub trait Hypothesis: Send + Sync {
     fn triggers(&self) -> Vec<String> {
         Vec::new()
     }
+    /// For hypotheses about the tokens themselves ([`library::TokenIs`],
+    /// [`library::WordStart`]): one value per token of a tokenized
+    /// sequence, written into `out`, and `true`. The default, `false`,
+    /// says the hypothesis is about characters: it is evaluated on the text
+    /// and each token takes a value by the corpus's [`Align`] rule
+    /// ([`evaluate_steps`]).
+    fn evaluate_tokens(&self, _seq: &Sequence, _tokens: &Tokens, _out: &mut Vec<f32>) -> bool {
+        false
+    }
 }
 
 impl std::fmt::Debug for dyn Hypothesis + '_ {
@@ -66,13 +77,86 @@ impl std::fmt::Debug for dyn Hypothesis + '_ {
 pub fn evaluate_checked(h: &dyn Hypothesis, seq: &[char]) -> Result<Vec<f32>> {
     let mut out = Vec::with_capacity(seq.len());
     h.evaluate(seq, &mut out);
-    if out.len() != seq.len() {
+    check_values(h, &out, seq.len(), "characters")?;
+    Ok(out)
+}
+
+/// Evaluates `h` on every timestep of `seq` and checks the result: on its
+/// characters, or, for a tokenized sequence, on its tokens. A hypothesis
+/// over characters is evaluated on the text and each token takes the value
+/// its [`Align`] rule gives: at the token's last character (`last`, the
+/// default), its first (`first`), the largest over its characters (`any`),
+/// their mean (`mean`; binary: at least half; categorical: the most
+/// frequent state). A token that covers no character takes the value at
+/// the character before it (at the first character when it opens the text).
+pub fn evaluate_steps(h: &dyn Hypothesis, seq: &Sequence) -> Result<Vec<f32>> {
+    let Some(tokens) = seq.tokens() else {
+        return evaluate_checked(h, seq.chars());
+    };
+    let mut out = Vec::with_capacity(tokens.len());
+    if !h.evaluate_tokens(seq, tokens, &mut out) {
+        let per_char = evaluate_checked(h, seq.chars())?;
+        align_values(&per_char, &h.kind(), tokens, &mut out);
+    }
+    check_values(h, &out, tokens.len(), "tokens")?;
+    Ok(out)
+}
+
+/// Gives each token a value of `per_char` by the tokens' [`Align`] rule.
+fn align_values(per_char: &[f32], kind: &HypothesisKind, tokens: &Tokens, out: &mut Vec<f32>) {
+    out.clear();
+    let n = per_char.len();
+    for &(s, e) in tokens.spans() {
+        let (s, e) = (s as usize, (e as usize).min(n));
+        let span: &[f32] = if s < e {
+            &per_char[s..e]
+        } else if n == 0 {
+            &[0.0]
+        } else {
+            let at = s.min(n).saturating_sub(1);
+            &per_char[at..=at]
+        };
+        let last = span[span.len() - 1];
+        let categorical = matches!(kind, HypothesisKind::Categorical { .. });
+        let v = match tokens.align() {
+            Align::Last => last,
+            Align::First => span[0],
+            Align::Any if categorical => last,
+            Align::Any => span.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v)),
+            Align::Mean => match kind {
+                HypothesisKind::Numeric => span.iter().sum::<f32>() / span.len() as f32,
+                HypothesisKind::Binary => {
+                    let ones = span.iter().filter(|&&v| v == 1.0).count();
+                    f32::from(u8::from(2 * ones >= span.len()))
+                }
+                HypothesisKind::Categorical { .. } => mode(span),
+            },
+        };
+        out.push(v);
+    }
+}
+
+/// The most frequent value; ties go to the one seen last.
+fn mode(span: &[f32]) -> f32 {
+    let mut best = (0usize, 0usize, span[span.len() - 1]);
+    for (i, &v) in span.iter().enumerate() {
+        let count = span.iter().filter(|&&w| w == v).count();
+        let last = span.iter().rposition(|&w| w == v).unwrap_or(i);
+        if (count, last) > (best.0, best.1) {
+            best = (count, last, v);
+        }
+    }
+    best.2
+}
+
+fn check_values(h: &dyn Hypothesis, out: &[f32], want: usize, what: &str) -> Result<()> {
+    if out.len() != want {
         return Err(Error::Hypothesis {
             name: h.name().to_string(),
             message: format!(
-                "gave {} values for a sequence of {} characters: it must give one per character",
+                "gave {} values for a sequence of {want} {what}: it must give one per {}",
                 out.len(),
-                seq.len()
+                what.trim_end_matches('s')
             ),
         });
     }
@@ -94,7 +178,7 @@ pub fn evaluate_checked(h: &dyn Hypothesis, seq: &[char]) -> Result<Vec<f32>> {
             });
         }
     }
-    Ok(out)
+    Ok(())
 }
 
 /// A hypothesis made from a closure.

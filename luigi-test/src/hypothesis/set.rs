@@ -7,7 +7,7 @@ use std::fmt;
 use ndarray::{Array2, Axis};
 use rayon::prelude::*;
 
-use super::{evaluate_checked, Hypothesis, HypothesisKind};
+use super::{evaluate_steps, Hypothesis, HypothesisKind};
 use crate::corpus::Sequence;
 use crate::error::{Error, Result};
 
@@ -156,7 +156,7 @@ impl HypothesisSet {
     /// layout: rows are the timesteps of `seqs` concatenated in order
     /// (sequence 0 position 0, 1, …, then sequence 1, …, as in
     /// [`crate::Activations`]), columns the hypotheses in set order. Every
-    /// value is checked by [`evaluate_checked`] (length, finiteness, binary
+    /// value is checked by [`evaluate_steps`](super::evaluate_steps) (length, finiteness, binary
     /// 0/1, categorical range); the first failure in (row block, column
     /// block, sequence, hypothesis) order is returned.
     ///
@@ -210,7 +210,7 @@ impl HypothesisSet {
                     }
                     let cols: Vec<Vec<f32>> = hs
                         .iter()
-                        .map(|h| evaluate_checked(h.as_ref(), seq.chars()))
+                        .map(|h| evaluate_steps(h.as_ref(), seq))
                         .collect::<Result<_>>()?;
                     // Row by row, so each write fills one contiguous run of the tile.
                     for t in 0..seq.len() {
@@ -330,7 +330,7 @@ mod tests {
         for (j, h) in set.iter().enumerate() {
             let mut expect = Vec::new();
             for s in &seqs {
-                expect.extend(evaluate_checked(h, s.chars()).unwrap());
+                expect.extend(evaluate_steps(h, s).unwrap());
             }
             assert_eq!(one.column(j).to_vec(), expect, "{}", h.name());
         }

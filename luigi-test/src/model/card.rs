@@ -13,6 +13,10 @@
 //!   # file: vocab.json           # or a JSON array of one-character strings, id = index
 //!   unknown: 0                   # optional: id for characters not in the vocabulary
 //!                                #           (absent: such a character is an error)
+//!   # tokenizer: tokenizer.json  # or a subword tokenizer (Hugging Face format):
+//!   # align: last                #   one timestep per token; hypotheses over
+//!                                #   characters take the value at the token's
+//!                                #   `last` (default), `first` character, `any`, `mean`
 //! state:                         # optional: pairs for stepwise runs
 //!   - { input: h0, output: hn }
 //!   - { input: c0, output: cn }
@@ -27,8 +31,11 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::corpus::tokens::{Align, Tokenizer};
+use crate::corpus::{Corpus, Sequence};
 use crate::error::{Error, Result};
 use crate::yaml;
+use std::sync::Arc;
 
 /// How tokens are fed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -86,6 +93,15 @@ pub struct VocabularySpec {
     /// character is an error.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unknown: Option<i64>,
+    /// A subword tokenizer (`tokenizer.json`, relative to the card): the
+    /// model reads its token ids, one timestep per token
+    /// ([`crate::corpus::tokens`]). Instead of `chars` and `file`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tokenizer: Option<PathBuf>,
+    /// How a token takes the value of a hypothesis over characters (only
+    /// with `tokenizer`; default `last`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub align: Option<Align>,
 }
 
 /// One recurrent state carried between steps.
@@ -183,8 +199,10 @@ pub struct Card {
     pub model_path: PathBuf,
     /// The card's content.
     pub file: CardFile,
-    /// The vocabulary, id = index.
+    /// The vocabulary, id = index (empty for a card with a tokenizer).
     pub vocabulary: Vec<char>,
+    /// The subword tokenizer, for a card with `vocabulary.tokenizer`.
+    pub tokenizer: Option<Arc<Tokenizer>>,
     /// The untrained twin's path, resolved.
     pub untrained_path: Option<PathBuf>,
     lookup: BTreeMap<char, i64>,
@@ -304,7 +322,40 @@ impl Card {
                 ));
             }
         }
+        let tokenizer = match &file.vocabulary.tokenizer {
+            None => {
+                if file.vocabulary.align.is_some() {
+                    return Err(err(
+                        "vocabulary.align",
+                        "only applies with `vocabulary.tokenizer` (a model of characters has one timestep per character): remove it".to_string(),
+                    ));
+                }
+                None
+            }
+            Some(t) => {
+                if file.vocabulary.chars.is_some()
+                    || file.vocabulary.file.is_some()
+                    || file.vocabulary.unknown.is_some()
+                {
+                    return Err(err(
+                        "vocabulary.tokenizer",
+                        "a tokenizer brings its own vocabulary and unknown token: remove `chars`, `file` and `unknown`".to_string(),
+                    ));
+                }
+                let p = dir.join(t);
+                if !p.is_file() {
+                    return Err(err(
+                        "vocabulary.tokenizer",
+                        format!("no file {}: give the tokenizer.json the model was trained with, relative to the card", p.display()),
+                    ));
+                }
+                let tok =
+                    Tokenizer::load(&p).map_err(|e| err("vocabulary.tokenizer", e.to_string()))?;
+                Some(Arc::new(tok))
+            }
+        };
         let vocabulary: Vec<char> = match (&file.vocabulary.chars, &file.vocabulary.file) {
+            _ if tokenizer.is_some() => Vec::new(),
             (Some(c), None) => c.chars().collect(),
             (None, Some(f)) => {
                 let p = dir.join(f);
@@ -347,12 +398,12 @@ impl Card {
             (None, None) => {
                 return Err(err(
                     "vocabulary",
-                    "missing: give `chars: \"…\"` (id = position) or `file: vocab.json`"
+                    "missing: give `chars: \"…\"` (id = position), `file: vocab.json` or `tokenizer: tokenizer.json`"
                         .to_string(),
                 ))
             }
         };
-        if vocabulary.is_empty() {
+        if vocabulary.is_empty() && tokenizer.is_none() {
             return Err(err("vocabulary", "is empty".to_string()));
         }
         let mut lookup = BTreeMap::new();
@@ -383,10 +434,78 @@ impl Card {
             model_path,
             file,
             vocabulary,
+            tokenizer,
             untrained_path,
             lookup,
             ascii,
         })
+    }
+
+    /// Number of token ids the model reads: the tokenizer's, or the
+    /// characters of the vocabulary.
+    pub fn vocab_size(&self) -> usize {
+        self.tokenizer
+            .as_ref()
+            .map_or(self.vocabulary.len(), |t| t.vocab_size())
+    }
+
+    /// The corpus as this model reads it: tokenized by the card's
+    /// tokenizer (see [`Corpus::tokenized`]), or unchanged for a model of
+    /// characters. A tokenized corpus given to a model of characters is an
+    /// error.
+    pub fn prepare(&self, corpus: &Corpus) -> Result<Corpus> {
+        match &self.tokenizer {
+            Some(t) => corpus.tokenized(t, self.file.vocabulary.align.unwrap_or_default()),
+            None if corpus.is_tokenized() => Err(Error::Corpus {
+                source_name: corpus.name().to_string(),
+                message: format!(
+                    "is tokenized by a subword tokenizer, but {} reads characters: load the corpus again for this model",
+                    self.path.display()
+                ),
+            }),
+            None => Ok(corpus.clone()),
+        }
+    }
+
+    /// True when `corpus` is already as this model reads it (no
+    /// [`Card::prepare`] needed).
+    pub fn reads(&self, corpus: &Corpus) -> bool {
+        match &self.tokenizer {
+            None => !corpus.is_tokenized(),
+            Some(t) => {
+                corpus.tokenizer_fingerprint() == Some(t.fingerprint())
+                    && corpus.align() == Some(self.file.vocabulary.align.unwrap_or_default())
+            }
+        }
+    }
+
+    /// The ids the model reads for a sequence: its tokens, or its
+    /// characters encoded by the vocabulary ([`Card::encode`]).
+    pub fn encode_sequence(
+        &self,
+        seq: &Sequence,
+        corpus: &str,
+        seq_index: usize,
+    ) -> Result<Vec<i64>> {
+        match (&self.tokenizer, seq.tokens()) {
+            (None, None) => self.encode(seq.chars(), corpus, seq_index),
+            (Some(_), Some(t)) => Ok(t.ids().to_vec()),
+            (Some(t), None) => Err(Error::Corpus {
+                source_name: corpus.to_string(),
+                message: format!(
+                    "sequence {seq_index} is not tokenized, but {} reads the tokens of {}: prepare the corpus for the model first (`Card::prepare`; the front ends do)",
+                    self.path.display(),
+                    t.path().display()
+                ),
+            }),
+            (None, Some(_)) => Err(Error::Corpus {
+                source_name: corpus.to_string(),
+                message: format!(
+                    "sequence {seq_index} is tokenized, but {} reads characters: load the corpus again for this model",
+                    self.path.display()
+                ),
+            }),
+        }
     }
 
     /// The token id of a character (the `unknown` id if it has one).

@@ -39,12 +39,17 @@ pub(crate) fn check_layout_and_table(
     }
     if input.encoding == Encoding::Ids {
         if let Some(rows) = graph.token_table_rows(&input.name) {
-            let n = card.vocabulary.len() as i64;
+            let n = card.vocab_size() as i64;
+            let what = if card.tokenizer.is_some() {
+                "tokens"
+            } else {
+                "characters"
+            };
             if n > rows {
                 return Err((
                     "vocabulary".into(),
                     format!(
-                        "has {n} characters (ids 0..{}) but the model's token table has {rows} rows: ids {rows} and above would be out of range. Give the model's own vocabulary, in id order",
+                        "has {n} {what} (ids 0..{}) but the model's token table has {rows} rows: ids {rows} and above would be out of range. Give the model's own vocabulary, in id order",
                         n - 1
                     ),
                 ));
@@ -105,12 +110,12 @@ pub(crate) fn check_card(card: &Card, graph: &Graph) -> Result<()> {
         }
         if input.encoding == Encoding::OneHot {
             if let Some(Dim::Fixed(v)) = shape.last() {
-                if *v as usize != card.vocabulary.len() {
+                if *v as usize != card.vocab_size() {
                     return Err(err(
                         "vocabulary".into(),
                         format!(
                             "has {} characters but input `{}` takes one-hot vectors of {v}",
-                            card.vocabulary.len(),
+                            card.vocab_size(),
                             input.name
                         ),
                     ));

@@ -382,7 +382,7 @@ impl Generator<'_> {
             return Ok(Vec::new());
         }
         let card = self.model.card();
-        let vocab = card.vocabulary.len() as i64;
+        let vocab = card.vocab_size() as i64;
         let plen = requests[0].prompt.len();
         if plen == 0 {
             return Err(Error::invalid(

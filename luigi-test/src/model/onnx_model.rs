@@ -317,7 +317,7 @@ impl Model {
         let batch = ids.len();
         let input = &self.card.file.input;
         let pad = self.card.file.vocabulary.unknown.unwrap_or(0);
-        let v = self.card.vocabulary.len();
+        let v = self.card.vocab_size();
         let at = |b: usize, t: usize| ids[b].get(t).copied().unwrap_or(pad);
         let feed = match (input.encoding, input.layout) {
             (Encoding::Ids, Layout::BatchMajor) => {

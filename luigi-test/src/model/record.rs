@@ -276,7 +276,7 @@ impl Model {
                 // A long sequence: alone, in pieces, the state carried.
                 let ids = self
                     .card
-                    .encode(seqs[wstart].chars(), corpus.name(), wstart)?;
+                    .encode_sequence(&seqs[wstart], corpus.name(), wstart)?;
                 let job = LongJob {
                     index: wstart,
                     ids: &ids,
@@ -305,7 +305,7 @@ impl Model {
             let wend = plan::window_end(&lengths, wstart, chunk_target, carries, segment);
             let mut encoded: Vec<Vec<i64>> = Vec::with_capacity(wend - wstart);
             for (i, s) in seqs[wstart..wend].iter().enumerate() {
-                encoded.push(self.card.encode(s.chars(), corpus.name(), wstart + i)?);
+                encoded.push(self.card.encode_sequence(s, corpus.name(), wstart + i)?);
             }
             let mut rows = std::mem::take(&mut spare_rows);
             rows.sequence.clear();

@@ -138,7 +138,7 @@ impl Stepper<'_> {
 
     /// Feeds one token id.
     pub fn step_id(&mut self, id: i64) -> Result<Step> {
-        let v = self.model.card().vocabulary.len() as i64;
+        let v = self.model.card().vocab_size() as i64;
         if id < 0 || id >= v {
             return Err(Error::invalid(
                 "stepwise run",

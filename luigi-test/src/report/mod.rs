@@ -29,7 +29,7 @@ use std::path::{Path, PathBuf};
 use crate::activations::Activations;
 use crate::corpus::Corpus;
 use crate::error::{Error, Result};
-use crate::hypothesis::{evaluate_checked, HypothesisSet};
+use crate::hypothesis::{evaluate_steps, HypothesisSet};
 use crate::inspect::Inspection;
 use crate::probe::PcaExport;
 
@@ -523,7 +523,7 @@ fn pairing_view(
     let col: Vec<f32> = acts.values.column(unit).to_vec();
     let mut hv: Vec<f32> = Vec::with_capacity(col.len());
     for s in corpus.sequences() {
-        hv.extend(evaluate_checked(h, s.chars())?);
+        hv.extend(evaluate_steps(h, s)?);
     }
     // the stretch where both move most: the window of `stretch`
     // characters (within one sequence) with the largest product of the
@@ -670,7 +670,7 @@ pub fn write_assertion_page(
     let starts = seq_starts(corpus);
     let mut hv: Vec<f32> = Vec::with_capacity(corpus.timesteps());
     for s in corpus.sequences() {
-        hv.extend(evaluate_checked(hypothesis, s.chars())?);
+        hv.extend(evaluate_steps(hypothesis, s)?);
     }
     let r: Vec<f64> = (0..acts.n_units())
         .map(|j| pearson(&acts.values.column(j).to_vec(), &hv))

@@ -158,11 +158,25 @@ impl Spec {
         // The corpus first: generated hypothesis families need it.
         let (corpus, corpus_error) = match yaml::from_str::<parse::Head>(text) {
             Ok(parse::Head {
+                model,
                 corpus: Some(c),
                 window,
                 sequences,
             }) => match load_corpus(&dir.join(c), window, sequences) {
-                Ok(c) => (Some(c), None),
+                // A model that reads subword tokens: the corpus its
+                // generated families see is tokenized (a card that does not
+                // load is reported when the model is loaded, at run time).
+                Ok(c) => match model.and_then(|m| crate::model::card::Card::load(dir.join(m)).ok())
+                {
+                    Some(card) if card.tokenizer.is_some() => match card.prepare(&c) {
+                        Ok(t) => (Some(std::sync::Arc::new(t)), None),
+                        Err(e) => (
+                            None,
+                            Some(format!("the spec's corpus could not be tokenized: {e}")),
+                        ),
+                    },
+                    _ => (Some(c), None),
+                },
                 Err(e) => (
                     None,
                     Some(format!("the spec's corpus could not be loaded: {e}")),

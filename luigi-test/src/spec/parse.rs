@@ -60,6 +60,8 @@ fn base() -> PathBuf {
 #[derive(Debug, Default, Deserialize)]
 pub(super) struct Head {
     #[serde(default)]
+    pub model: Option<String>,
+    #[serde(default)]
     pub corpus: Option<String>,
     #[serde(default)]
     pub window: Option<usize>,

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use crate::activations::Activations;
 use crate::corpus::{Corpus, CorpusFormat};
 use crate::error::{Error, Result};
-use crate::hypothesis::{evaluate_checked, Hypothesis};
+use crate::hypothesis::{evaluate_steps, Hypothesis};
 use crate::model::Model;
 use crate::report::failure::{Origin, Report};
 use crate::text::tidy;
@@ -26,7 +26,10 @@ pub(crate) struct Subject {
 
 impl Subject {
     /// Records (or takes from the cache) `layer` of `model` over `corpus`.
+    /// A corpus of text is first tokenized when the model's card names a
+    /// tokenizer ([`crate::model::card::Card::prepare`]).
     pub(crate) fn record(model: Arc<Model>, corpus: Arc<Corpus>, layer: &str) -> Result<Subject> {
+        let corpus = prepared(&model, corpus)?;
         let acts = cache::record(&model, &corpus, layer)?;
         Ok(Subject {
             model,
@@ -40,7 +43,7 @@ impl Subject {
     pub(crate) fn values(&self, h: &dyn Hypothesis) -> Result<Vec<f32>> {
         let mut all = Vec::with_capacity(self.acts.n_rows());
         for s in self.corpus.sequences() {
-            all.extend(evaluate_checked(h, s.chars())?);
+            all.extend(evaluate_steps(h, s)?);
         }
         if all.len() != self.acts.n_rows() {
             return Err(Error::invalid(
@@ -53,6 +56,16 @@ impl Subject {
             ));
         }
         Ok(all)
+    }
+}
+
+/// `corpus` as `model` reads it: the same `Arc` when nothing changes.
+pub(crate) fn prepared(model: &Model, corpus: Arc<Corpus>) -> Result<Arc<Corpus>> {
+    let card = model.card();
+    if card.reads(&corpus) {
+        Ok(corpus)
+    } else {
+        card.prepare(&corpus).map(Arc::new)
     }
 }
 

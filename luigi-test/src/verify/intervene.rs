@@ -9,7 +9,7 @@ use serde::Serialize;
 use crate::activations::Activations;
 use crate::corpus::Corpus;
 use crate::error::{Error, Result};
-use crate::hypothesis::{evaluate_checked, Hypothesis, HypothesisKind};
+use crate::hypothesis::{evaluate_checked, evaluate_steps, Hypothesis, HypothesisKind};
 use crate::model::generate::{Clamp, Force, GenerateOptions, Request, Sampling};
 use crate::model::Model;
 use crate::numeric::rng::Rng;
@@ -330,7 +330,7 @@ pub fn intervene(
     let kind = hypothesis.kind();
     let mut h_all = Vec::with_capacity(corpus.timesteps());
     for s in corpus.sequences() {
-        h_all.extend(evaluate_checked(hypothesis, s.chars())?);
+        h_all.extend(evaluate_steps(hypothesis, s)?);
     }
     let col: Vec<f32> = acts.values.column(unit).to_vec();
     let states: Vec<String> = match &kind {

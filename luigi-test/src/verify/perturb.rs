@@ -11,7 +11,7 @@ use super::{persist, ControlEffect, Counterexample, PerturbOptions, Verdict, Ver
 use crate::activations::Activations;
 use crate::corpus::Corpus;
 use crate::error::{Error, Result};
-use crate::hypothesis::{evaluate_checked, Hypothesis, HypothesisKind};
+use crate::hypothesis::{evaluate_checked, evaluate_steps, Hypothesis, HypothesisKind};
 use crate::model::{Model, RecordOptions};
 use crate::numeric::rng::Rng;
 
@@ -230,7 +230,7 @@ fn is_discrete(v: &[f32]) -> bool {
 fn values(corpus: &Corpus, h: &dyn Hypothesis) -> Result<Vec<f32>> {
     let mut all = Vec::with_capacity(corpus.timesteps());
     for s in corpus.sequences() {
-        all.extend(evaluate_checked(h, s.chars())?);
+        all.extend(evaluate_steps(h, s)?);
     }
     Ok(all)
 }

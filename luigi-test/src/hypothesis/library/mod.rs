@@ -34,6 +34,7 @@ mod chars;
 mod counter;
 mod layout;
 mod regions;
+mod tokens;
 mod words;
 
 pub use brackets::*;
@@ -41,6 +42,7 @@ pub use chars::*;
 pub use counter::*;
 pub use layout::*;
 pub use regions::*;
+pub use tokens::*;
 pub use words::*;
 
 /// 1.0 for true, 0.0 for false.

@@ -12,7 +12,7 @@ use crate::error::{closest_names, Result};
 use crate::hypothesis::families::{self, Family, KeywordAt};
 use crate::hypothesis::library::{
     Bracket, CharIs, ClassIs, Column, Counter, Identifier, InRegion, Indentation, Keyword, Levels,
-    Line, NGram, Position, RegexMatch,
+    Line, NGram, Position, RegexMatch, TokenIs, WordStart,
 };
 use crate::hypothesis::Hypothesis;
 
@@ -28,6 +28,7 @@ pub(crate) const BARE: &[&str] = &[
     "block_comment",
     "string",
     "char_literal",
+    "word_start",
     "auto",
 ];
 
@@ -48,6 +49,7 @@ pub(crate) const KEYED: &[&str] = &[
     "word_end",
     "ngram",
     "ngrams",
+    "token",
     "regex",
     "count",
     "fsm",
@@ -154,6 +156,7 @@ pub(super) enum Bare {
     BlockComment,
     String,
     CharLiteral,
+    WordStart,
 }
 
 impl Bare {
@@ -169,6 +172,7 @@ impl Bare {
             Bare::BlockComment => Box::new(InRegion::block_comment()),
             Bare::String => Box::new(InRegion::string()),
             Bare::CharLiteral => Box::new(InRegion::char_literal()),
+            Bare::WordStart => Box::new(WordStart),
         }
     }
 }
@@ -195,6 +199,7 @@ pub(super) enum Item {
     Keywords(Vec<String>),
     Ngram(String),
     Ngrams(Vec<String>),
+    Token(String),
     Regex(RegexArg),
     Count(CountArg),
     Fsm(FsmArg),
@@ -215,6 +220,7 @@ impl Item {
             "block_comment" => Bare::BlockComment,
             "string" => Bare::String,
             "char_literal" => Bare::CharLiteral,
+            "word_start" => Bare::WordStart,
             "auto" => return Ok(Item::Auto),
             other if KEYED.contains(&other) => {
                 return Err(format!(
@@ -257,6 +263,7 @@ impl Item {
             "keywords" => Item::Keywords(map.next_value()?),
             "ngram" => Item::Ngram(map.next_value()?),
             "ngrams" => Item::Ngrams(map.next_value()?),
+            "token" => Item::Token(map.next_value()?),
             "regex" => Item::Regex(map.next_value()?),
             "count" => Item::Count(map.next_value()?),
             "fsm" => Item::Fsm(map.next_value()?),
@@ -315,6 +322,7 @@ impl Item {
             Item::Keywords(words) => words.iter().try_for_each(|w| one(boxed(Keyword::new(w)))),
             Item::Ngram(text) => one(boxed(NGram::new(&text))),
             Item::Ngrams(texts) => texts.iter().try_for_each(|t| one(boxed(NGram::new(t)))),
+            Item::Token(piece) => one(boxed(TokenIs::new(&piece))),
             Item::Regex(arg) => {
                 let name = arg.name.clone().unwrap_or_else(|| arg.pattern.clone());
                 one(boxed(RegexMatch::new(&name, &arg.pattern)))
