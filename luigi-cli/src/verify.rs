@@ -413,8 +413,13 @@ pub(crate) fn generate(model: &Path, args: &GenerateArgs) -> Result<ExitCode> {
     if args.prompt.is_empty() {
         anyhow::bail!("--prompt is empty: give at least one character");
     }
-    let chars: Vec<char> = args.prompt.chars().collect();
-    let ids = m.card().encode(&chars, "--prompt", 0)?;
+    let (_, ids) = m.card().prompt(&args.prompt)?;
+    if ids.is_empty() {
+        anyhow::bail!(
+            "--prompt {:?} gives no token: give a prompt with a word in it",
+            args.prompt
+        );
+    }
     let g = m.generator(layer.as_deref())?;
     let requests: Vec<Request> = (0..args.samples.max(1))
         .map(|i| Request {
@@ -431,16 +436,10 @@ pub(crate) fn generate(model: &Path, args: &GenerateArgs) -> Result<ExitCode> {
         seed: args.seed,
     };
     let out = g.run(&requests, &opts)?;
-    let vocab = &m.card().vocabulary;
     let texts: Vec<String> = out
         .iter()
-        .map(|o| {
-            o.tokens
-                .iter()
-                .map(|t| vocab.get(*t as usize).copied().unwrap_or('\u{fffd}'))
-                .collect()
-        })
-        .collect();
+        .map(|o| Ok(m.card().continuation(&ids, &o.tokens)?.concat()))
+        .collect::<Result<_>>()?;
     match args.format {
         Format::Table => {
             for (i, t) in texts.iter().enumerate() {

@@ -169,6 +169,25 @@ impl Corpus {
         })
     }
 
+    /// A corpus of sequences as they are (characters or tokens). Empty
+    /// sequences are kept out; an empty result is an error.
+    pub fn from_sequences(name: impl Into<String>, sequences: Vec<Sequence>) -> Result<Self> {
+        let name = name.into();
+        let sequences: Vec<Sequence> = sequences.into_iter().filter(|s| !s.is_empty()).collect();
+        if sequences.is_empty() {
+            return Err(Error::Corpus {
+                source_name: name,
+                message: "no non-empty sequence: give at least one".to_string(),
+            });
+        }
+        Ok(Corpus {
+            name,
+            sequences,
+            window: None,
+            tokenized: None,
+        })
+    }
+
     /// A corpus from text cut into windows of `window` characters.
     pub fn from_text_windows(name: impl Into<String>, text: &str, window: usize) -> Result<Self> {
         let name = name.into();

@@ -162,6 +162,42 @@ impl Tokenizer {
         Ok((ids, spans))
     }
 
+    /// The text of `ids` as the tokenizer's decoder writes it.
+    pub fn decode(&self, ids: &[i64]) -> Result<String> {
+        let ids: Vec<u32> = ids
+            .iter()
+            .map(|&i| u32::try_from(i).unwrap_or(u32::MAX))
+            .collect();
+        self.inner.decode(&ids, false).map_err(|e| {
+            Error::invalid(
+                self.path.display().to_string(),
+                format!("could not decode token ids: {e}"),
+            )
+        })
+    }
+
+    /// The text each of `generated` adds after `prompt`: the decoded text
+    /// of the whole grown by each token (a decoder that rewrites earlier
+    /// text gives the token's own string instead).
+    pub fn continuation(&self, prompt: &[i64], generated: &[i64]) -> Result<Vec<String>> {
+        let mut all = prompt.to_vec();
+        let mut text = self.decode(&all)?;
+        let mut out = Vec::with_capacity(generated.len());
+        for &id in generated {
+            all.push(id);
+            let next = self.decode(&all)?;
+            let piece = match next.strip_prefix(text.as_str()) {
+                Some(rest) => rest.to_string(),
+                None => self
+                    .piece(usize::try_from(id).unwrap_or(usize::MAX))
+                    .to_string(),
+            };
+            out.push(piece);
+            text = next;
+        }
+        Ok(out)
+    }
+
     /// Tokens of `text` with their spans, ready for a [`crate::Sequence`].
     pub fn tokens(&self, text: &str, align: Align) -> Result<Tokens> {
         let (ids, spans) = self.encode(text)?;

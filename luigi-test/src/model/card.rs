@@ -31,7 +31,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::corpus::tokens::{Align, Tokenizer};
+use crate::corpus::tokens::{Align, Tokenizer, Tokens};
 use crate::corpus::{Corpus, Sequence};
 use crate::error::{Error, Result};
 use crate::yaml;
@@ -464,6 +464,80 @@ impl Card {
                 ),
             }),
             None => Ok(corpus.clone()),
+        }
+    }
+
+    /// How a token id is shown: its character, or its token string.
+    pub fn token_label(&self, id: i64) -> String {
+        let i = usize::try_from(id).unwrap_or(usize::MAX);
+        match &self.tokenizer {
+            Some(t) => t.piece(i).to_string(),
+            None => self
+                .vocabulary
+                .get(i)
+                .map_or('\u{fffd}', |c| *c)
+                .to_string(),
+        }
+    }
+
+    /// The text each generated token adds after `prompt` (ids): its
+    /// character, or, for a tokenizer, what its decoder writes.
+    pub fn continuation(&self, prompt: &[i64], generated: &[i64]) -> Result<Vec<String>> {
+        match &self.tokenizer {
+            Some(t) => t.continuation(prompt, generated),
+            None => Ok(generated.iter().map(|&id| self.token_label(id)).collect()),
+        }
+    }
+
+    /// The sequence `prompt` (text) is read as, and its ids: characters,
+    /// or the tokens of the card's tokenizer.
+    pub fn prompt(&self, prompt: &str) -> Result<(Sequence, Vec<i64>)> {
+        let seq = match &self.tokenizer {
+            Some(t) => Sequence::with_tokens(
+                prompt,
+                t.tokens(prompt, self.file.vocabulary.align.unwrap_or_default())?,
+            )?,
+            None => Sequence::new(prompt),
+        };
+        let ids = self.encode_sequence(&seq, "prompt", 0)?;
+        Ok((seq, ids))
+    }
+
+    /// `prompt` followed by the generated tokens, as one sequence of
+    /// timesteps (characters, or tokens with their characters) for
+    /// hypotheses to read.
+    pub fn grown(
+        &self,
+        prompt: &Sequence,
+        prompt_ids: &[i64],
+        generated: &[i64],
+    ) -> Result<Sequence> {
+        let pieces = self.continuation(prompt_ids, generated)?;
+        let mut text = prompt.text();
+        match (&self.tokenizer, prompt.tokens()) {
+            (Some(t), Some(pt)) => {
+                let mut spans = pt.spans().to_vec();
+                let mut at = prompt.chars().len() as u32;
+                for p in &pieces {
+                    let n = p.chars().count() as u32;
+                    // a decoder's leading space is not part of the token
+                    let lead = p.chars().take_while(|c| c.is_whitespace()).count() as u32;
+                    spans.push(((at + lead).min(at + n), at + n));
+                    at += n;
+                    text.push_str(p);
+                }
+                let mut ids = prompt_ids.to_vec();
+                ids.extend_from_slice(generated);
+                let tokens =
+                    Tokens::new(ids, spans, pt.align(), std::sync::Arc::clone(t.pieces()))?;
+                Sequence::with_tokens(&text, tokens)
+            }
+            _ => {
+                for p in &pieces {
+                    text.push_str(p);
+                }
+                Ok(Sequence::new(&text))
+            }
         }
     }
 

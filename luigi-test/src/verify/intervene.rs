@@ -7,9 +7,9 @@ use std::fmt;
 use serde::Serialize;
 
 use crate::activations::Activations;
-use crate::corpus::Corpus;
+use crate::corpus::{Corpus, Sequence};
 use crate::error::{Error, Result};
-use crate::hypothesis::{evaluate_checked, evaluate_steps, Hypothesis, HypothesisKind};
+use crate::hypothesis::{evaluate_steps, Hypothesis, HypothesisKind};
 use crate::model::generate::{Clamp, Force, GenerateOptions, Request, Sampling};
 use crate::model::Model;
 use crate::numeric::rng::Rng;
@@ -471,14 +471,12 @@ pub fn intervene(
         .filter(|i| corpus.sequences()[*i].len() >= plen)
         .collect();
     let mut prng = Rng::stream(opts.seed, 0x9A0_3A7);
-    let mut prompts: Vec<(Vec<char>, Vec<i64>)> = Vec::with_capacity(opts.samples);
+    let mut prompts: Vec<(Sequence, Vec<i64>)> = Vec::with_capacity(opts.samples);
     for _ in 0..opts.samples {
         let si = eligible[prng.below(eligible.len())];
-        let seq = corpus.sequences()[si].chars();
+        let seq = &corpus.sequences()[si];
         let start = prng.below(seq.len() - plen + 1);
-        let chars = seq[start..start + plen].to_vec();
-        let ids = card.encode(&chars, corpus.name(), si)?;
-        prompts.push((chars, ids));
+        prompts.push(prompt_of(card, corpus, si, seq, start, plen)?);
     }
 
     // conditions: unforced, on, off, then each control on and off
@@ -521,24 +519,18 @@ pub fn intervene(
 
     // responses
     let target = state.map(|s| s as f32);
-    let text = |tokens: &[i64]| -> String {
-        tokens
-            .iter()
-            .map(|t| {
-                card.vocabulary
-                    .get(*t as usize)
-                    .copied()
-                    .unwrap_or('\u{fffd}')
-            })
-            .collect()
-    };
     let mut resp = Vec::with_capacity(gen.len());
     for (k, g) in gen.iter().enumerate() {
-        let (chars, _) = &prompts[k % n];
-        let mut full = chars.clone();
-        full.extend(text(&g.tokens).chars());
-        let v = evaluate_checked(response_h, &full)?;
-        let cont = &v[plen..];
+        let (prompt, ids) = &prompts[k % n];
+        let full = card.grown(prompt, ids, &g.tokens)?;
+        let v = evaluate_steps(response_h, &full)?;
+        let cont = &v[plen.min(v.len())..];
+        if cont.is_empty() {
+            return Err(Error::invalid(
+                "verify",
+                "the model generated nothing after the prompt: give `steps` of at least 1",
+            ));
+        }
         let r = if response.is_none() {
             match target {
                 Some(s) => cont.iter().filter(|x| **x == s).count() as f64 / cont.len() as f64,
@@ -582,7 +574,7 @@ pub fn intervene(
     result.p_value = result.p_spread.max(p_controls);
 
     // the first forced step: what the unit does to the next-token distribution
-    let v = card.vocabulary.len();
+    let v = card.vocab_size();
     let mut up = vec![0f64; v];
     let mut before = vec![0f64; v];
     let (mut kl_on, mut kl_off) = (0f64, 0f64);
@@ -612,7 +604,7 @@ pub fn intervene(
     };
     let mut shifts: Vec<TokenShift> = (0..v)
         .map(|t| TokenShift {
-            token: card.vocabulary[t].to_string(),
+            token: card.token_label(t as i64),
             before: before[t] / n as f64,
             after: up[t] / n as f64,
             delta: (up[t] - before[t]) / n as f64,
@@ -633,15 +625,17 @@ pub fn intervene(
         .cloned()
         .collect();
     for i in 0..opts.shown.min(n) {
+        let (prompt, ids) = &prompts[i];
         let tail: String = {
-            let c = &prompts[i].0;
+            let c = prompt.chars();
             c[c.len().saturating_sub(40)..].iter().collect()
         };
+        let text = |g: &[i64]| -> Result<String> { Ok(card.continuation(ids, g)?.concat()) };
         result.samples.push(SampleText {
             prompt: tail,
-            on: text(&gen[n + i].tokens),
-            off: text(&gen[2 * n + i].tokens),
-            unforced: text(&gen[i].tokens),
+            on: text(&gen[n + i].tokens)?,
+            off: text(&gen[2 * n + i].tokens)?,
+            unforced: text(&gen[i].tokens)?,
         });
     }
 
@@ -758,5 +752,35 @@ impl fmt::Display for Intervention {
             writeln!(f, "    unforced: {:?}", s.unforced)?;
         }
         Ok(())
+    }
+}
+
+/// A prompt of `len` timesteps of sequence `si` from `start`: the
+/// characters those timesteps cover, as the model reads them, and its ids.
+fn prompt_of(
+    card: &crate::model::card::Card,
+    corpus: &Corpus,
+    si: usize,
+    seq: &Sequence,
+    start: usize,
+    len: usize,
+) -> Result<(Sequence, Vec<i64>)> {
+    match seq.tokens() {
+        None => {
+            let chars = &seq.chars()[start..start + len];
+            let ids = card.encode(chars, corpus.name(), si)?;
+            Ok((Sequence::new(&chars.iter().collect::<String>()), ids))
+        }
+        Some(t) => {
+            let (c0, _) = seq.char_span(start);
+            let c1 = (start..start + len)
+                .map(|i| seq.char_span(i).1)
+                .max()
+                .unwrap_or(c0);
+            let text: String = seq.chars()[c0..c1.max(c0)].iter().collect();
+            let window = t.window(start, len, c0 as u32);
+            let ids = window.ids().to_vec();
+            Ok((Sequence::with_tokens(&text, window)?, ids))
+        }
     }
 }

@@ -9,9 +9,9 @@ use super::shrink::{shrink, CaseTree, ShrinkCase};
 use super::stats::{bootstrap_ci, eta, mean, p_positive, pearson, sign, unit_stats, UnitStats};
 use super::{persist, ControlEffect, Counterexample, PerturbOptions, Verdict, Verification};
 use crate::activations::Activations;
-use crate::corpus::Corpus;
+use crate::corpus::{Corpus, Sequence};
 use crate::error::{Error, Result};
-use crate::hypothesis::{evaluate_checked, evaluate_steps, Hypothesis, HypothesisKind};
+use crate::hypothesis::{evaluate_steps, Hypothesis, HypothesisKind};
 use crate::model::{Model, RecordOptions};
 use crate::numeric::rng::Rng;
 
@@ -42,10 +42,70 @@ struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
+    /// The sequence the model reads for `chars`: its characters, or, for a
+    /// model of subword tokens, the text tokenized again.
+    fn steps(&self, chars: &[char]) -> Result<Sequence> {
+        let text: String = chars.iter().collect();
+        let card = self.model.card();
+        match &card.tokenizer {
+            None => Ok(Sequence::new(&text)),
+            Some(t) => Sequence::with_tokens(
+                &text,
+                t.tokens(&text, card.file.vocabulary.align.unwrap_or_default())?,
+            ),
+        }
+    }
+
+    /// Timesteps `(t, t2)` of the original and the edited sequence that
+    /// read the same input with the same history (see [`Edit::aligned`]):
+    /// for tokens, a token of the original and one of the edited sequence
+    /// with the same id over aligned characters.
+    fn aligned(&self, before: &Sequence, edit: &Edit, after: &Sequence) -> Vec<(usize, usize)> {
+        let chars = edit.aligned(before.chars().len(), !self.causal);
+        match (before.tokens(), after.tokens()) {
+            (Some(tb), Some(ta)) => {
+                let mut to_after: Vec<Option<usize>> = vec![None; before.chars().len()];
+                for &(t, t2) in &chars {
+                    to_after[t] = Some(t2);
+                }
+                let mut by_span: BTreeMap<(u32, u32), usize> = BTreeMap::new();
+                for (t2, &span) in ta.spans().iter().enumerate() {
+                    by_span.entry(span).or_insert(t2);
+                }
+                let mut out = Vec::new();
+                for (t, &(s, e)) in tb.spans().iter().enumerate() {
+                    if s >= e {
+                        continue;
+                    }
+                    let (Some(Some(s2)), Some(Some(e2))) =
+                        (to_after.get(s as usize), to_after.get(e as usize - 1))
+                    else {
+                        continue;
+                    };
+                    if let Some(&t2) = by_span.get(&(*s2 as u32, *e2 as u32 + 1)) {
+                        if tb.ids()[t] == ta.ids()[t2] {
+                            out.push((t, t2));
+                        }
+                    }
+                }
+                out
+            }
+            _ => chars
+                .into_iter()
+                .filter(|&(t, t2)| before.chars()[t] == after.chars()[t2])
+                .collect(),
+        }
+    }
+
     fn points(&self, before: &[char], edit: &Edit, after: &[char]) -> Result<Points> {
-        let h = evaluate_checked(self.hypothesis, before)?;
-        let h2 = evaluate_checked(self.hypothesis, after)?;
-        let aligned = edit.aligned(before.len(), !self.causal);
+        let (bs, as_) = (self.steps(before)?, self.steps(after)?);
+        if bs.is_empty() || as_.is_empty() {
+            // nothing the model reads (only spaces, for a tokenizer that drops them)
+            return Ok(Points::Unchanged);
+        }
+        let h = evaluate_steps(self.hypothesis, &bs)?;
+        let h2 = evaluate_steps(self.hypothesis, &as_)?;
+        let aligned = self.aligned(&bs, edit, &as_);
         let changed: Vec<(usize, usize)> = aligned
             .into_iter()
             .filter(|&(t, t2)| (h[t] - h2[t2]).abs() > 1e-6)
@@ -53,13 +113,10 @@ impl Ctx<'_> {
         if changed.is_empty() {
             return Ok(Points::Unchanged);
         }
-        let mut keep: Vec<bool> = changed
-            .iter()
-            .map(|&(t, t2)| before[t] == after[t2])
-            .collect();
+        let mut keep: Vec<bool> = vec![true; changed.len()];
         for c in self.controls {
-            let a = evaluate_checked(*c, before)?;
-            let b = evaluate_checked(*c, after)?;
+            let a = evaluate_steps(*c, &bs)?;
+            let b = evaluate_steps(*c, &as_)?;
             for (k, &(t, t2)) in changed.iter().enumerate() {
                 if (a[t] - b[t2]).abs() > 1e-6 {
                     keep[k] = false;
@@ -118,8 +175,8 @@ impl Ctx<'_> {
     /// Records `texts` and returns, per text, the activations of `units`
     /// (`result[text][unit][t]`).
     fn record(&self, texts: &[Vec<char>], units: &[usize]) -> Result<Vec<Vec<Vec<f32>>>> {
-        let strings: Vec<String> = texts.iter().map(|t| t.iter().collect()).collect();
-        let corpus = Corpus::from_strings("perturbed", &strings)?;
+        let seqs: Vec<Sequence> = texts.iter().map(|t| self.steps(t)).collect::<Result<_>>()?;
+        let corpus = Corpus::from_sequences("perturbed", seqs)?;
         if corpus.len() != texts.len() {
             return Err(Error::invalid(
                 "verify",
@@ -352,7 +409,7 @@ pub fn perturb(
         .collect();
     alphabet.retain(|c| *c != '\u{0}');
     let space = EditSpace {
-        lengths: corpus.sequences().iter().map(|s| s.len()).collect(),
+        lengths: corpus.sequences().iter().map(|s| s.chars().len()).collect(),
         alphabet,
         triggers: hypothesis
             .triggers()
@@ -658,10 +715,16 @@ fn counterexample(
         after: ev.after.iter().collect(),
         timestep: p.t,
         timestep_after: p.t2,
-        character: case
-            .before
-            .get(p.t)
-            .map(|c| crate::hypothesis::library::char_label(*c))
+        character: ctx
+            .steps(&case.before)
+            .ok()
+            .filter(|s| p.t < s.len())
+            .map(|s| {
+                s.step_text(p.t)
+                    .chars()
+                    .map(crate::hypothesis::library::char_label)
+                    .collect()
+            })
             .unwrap_or_default(),
         hypothesis_before: f64::from(p.h),
         hypothesis_after: f64::from(p.h2),
