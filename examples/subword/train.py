@@ -7,9 +7,10 @@ tokenizer and metadata.
 The language (`line` below): words and parentheses, separated by spaces,
 closed by ` ;`, e.g. `call ( alpha beta ( gamma ) ) delta ;`. Parentheses
 balance, at most 6 deep; `;` only comes at depth 0. The tokenizer
-(vocabulary 64, whitespace pre-tokenizer, so spaces are not tokens) keeps
-frequent words whole and splits the rarer ones into pieces, so a word may
-be several timesteps. To predict the next token the model must know the
+(vocabulary 80, SentencePiece-style `Metaspace` pre-tokenizer and decoder:
+a word's first token carries the space before it as `▁`) keeps frequent
+words whole and splits the rarer ones into pieces, so a word may be
+several timesteps. To predict the next token the model must know the
 parenthesis depth: `)` only at depth > 0, `;` only at depth 0. Luigi's
 `depth: '('` hypothesis computes it over characters; each token takes the
 value at its last character (`align: last`).
@@ -34,7 +35,7 @@ from pathlib import Path
 
 import torch
 from torch import nn
-from tokenizers import Tokenizer, models, pre_tokenizers, trainers
+from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "dyck"))
@@ -67,8 +68,9 @@ def line(rng: random.Random, max_tokens: int = 24, max_depth: int = 6) -> str:
 
 def train_tokenizer(lines: list[str]) -> Tokenizer:
     tok = Tokenizer(models.BPE(unk_token="[UNK]"))
-    tok.pre_tokenizer = pre_tokenizers.Whitespace()
-    trainer = trainers.BpeTrainer(vocab_size=64, special_tokens=["[PAD]", "[UNK]"], show_progress=False)
+    tok.pre_tokenizer = pre_tokenizers.Metaspace()
+    tok.decoder = decoders.Metaspace()
+    trainer = trainers.BpeTrainer(vocab_size=80, special_tokens=["[PAD]", "[UNK]"], show_progress=False)
     tok.train_from_iterator(lines, trainer)
     return tok
 
@@ -89,13 +91,13 @@ def rates(model: Transformer, tok: Tokenizer, lines: list[str]) -> dict[str, flo
     ids, lengths = encode(tok, lines)
     with torch.no_grad():
         probs = model(ids)[0].softmax(-1)
-    close, end = tok.token_to_id(")"), tok.token_to_id(";")
+    close, end = tok.token_to_id("▁)"), tok.token_to_id("▁;")
     bad_close, bad_end, wrong, total = [], [], 0, 0
     for r, s in enumerate(lines):
         enc = tok.encode(s)
         depth = 0
         for t, piece in enumerate(enc.tokens[: lengths[r] - 1]):
-            depth += 1 if piece == "(" else -1 if piece == ")" else 0
+            depth += 1 if piece == "▁(" else -1 if piece == "▁)" else 0
             p = probs[r, t]
             top = int(p.argmax())
             wrong += (top == close and depth == 0) or (top == end and depth > 0)

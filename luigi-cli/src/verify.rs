@@ -97,8 +97,9 @@ pub(crate) struct VerifyArgs {
     /// intervene: hold the unit for this many steps only (default: all).
     #[arg(long, help_heading = "Intervention")]
     pub(crate) force_steps: Option<usize>,
-    /// intervene: prompt length in characters (prompts are corpus windows
-    /// drawn with the seed).
+    /// intervene: prompt length in timesteps: characters, or tokens for a
+    /// model with a subword tokenizer (prompts are corpus windows drawn with
+    /// the seed).
     #[arg(long, default_value_t = luigi_test::verify::DEFAULT_PROMPT_LEN, help_heading = "Intervention")]
     pub(crate) prompt_len: usize,
     /// intervene: the "on" value (default: the unit's mean where the

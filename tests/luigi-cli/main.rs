@@ -8,6 +8,7 @@ mod check;
 mod hostile;
 mod probe;
 mod report;
+mod subword;
 mod verify;
 
 use std::path::{Path, PathBuf};

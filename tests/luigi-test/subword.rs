@@ -221,3 +221,49 @@ fn bad_tokenizer_cards_and_mismatched_corpora_are_clear_errors() {
     let e = chars.record(&c, &["hidden"]).unwrap_err().to_string();
     assert!(e.contains("reads characters"), "{e}");
 }
+
+#[test]
+fn perturbation_retokenises_edits_confirms_a_token_counter_and_refutes_a_token_detector() {
+    use luigi_test::hypothesis::{from_fn, HypothesisKind};
+    use luigi_test::verify::{perturb, PerturbOptions, Verdict};
+    let m = Model::load(fixture("subword.luigi.yaml")).unwrap();
+    let text = Corpus::load(fixture("subword_corpus.txt"), CorpusFormat::Lines).unwrap();
+    let c = m.card().prepare(&text).unwrap();
+    let open = m
+        .card()
+        .tokenizer
+        .as_ref()
+        .unwrap()
+        .pieces()
+        .iter()
+        .position(|p| p == "(")
+        .unwrap();
+    // how many `(` were read so far: unit `open` of `count` is exactly this
+    let opened = from_fn("opened", HypothesisKind::Numeric, |s| {
+        let mut n = 0.0;
+        s.iter()
+            .map(|&ch| {
+                n += f32::from(u8::from(ch == '('));
+                n
+            })
+            .collect()
+    })
+    .with_triggers(["( "]);
+    let opts = PerturbOptions {
+        cases: 128,
+        ..PerturbOptions::default()
+    };
+    let count = m.record(&c, &["count"]).unwrap().remove(0);
+    let v = perturb(&m, "count", &c, &count, &opened, open, &[], &opts).unwrap();
+    assert_eq!(v.verdict, Verdict::Confirmed, "{v}");
+    assert!(
+        v.informative > 0 && v.agreement.unwrap_or(0.0) > 0.99,
+        "{v}"
+    );
+    // the `(` detector follows the token, not the count: with the token
+    // held fixed, an edit that changes the count does not move it
+    let onehot = m.record(&c, &["onehot"]).unwrap().remove(0);
+    let v = perturb(&m, "onehot", &c, &onehot, &opened, open, &[], &opts).unwrap();
+    assert_eq!(v.verdict, Verdict::Refuted, "{v}");
+    assert!(v.effect.abs() < 1e-6, "{v}");
+}

@@ -33,7 +33,7 @@ pub struct InterveneOptions {
     pub steps: usize,
     /// Steps with the unit held, from the first (default: all).
     pub force_steps: Option<usize>,
-    /// Prompt length in characters (default [`DEFAULT_PROMPT_LEN`]); cut
+    /// Prompt length in timesteps, characters or tokens (default [`DEFAULT_PROMPT_LEN`]); cut
     /// to the longest corpus sequence when the corpus holds none this long.
     pub prompt_len: usize,
     /// Random control units (default 4; fewer when the layer is smaller).
@@ -697,7 +697,7 @@ impl fmt::Display for Intervention {
             .unwrap_or_default();
         writeln!(
             f,
-            "  held on {:.4} / off {:.4} ({}{state}) for {} of {} steps after a {}-character prompt; {} samples per condition, temperature {}",
+            "  held on {:.4} / off {:.4} ({}{state}) for {} of {} steps after a {}-step prompt; {} samples per condition, temperature {}",
             self.on_value, self.off_value, self.values_from, self.force_steps, self.steps, self.prompt_len, self.n_samples, self.temperature
         )?;
         if !self.state_carried {
