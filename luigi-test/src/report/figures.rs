@@ -114,7 +114,7 @@ pub(crate) fn heatmap(title: &str, values: &[Vec<f32>], max_cols: usize) -> Resu
         .fold(0f64, |m, v| m.max(v.abs()))
         .max(1e-9);
     let caption = if bin > 1 {
-        format!("{title} (each column averages {bin} characters)")
+        format!("{title} (each column averages {bin} timesteps)")
     } else {
         title.to_string()
     };

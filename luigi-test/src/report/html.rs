@@ -50,7 +50,7 @@ fn context_rows(rows: &[Context]) -> Markup {
                     td class="mono" { (c.sequence) ":" (c.position) }
                     td class="ctx" {
                         (c.before.chars().map(visible).collect::<String>())
-                        mark { (visible(c.trigger.chars().next().unwrap_or(' '))) }
+                        mark { (c.trigger.chars().map(visible).collect::<String>()) }
                         (c.after.chars().map(visible).collect::<String>())
                     }
                 }
@@ -75,16 +75,16 @@ fn pairing(p: &PairingView) -> Markup {
                 @for v in [-1.0, -0.5, 0.0, 0.5, 1.0] {
                     span style=(format!("background:{}", rgb(diverging(v)))) { (format!("{v:+.1}")) }
                 }
-                " (of its largest |activation|); the bar under a character is the hypothesis (darker = higher). Sequence "
-                (p.stretch_at.0) ", from character " (p.stretch_at.1) "."
+                " (of its largest |activation|); the bar under a timestep (a character, or a token) is the hypothesis (darker = higher). Sequence "
+                (p.stretch_at.0) ", from timestep " (p.stretch_at.1) "."
             }
             div class="text" {
                 @for (c, u, h, ru, rh) in &p.text {
                     span title=(format!("{:?}: unit {ru:+.3}, hypothesis {rh}", c))
                         style=(format!("background:{};border-bottom-color:rgba(30,90,200,{:.2})", rgb(diverging(*u)), h)) {
-                        (visible(*c))
+                        (c.chars().map(visible).collect::<String>())
                     }
-                    @if *c == '\n' { br; }
+                    @if c.ends_with('\n') { br; }
                 }
             }
             h4 { "(c) Where the unit is highest" }

@@ -121,7 +121,7 @@ pub(crate) struct PairingView {
     pub(crate) figure: String,
     pub(crate) figure_file: String,
     /// (char, unit in [-1, 1], hypothesis in [0, 1], raw unit, raw hypothesis)
-    pub(crate) text: Vec<(char, f64, f64, f32, f32)>,
+    pub(crate) text: Vec<(String, f64, f64, f32, f32)>,
     pub(crate) stretch_at: (usize, usize),
     pub(crate) top: Vec<Context>,
     pub(crate) bottom: Vec<Context>,
@@ -151,6 +151,15 @@ pub(crate) struct Page {
     pub(crate) figure1: Option<(String, String)>,
     pub(crate) figure3: Vec<(String, String, String)>,
     pub(crate) notes: Vec<String>,
+}
+
+/// What one timestep of the corpus is: a character, or a token.
+fn step_word(corpus: &Corpus) -> &'static str {
+    if corpus.is_tokenized() {
+        "tokens"
+    } else {
+        "characters"
+    }
 }
 
 fn anchor(s: &str) -> String {
@@ -196,16 +205,22 @@ fn contexts(
         let Some(seq) = corpus.sequences().get(s) else {
             continue;
         };
-        let chars = seq.chars();
-        let Some(t) = chars.get(p) else {
+        if p >= seq.len() {
             continue;
-        };
+        }
+        // by characters, so that a token's context keeps the spaces between
+        // tokens; `before` counts timesteps
+        let chars = seq.chars();
+        let (s0, s1) = seq.char_span(p);
+        let from = seq.char_span(p.saturating_sub(before)).0.min(s0);
+        let to = seq
+            .char_span((p + before / 4).min(seq.len() - 1))
+            .1
+            .clamp(s1, chars.len());
         out.push(Context {
-            before: chars[p.saturating_sub(before)..p].iter().collect(),
-            trigger: t.to_string(),
-            after: chars[p + 1..(p + 1 + before / 4).min(chars.len())]
-                .iter()
-                .collect(),
+            before: chars[from..s0].iter().collect(),
+            trigger: seq.step_text(p),
+            after: chars[s1.min(to)..to].iter().collect(),
             value: col[r],
             sequence: s,
             position: p,
@@ -388,9 +403,10 @@ pub fn write(input: &ReportInput<'_>, opts: &ReportOptions, dir: &Path) -> Resul
                 .collect();
             let svg = figures::heatmap(
                 &format!(
-                    "Figure 1: every unit of `{}` over sequence {i} ({} characters)",
+                    "Figure 1: every unit of `{}` over sequence {i} ({} {})",
                     ins.layer,
-                    rows.len()
+                    rows.len(),
+                    step_word(corpus)
                 ),
                 &rows,
                 opts.max_columns,
@@ -457,10 +473,17 @@ pub fn write(input: &ReportInput<'_>, opts: &ReportOptions, dir: &Path) -> Resul
         (
             "corpus".to_string(),
             format!(
-                "{} ({} sequences, {} characters)",
+                "{} ({} sequences, {} {}{})",
                 ins.corpus,
                 corpus.len(),
-                corpus.timesteps()
+                corpus.timesteps(),
+                step_word(corpus),
+                corpus
+                    .align()
+                    .map(|a| format!(
+                        "; hypotheses over characters take each token's value by `align: {a}`"
+                    ))
+                    .unwrap_or_default()
             ),
         ),
         (
@@ -559,7 +582,7 @@ fn pairing_view(
     let u_stretch = &col[a..a + w];
     let h_stretch = &hv[a..a + w];
     let title = format!(
-        "unit {} and {} (sequence {si}, characters {start}..{})",
+        "unit {} and {} (sequence {si}, timesteps {start}..{})",
         acts.units[unit],
         h.name(),
         start + w
@@ -578,11 +601,11 @@ fn pairing_view(
             (l.min(*v), h.max(*v))
         });
     let hspan = (hhi - hlo).max(1e-9);
-    let chars = corpus.sequences()[si].chars();
+    let seq = &corpus.sequences()[si];
     let text = (0..w)
         .map(|k| {
             (
-                chars[start + k],
+                seq.step_text(start + k),
                 f64::from(u_stretch[k] / scale),
                 f64::from((h_stretch[k] - hlo) / hspan),
                 u_stretch[k],
