@@ -17,6 +17,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 
+/// The characters a token covers, `start..end` (in characters of its text).
+pub type Span = (u32, u32);
+
 /// How a token takes the value of a hypothesis written over characters.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -137,7 +140,7 @@ impl Tokenizer {
 
     /// Tokenizes `text`: ids and, per token, the characters it covers
     /// (`start..end`, in characters of `text`).
-    pub fn encode(&self, text: &str) -> Result<(Vec<i64>, Vec<(u32, u32)>)> {
+    pub fn encode(&self, text: &str) -> Result<(Vec<i64>, Vec<Span>)> {
         let enc = self.inner.encode_char_offsets(text, false).map_err(|e| {
             Error::invalid(
                 self.path.display().to_string(),

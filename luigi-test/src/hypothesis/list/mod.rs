@@ -27,6 +27,8 @@
 //! - ngrams: ['->', '::']
 //! - regex: {name: hex, pattern: '0x[0-9a-f]+'}   # or just the pattern
 //! - count: ','               # or {of: [',', ';'], reset: newline}
+//! - token: ▁call             # this token (models with a subword tokenizer)
+//! - word_start               # the token (or character) starts a word
 //! - fsm: {file: automata/last_op.yaml}           # relative to this file
 //! - fsm: {file: bool.yaml, output: accepting}    # state (default) | accepting | both
 //! - fsm: {name: parity, states: [even, odd], start: even, default: stay,
