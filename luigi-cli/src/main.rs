@@ -80,7 +80,7 @@ impl CorpusArgs {
 /// line.
 fn reads_continuously(c: &Corpus) -> Option<String> {
     let seqs = c.sequences();
-    if seqs.len() < 50 {
+    if seqs.len() < 50 || c.is_numeric() {
         return None;
     }
     let mut lens: Vec<usize> = seqs.iter().map(|s| s.len()).collect();

@@ -12,18 +12,21 @@
 //!   cut again, on token boundaries, `window` tokens each.
 
 pub mod tokens;
+pub mod values;
 
 use std::path::Path;
 use std::sync::Arc;
 
 use crate::error::{Error, Result};
 use tokens::{Align, Tokenizer, Tokens};
+use values::Values;
 
 /// One input sequence.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Sequence {
     chars: Vec<char>,
     tokens: Option<Arc<Tokens>>,
+    values: Option<Arc<Values>>,
 }
 
 impl Sequence {
@@ -32,7 +35,21 @@ impl Sequence {
         Sequence {
             chars: text.chars().collect(),
             tokens: None,
+            values: None,
         }
+    }
+    /// A sequence of feature vectors (a numeric corpus): one timestep per
+    /// row, no text.
+    pub fn with_values(values: Arc<Values>) -> Self {
+        Sequence {
+            chars: Vec::new(),
+            tokens: None,
+            values: Some(values),
+        }
+    }
+    /// The feature vectors, for a numeric sequence.
+    pub fn values(&self) -> Option<&Values> {
+        self.values.as_deref()
     }
     /// A sequence of tokens over `text`: one timestep per token. Every span
     /// must lie within the text.
@@ -55,6 +72,7 @@ impl Sequence {
         Ok(Sequence {
             chars,
             tokens: Some(Arc::new(tokens)),
+            values: None,
         })
     }
     /// The characters of the text. Without tokens, one per timestep.
@@ -67,6 +85,9 @@ impl Sequence {
     }
     /// Number of timesteps: tokens when tokenized, else characters.
     pub fn len(&self) -> usize {
+        if let Some(v) = &self.values {
+            return v.len();
+        }
         self.tokens.as_ref().map_or(self.chars.len(), |t| t.len())
     }
     /// True when the sequence has no timesteps.
@@ -87,6 +108,14 @@ impl Sequence {
     /// What timestep `t` reads, as text: its character, or the characters
     /// of its token (the token string when it covers none).
     pub fn step_text(&self, t: usize) -> String {
+        if let Some(v) = &self.values {
+            let f = v.features();
+            return v.data()[t * f..(t + 1) * f]
+                .iter()
+                .map(|x| format!("{x:.3}"))
+                .collect::<Vec<_>>()
+                .join(",");
+        }
         let (s, e) = self.char_span(t);
         match self.chars.get(s..e) {
             Some(c) if !c.is_empty() => c.iter().collect(),
@@ -216,6 +245,15 @@ impl Corpus {
     /// tokenizer that drops them) are left out. Tokenizing a corpus the
     /// same tokenizer already tokenized only changes the alignment.
     pub fn tokenized(&self, tokenizer: &Tokenizer, align: Align) -> Result<Corpus> {
+        if self.is_numeric() {
+            return Err(Error::Corpus {
+                source_name: self.name.clone(),
+                message: format!(
+                    "is a numeric corpus, but the model reads the tokens of {}: give it text",
+                    tokenizer.path().display()
+                ),
+            });
+        }
         let key = (tokenizer.fingerprint().to_string(), align);
         if self.tokenized.as_ref() == Some(&key) {
             return Ok(self.clone());
@@ -288,6 +326,15 @@ impl Corpus {
     /// Loads a corpus file (or, for windows, a folder of files).
     pub fn load(path: impl AsRef<Path>, format: CorpusFormat) -> Result<Self> {
         let path = path.as_ref();
+        if path.extension().is_some_and(|e| e == "npy") {
+            if let CorpusFormat::Windows(_) = format {
+                return Err(Error::Corpus {
+                    source_name: path.display().to_string(),
+                    message: "is a numeric corpus (.npy): windows cut text; give the sequences as [sequences, time, features] (with lengths) instead".to_string(),
+                });
+            }
+            return Self::load_npy(path, None);
+        }
         let name = path.display().to_string();
         let text = if path.is_dir() {
             let mut files: Vec<_> = std::fs::read_dir(path)
@@ -337,6 +384,12 @@ impl Corpus {
         for s in &self.sequences {
             h.update((s.len() as u64).to_le_bytes());
             h.update(s.text().as_bytes());
+            if let Some(v) = s.values() {
+                h.update((v.features() as u64).to_le_bytes());
+                for x in v.data() {
+                    h.update(x.to_le_bytes());
+                }
+            }
             if let Some(t) = s.tokens() {
                 for (&id, &(a, b)) in t.ids().iter().zip(t.spans()) {
                     h.update(id.to_le_bytes());

@@ -11,6 +11,7 @@ mod generate;
 mod inspect;
 mod layers;
 mod neural_assert;
+mod numeric;
 mod ranking_snapshot;
 mod record;
 mod specs;

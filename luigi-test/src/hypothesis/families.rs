@@ -13,6 +13,7 @@
 //! | `bracket` | `depth` and `inside` ([`Bracket`]) per pair of `()[]{}<>` whose opener and closer both occur | opener occurrences |
 //! | `code` | `comment`, `line_comment`, `block_comment`, `string`, `char_literal` ([`InRegion`]) | that fixed order |
 //! | `layout` | `position`; `column`, `line`, `indent` (only if the corpus has line breaks; `indent` only if some line is indented) | that fixed order |
+//! | `values` | for a numeric corpus only, per feature `f`: `feature(f)`, `above(f,m)` and `crossing(f,m)` at its median `m` (when it splits the values), `running_mean(f)`, `running_max(f)`, `moving_mean(f,8)` | feature order |
 //! | `token` | for a corpus of subword tokens only: `word_start` ([`WordStart`], if it varies), then [`TokenIs`] per token string, named `token(x)` | occurrences |
 //!
 //! Rules: a candidate is kept when it occurs at least `min_count` times
@@ -28,9 +29,9 @@ use std::collections::HashMap;
 use serde::Deserialize;
 
 use super::library::{
-    code_regions, identifier_spans, Bracket, CharClass, CharIs, ClassIs, Column, Identifier,
-    InRegion, Indentation, Keyword, Line, NGram, Position, Region, TokenIs, WordStart,
-    BRACKET_PAIRS,
+    code_regions, identifier_spans, Above, Bracket, CharClass, CharIs, ClassIs, Column, Crossing,
+    Feature, Identifier, InRegion, Indentation, Keyword, Line, MovingMean, NGram, Position, Region,
+    RunningMax, RunningMean, TokenIs, WordStart, BRACKET_PAIRS,
 };
 use super::{Hypothesis, HypothesisSet};
 use crate::corpus::Corpus;
@@ -56,6 +57,8 @@ pub enum FamilyKind {
     Layout,
     /// Token strings and word starts (tokenized corpora only).
     Token,
+    /// Features, thresholds, running and moving means (numeric corpora only).
+    Values,
 }
 
 impl FamilyKind {
@@ -69,6 +72,7 @@ impl FamilyKind {
             FamilyKind::Code => "code",
             FamilyKind::Layout => "layout",
             FamilyKind::Token => "token",
+            FamilyKind::Values => "values",
         }
     }
 }
@@ -251,6 +255,26 @@ impl Family {
                 }
                 for (c, _) in top(counts, min_count, self.max.unwrap_or(100)) {
                     out.push(Box::new(CharIs::new(c)));
+                }
+            }
+            FamilyKind::Values => {
+                for f in 0..corpus.features().unwrap_or(0) {
+                    let mut col: Vec<f32> = seqs
+                        .iter()
+                        .filter_map(|s| s.values())
+                        .flat_map(|v| v.column(f))
+                        .collect();
+                    out.push(Box::new(Feature::new(f)));
+                    col.sort_by(f32::total_cmp);
+                    let median = col.get(col.len() / 2).copied().unwrap_or(0.0);
+                    let above = col.iter().filter(|&&v| v > median).count();
+                    if above >= min_count && above < col.len() {
+                        out.push(Box::new(Above::new(f, median)?));
+                        out.push(Box::new(Crossing::new(f, median)?));
+                    }
+                    out.push(Box::new(RunningMean::new(f)));
+                    out.push(Box::new(RunningMax::new(f)));
+                    out.push(Box::new(MovingMean::new(f, 8)?));
                 }
             }
             FamilyKind::Token => {
@@ -463,8 +487,12 @@ fn varies(h: &dyn Hypothesis, corpus: &Corpus) -> Result<bool> {
 }
 
 /// The paper's automatically generated hypotheses: [`default_families`]
-/// plus `identifier`.
+/// plus `identifier`; for a numeric corpus, the `values` family alone.
 pub fn auto(corpus: &Corpus) -> Result<HypothesisSet> {
+    if corpus.is_numeric() {
+        // hypotheses over characters cannot read feature vectors
+        return generate_all(corpus, &[Family::new(FamilyKind::Values)]);
+    }
     let mut set = generate_all(corpus, &default_families())?;
     set.add(Identifier)?;
     Ok(set)

@@ -16,6 +16,7 @@
 //! - [`boolean`]: the paper's boolean toy task and its candidate automata.
 
 use crate::corpus::tokens::{Align, Tokens};
+use crate::corpus::values::Values;
 use crate::corpus::Sequence;
 use crate::error::{Error, Result};
 
@@ -61,6 +62,18 @@ pub trait Hypothesis: Send + Sync {
     fn evaluate_tokens(&self, _seq: &Sequence, _tokens: &Tokens, _out: &mut Vec<f32>) -> bool {
         false
     }
+    /// For hypotheses over the feature vectors of a numeric corpus
+    /// ([`library::Feature`] and its kin): the highest feature index they
+    /// read. `None` (the default): a hypothesis over characters.
+    fn reads_values(&self) -> Option<usize> {
+        None
+    }
+    /// For hypotheses over values: one value per timestep of `values`,
+    /// written into `out`, and `true`. The default, `false`: the hypothesis
+    /// does not read values.
+    fn evaluate_values(&self, _values: &Values, _out: &mut Vec<f32>) -> bool {
+        false
+    }
 }
 
 impl std::fmt::Debug for dyn Hypothesis + '_ {
@@ -90,6 +103,36 @@ pub fn evaluate_checked(h: &dyn Hypothesis, seq: &[char]) -> Result<Vec<f32>> {
 /// frequent state). A token that covers no character takes the value at
 /// the character before it (at the first character when it opens the text).
 pub fn evaluate_steps(h: &dyn Hypothesis, seq: &Sequence) -> Result<Vec<f32>> {
+    let err = |message: String| Error::Hypothesis {
+        name: h.name().to_string(),
+        message,
+    };
+    if let Some(values) = seq.values() {
+        let f = values.features();
+        match h.reads_values() {
+            Some(i) if i >= f => {
+                return Err(err(format!(
+                    "reads feature {i}, but the corpus has {f} features (0..{}): name one of them",
+                    f - 1
+                )))
+            }
+            Some(_) => {}
+            None => {
+                return Err(err(
+                    "is a hypothesis over characters, but the corpus holds feature vectors: use hypotheses over values (feature, above, crossing, running_mean, running_max, moving_mean, an automaton `over` a feature)".to_string(),
+                ))
+            }
+        }
+        let mut out = Vec::with_capacity(values.len());
+        h.evaluate_values(values, &mut out);
+        check_values(h, &out, values.len(), "timesteps")?;
+        return Ok(out);
+    }
+    if h.reads_values().is_some() {
+        return Err(err(
+            "reads feature vectors, but the corpus is text: use it on a numeric corpus (a float32 .npy) with a model of `input.encoding: float`".to_string(),
+        ));
+    }
     let Some(tokens) = seq.tokens() else {
         return evaluate_checked(h, seq.chars());
     };

@@ -45,6 +45,9 @@ pub enum Encoding {
     Ids,
     /// float32 one-hot vectors: `[batch, time, vocab]` (or `[time, batch, vocab]`).
     OneHot,
+    /// float32 feature vectors of a numeric corpus: `[batch, time,
+    /// features]` (or `[time, batch, features]`); no vocabulary.
+    Float,
 }
 
 /// Which axis comes first.
@@ -73,6 +76,10 @@ pub struct InputSpec {
     /// then share a batch. Otherwise only equal lengths are batched together.
     #[serde(default)]
     pub causal: bool,
+    /// Features per timestep, for `encoding: float` (default: the input's
+    /// last dimension in the graph).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub features: Option<usize>,
 }
 
 fn default_layout() -> Layout {
@@ -80,7 +87,7 @@ fn default_layout() -> Layout {
 }
 
 /// The `vocabulary` section.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct VocabularySpec {
     /// Inline vocabulary: id = position of the character in this string.
@@ -102,6 +109,13 @@ pub struct VocabularySpec {
     /// with `tokenizer`; default `last`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub align: Option<Align>,
+}
+
+impl VocabularySpec {
+    /// True when no key is set (a card of numeric input).
+    pub fn is_empty(&self) -> bool {
+        *self == VocabularySpec::default()
+    }
 }
 
 /// One recurrent state carried between steps.
@@ -174,7 +188,8 @@ pub struct CardFile {
     pub model: Option<PathBuf>,
     /// How to feed the sequence.
     pub input: InputSpec,
-    /// The characters the model knows.
+    /// The characters the model knows (absent for `encoding: float`).
+    #[serde(default, skip_serializing_if = "VocabularySpec::is_empty")]
     pub vocabulary: VocabularySpec,
     /// State input/output pairs for stepwise runs.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -354,8 +369,22 @@ impl Card {
                 Some(Arc::new(tok))
             }
         };
+        let float = file.input.encoding == Encoding::Float;
+        if float && !file.vocabulary.is_empty() {
+            return Err(err(
+                "vocabulary",
+                "`input.encoding: float` feeds feature vectors, not tokens: remove `vocabulary`"
+                    .to_string(),
+            ));
+        }
+        if !float && file.input.features.is_some() {
+            return Err(err(
+                "input.features",
+                "only applies with `encoding: float`: remove it".to_string(),
+            ));
+        }
         let vocabulary: Vec<char> = match (&file.vocabulary.chars, &file.vocabulary.file) {
-            _ if tokenizer.is_some() => Vec::new(),
+            _ if tokenizer.is_some() || float => Vec::new(),
             (Some(c), None) => c.chars().collect(),
             (None, Some(f)) => {
                 let p = dir.join(f);
@@ -403,7 +432,7 @@ impl Card {
                 ))
             }
         };
-        if vocabulary.is_empty() && tokenizer.is_none() {
+        if vocabulary.is_empty() && tokenizer.is_none() && !float {
             return Err(err("vocabulary", "is empty".to_string()));
         }
         let mut lookup = BTreeMap::new();
@@ -454,6 +483,23 @@ impl Card {
     /// characters. A tokenized corpus given to a model of characters is an
     /// error.
     pub fn prepare(&self, corpus: &Corpus) -> Result<Corpus> {
+        let float = self.file.input.encoding == Encoding::Float;
+        if float != corpus.is_numeric() {
+            return Err(Error::Corpus {
+                source_name: corpus.name().to_string(),
+                message: if float {
+                    format!(
+                        "is text, but {} reads feature vectors (`input.encoding: float`): give a numeric corpus, a float32 .npy of [sequences, time, features]",
+                        self.path.display()
+                    )
+                } else {
+                    format!(
+                        "is a numeric corpus, but {} reads tokens: give text, or a card with `input.encoding: float`",
+                        self.path.display()
+                    )
+                },
+            });
+        }
         match &self.tokenizer {
             Some(t) => corpus.tokenized(t, self.file.vocabulary.align.unwrap_or_default()),
             None if corpus.is_tokenized() => Err(Error::Corpus {
@@ -544,6 +590,9 @@ impl Card {
     /// True when `corpus` is already as this model reads it (no
     /// [`Card::prepare`] needed).
     pub fn reads(&self, corpus: &Corpus) -> bool {
+        if (self.file.input.encoding == Encoding::Float) != corpus.is_numeric() {
+            return false;
+        }
         match &self.tokenizer {
             None => !corpus.is_tokenized(),
             Some(t) => {

@@ -85,7 +85,7 @@ pub(crate) fn check_card(card: &Card, graph: &Graph) -> Result<()> {
     };
     let (want_type, want_rank) = match input.encoding {
         Encoding::Ids => (ElemType::Int64, 2),
-        Encoding::OneHot => (ElemType::Float, 3),
+        Encoding::OneHot | Encoding::Float => (ElemType::Float, 3),
     };
     if let Some(t) = &info.dtype {
         if *t != want_type {
@@ -107,6 +107,26 @@ pub(crate) fn check_card(card: &Card, graph: &Graph) -> Result<()> {
     if let Some(shape) = &info.shape {
         if shape.len() != want_rank {
             return Err(err("input.encoding".into(), format!("encoding {:?} feeds a rank-{want_rank} tensor, but input `{}` has rank {} ({})", input.encoding, input.name, shape.len(), shape.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(", "))));
+        }
+        if input.encoding == Encoding::Float {
+            match (shape.last(), input.features) {
+                (Some(Dim::Fixed(v)), Some(f)) if *v as usize != f => {
+                    return Err(err(
+                        "input.features".into(),
+                        format!(
+                            "is {f}, but input `{}` takes vectors of {v} features",
+                            input.name
+                        ),
+                    ));
+                }
+                (Some(Dim::Fixed(_)), _) | (_, Some(_)) => {}
+                _ => {
+                    return Err(err(
+                        "input.features".into(),
+                        format!("input `{}` does not say how many features a timestep has: give `features:`", input.name),
+                    ));
+                }
+            }
         }
         if input.encoding == Encoding::OneHot {
             if let Some(Dim::Fixed(v)) = shape.last() {

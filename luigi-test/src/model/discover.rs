@@ -17,7 +17,7 @@
 
 use crate::error::{Error, Result};
 use crate::model::layout::{is_recurrent, LayerLayout};
-use crate::model::onnx_model::{Model, OneHotBuffer};
+use crate::model::onnx_model::{Model, OneHotBuffer, ValueTable};
 
 impl Model {
     /// Finds how the tensor's axes map to batch, time and units.
@@ -49,7 +49,9 @@ impl Model {
         let row = vec![pad; t];
         let ids: Vec<&[i64]> = vec![row.as_slice(); b];
         let mut onehot = OneHotBuffer::default();
-        let feeds = self.feeds(&ids, t, None, &mut onehot)?;
+        // a float input: zero feature vectors, every "id" pointing at row 0
+        let zeros = self.input_features().map(ValueTable::zeros);
+        let feeds = self.feeds(&ids, t, None, &mut onehot, zeros.as_ref())?;
         let out = session.run(feeds, &[tensor.to_string()])?;
         let shape = out
             .first()

@@ -435,7 +435,7 @@ impl Generator<'_> {
         let off = usize::from(self.layer.is_some());
         if plen > 1 {
             let ids: Vec<&[i64]> = requests.iter().map(|r| &r.prompt[..plen - 1]).collect();
-            let feeds = self.model.feeds(&ids, plen - 1, None, &mut onehot)?;
+            let feeds = self.model.feeds(&ids, plen - 1, None, &mut onehot, None)?;
             let out = self.front.run(feeds, &self.front_outputs)?;
             shapes = out[off..off + ns].iter().map(|f| f.shape.clone()).collect();
             state = Some(out[off..off + ns].iter().map(|f| f.data.clone()).collect());
@@ -458,7 +458,7 @@ impl Generator<'_> {
             let slices: Vec<&[i64]> = ids.iter().map(|x| &x[..]).collect();
             let feeds = self
                 .model
-                .feeds(&slices, 1, state.as_deref(), &mut onehot)?;
+                .feeds(&slices, 1, state.as_deref(), &mut onehot, None)?;
             let mut out = self.front.run(feeds, &self.front_outputs)?;
             if shapes.is_empty() {
                 shapes = out[off..off + ns].iter().map(|f| f.shape.clone()).collect();
@@ -534,7 +534,7 @@ impl Generator<'_> {
         for step in 0..opts.steps {
             let t = plen + step;
             let ids: Vec<&[i64]> = seqs.iter().map(Vec::as_slice).collect();
-            let feeds = self.model.feeds(&ids, t, None, &mut onehot)?;
+            let feeds = self.model.feeds(&ids, t, None, &mut onehot, None)?;
             let mut out = self.front.run(feeds, &self.front_outputs).map_err(|e| {
                 Error::invalid(
                     "generation",

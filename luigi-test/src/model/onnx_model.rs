@@ -45,6 +45,38 @@ impl OneHotBuffer {
     }
 }
 
+/// The feature vectors of a numeric corpus, for a float input: a
+/// sequence's "ids" are the rows of its timesteps in `data`
+/// ([`ValueTable::of`] gives each sequence's first row).
+pub(crate) struct ValueTable {
+    features: usize,
+    data: Vec<f32>,
+}
+
+impl ValueTable {
+    /// The table of a numeric corpus, and the first row of each sequence.
+    pub(crate) fn of(corpus: &crate::corpus::Corpus) -> (ValueTable, Vec<usize>) {
+        let features = corpus.features().unwrap_or(1);
+        let mut data = Vec::new();
+        let mut starts = Vec::with_capacity(corpus.len());
+        for s in corpus.sequences() {
+            starts.push(data.len() / features);
+            if let Some(v) = s.values() {
+                data.extend_from_slice(v.data());
+            }
+        }
+        (ValueTable { features, data }, starts)
+    }
+
+    /// One row of `features` zeros.
+    pub(crate) fn zeros(features: usize) -> ValueTable {
+        ValueTable {
+            features,
+            data: vec![0.0; features],
+        }
+    }
+}
+
 /// An ONNX model with its card, ready to record.
 pub struct Model {
     pub(crate) card: Card,
@@ -142,6 +174,25 @@ impl Model {
             c
         };
         Model::from_card(card).map(Some)
+    }
+
+    /// Features per timestep of a float input (`input.encoding: float`):
+    /// the card's `input.features`, else the input's last dimension in the
+    /// graph. `None` for a model of tokens.
+    pub fn input_features(&self) -> Option<usize> {
+        let input = &self.card.file.input;
+        if input.encoding != Encoding::Float {
+            return None;
+        }
+        input.features.or_else(|| {
+            self.graph
+                .input(&input.name)
+                .and_then(|i| i.shape.as_ref())
+                .and_then(|s| match s.last() {
+                    Some(crate::model::graph::Dim::Fixed(v)) => usize::try_from(*v).ok(),
+                    _ => None,
+                })
+        })
     }
 
     /// The model card.
@@ -313,6 +364,7 @@ impl Model {
         time: usize,
         state: Option<&[Vec<f32>]>,
         onehot: &'b mut OneHotBuffer,
+        values: Option<&ValueTable>,
     ) -> Result<Vec<(String, Feed<'b>)>> {
         let batch = ids.len();
         let input = &self.card.file.input;
@@ -354,6 +406,33 @@ impl Model {
                     Layout::TimeMajor => vec![time as i64, batch as i64, v as i64],
                 };
                 Feed::F32Ref(shape, onehot.fill(batch * time * v, ones))
+            }
+            (Encoding::Float, layout) => {
+                let table = values.ok_or_else(|| {
+                    Error::invalid(
+                        format!("input `{}`", input.name),
+                        "takes feature vectors (`encoding: float`): record it over a numeric corpus; generation and stepwise runs apply to models of text",
+                    )
+                })?;
+                let f = table.features;
+                let mut d = vec![0f32; batch * time * f];
+                for (b, seq) in ids.iter().enumerate() {
+                    for (t, &id) in seq.iter().enumerate().take(time) {
+                        let row = match layout {
+                            Layout::BatchMajor => b * time + t,
+                            Layout::TimeMajor => t * batch + b,
+                        };
+                        let src = id as usize * f;
+                        if let Some(v) = table.data.get(src..src + f) {
+                            d[row * f..(row + 1) * f].copy_from_slice(v);
+                        }
+                    }
+                }
+                let shape = match layout {
+                    Layout::BatchMajor => vec![batch as i64, time as i64, f as i64],
+                    Layout::TimeMajor => vec![time as i64, batch as i64, f as i64],
+                };
+                Feed::F32(shape, d)
             }
         };
         let mut feeds = vec![(input.name.clone(), feed)];

@@ -35,7 +35,7 @@ use crate::activations::{Activations, RowIndex};
 use crate::corpus::Corpus;
 use crate::error::{Error, Result};
 use crate::model::layout::LayerLayout;
-use crate::model::onnx_model::{Model, OneHotBuffer, ResolvedLayer};
+use crate::model::onnx_model::{Model, OneHotBuffer, ResolvedLayer, ValueTable};
 use crate::model::plan;
 use crate::model::session::OrtSession;
 
@@ -269,17 +269,45 @@ impl Model {
         let mut spare_bufs: Vec<Vec<f32>> = Vec::new();
         let mut spare_rows = RowIndex::default();
         let mut onehot = OneHotBuffer::default();
+        // A float input: the corpus's feature vectors, each sequence's
+        // "ids" being its rows in the table; every row's token is 0 (no
+        // token groups).
+        let float = self.card.file.input.encoding == crate::model::card::Encoding::Float;
+        let (table, starts) = if float {
+            if let (Some(want), Some(have)) = (self.input_features(), corpus.features()) {
+                if want != have {
+                    return Err(Error::Corpus {
+                        source_name: corpus.name().to_string(),
+                        message: format!(
+                            "has {have} features per timestep, but {} takes {want}",
+                            self.path().display()
+                        ),
+                    });
+                }
+            }
+            let (t, s) = ValueTable::of(corpus);
+            (Some(t), s)
+        } else {
+            (None, Vec::new())
+        };
+        let encode = |i: usize| -> Result<Vec<i64>> {
+            if float {
+                let n = seqs[i].len();
+                Ok((starts[i]..starts[i] + n).map(|r| r as i64).collect())
+            } else {
+                self.card.encode_sequence(&seqs[i], corpus.name(), i)
+            }
+        };
 
         let mut wstart = 0;
         while wstart < seqs.len() {
             if carries && seqs[wstart].len() > segment {
                 // A long sequence: alone, in pieces, the state carried.
-                let ids = self
-                    .card
-                    .encode_sequence(&seqs[wstart], corpus.name(), wstart)?;
+                let ids = encode(wstart)?;
                 let job = LongJob {
                     index: wstart,
                     ids: &ids,
+                    values: table.as_ref(),
                     resolved: &resolved,
                     layouts: &layouts,
                     tensors: &tensors,
@@ -304,8 +332,8 @@ impl Model {
             // one), stopping before a sequence that runs in pieces.
             let wend = plan::window_end(&lengths, wstart, chunk_target, carries, segment);
             let mut encoded: Vec<Vec<i64>> = Vec::with_capacity(wend - wstart);
-            for (i, s) in seqs[wstart..wend].iter().enumerate() {
-                encoded.push(self.card.encode_sequence(s, corpus.name(), wstart + i)?);
+            for i in wstart..wend {
+                encoded.push(encode(i)?);
             }
             let mut rows = std::mem::take(&mut spare_rows);
             rows.sequence.clear();
@@ -315,7 +343,11 @@ impl Model {
                 rows.sequence
                     .extend(std::iter::repeat_n((wstart + i) as u32, ids.len()));
                 rows.position.extend(0..ids.len() as u32);
-                rows.token.extend_from_slice(ids);
+                if float {
+                    rows.token.extend(std::iter::repeat_n(0, ids.len()));
+                } else {
+                    rows.token.extend_from_slice(ids);
+                }
             }
             let n_rows = rows.len();
             // Every row of the window is written below (each sequence is in
@@ -367,6 +399,7 @@ impl Model {
                 jobs.push(BatchJob {
                     ids,
                     blocks: per_layer,
+                    values: table.as_ref(),
                 });
             }
             let recorded = |n: usize, done: &mut usize| {
@@ -435,8 +468,10 @@ impl Model {
 struct LongJob<'a> {
     /// Its index in the corpus.
     index: usize,
-    /// Its token ids.
+    /// Its token ids (rows of `values` for a float input).
     ids: &'a [i64],
+    /// The feature vectors of a float input.
+    values: Option<&'a ValueTable>,
     resolved: &'a [ResolvedLayer],
     layouts: &'a [LayerLayout],
     tensors: &'a [String],
@@ -529,7 +564,7 @@ impl Model {
                 let end = (start + job.segment).min(chunk_end);
                 let piece = &job.ids[start..end];
                 let time = piece.len();
-                let feeds = self.feeds(&[piece], time, Some(&state), onehot)?;
+                let feeds = self.feeds(&[piece], time, Some(&state), onehot, job.values)?;
                 let mut next: Vec<Vec<f32>> = vec![Vec::new(); state.len()];
                 session.run_with(feeds, &outputs, |li, shape, data| {
                     if li >= nl {
@@ -570,7 +605,11 @@ impl Model {
             let rows = RowIndex {
                 sequence: vec![job.index as u32; rows_here],
                 position: (chunk_start as u32..chunk_end as u32).collect(),
-                token: job.ids[chunk_start..chunk_end].to_vec(),
+                token: if job.values.is_some() {
+                    vec![0; rows_here]
+                } else {
+                    job.ids[chunk_start..chunk_end].to_vec()
+                },
             };
             let mut chunk = make_chunk(
                 job.index..job.index + 1,
@@ -594,6 +633,8 @@ impl Model {
 struct BatchJob<'a> {
     ids: Vec<&'a [i64]>,
     blocks: Vec<Vec<(usize, &'a mut [f32])>>,
+    /// The feature vectors of a float input.
+    values: Option<&'a ValueTable>,
 }
 
 impl Model {
@@ -610,7 +651,7 @@ impl Model {
         parallel_copy: bool,
     ) -> Result<usize> {
         let time = job.ids.iter().map(|s| s.len()).max().unwrap_or(0);
-        let feeds = self.feeds(&job.ids, time, None, onehot)?;
+        let feeds = self.feeds(&job.ids, time, None, onehot, job.values)?;
         let batch = job.ids.len();
         let blocks = &mut job.blocks;
         let explain = |e| self.explain_run_error(e, batch, time);
@@ -787,7 +828,7 @@ mod tests {
                     with_extra_outputs(&model.bytes, &[&t])
                 };
                 let whole = OrtSession::with_threads(&whole, name, None).unwrap();
-                let feeds = model.feeds(&ids, 5, None, &mut onehot).unwrap();
+                let feeds = model.feeds(&ids, 5, None, &mut onehot, None).unwrap();
                 let (Ok(a), Ok(b)) = (
                     cut.run(feeds.clone(), std::slice::from_ref(&t)),
                     whole.run(feeds, std::slice::from_ref(&t)),

@@ -150,7 +150,7 @@ impl Stepper<'_> {
         let mut onehot = OneHotBuffer::default();
         let feeds = self
             .model
-            .feeds(&[&one[..]], 1, Some(&values), &mut onehot)?;
+            .feeds(&[&one[..]], 1, Some(&values), &mut onehot, None)?;
         let out = self.session.run(feeds, &self.outputs)?;
         let mut layers = Vec::with_capacity(self.layers.len());
         for ((_, layout), f) in self.layers.iter().zip(&out) {

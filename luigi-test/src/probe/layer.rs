@@ -87,8 +87,9 @@ pub struct LayerData {
     pub activations: Array2<f32>,
     /// Which timestep each row is.
     pub rows: RowIndex,
-    /// The input character of each row (for exports).
-    pub chars: Vec<char>,
+    /// What each row's timestep reads, as text (for exports): its
+    /// character, its token's characters, or its feature values.
+    pub steps: Vec<String>,
     /// The untrained twin's recording, when asked for and the card names one.
     pub untrained: Option<UntrainedLayer>,
     names: Vec<String>,
@@ -149,10 +150,10 @@ impl LayerData {
                 ),
             ));
         }
-        let chars = corpus
+        let steps = corpus
             .sequences()
             .iter()
-            .flat_map(|s| s.chars().iter().copied())
+            .flat_map(|s| (0..s.len()).map(move |t| s.step_text(t)))
             .collect();
         Ok(LayerData {
             model: model.path().display().to_string(),
@@ -162,7 +163,7 @@ impl LayerData {
             units: acts.units,
             activations: acts.values,
             rows: acts.rows,
-            chars,
+            steps,
             untrained,
             names: hypotheses.names().into_iter().map(str::to_string).collect(),
             kinds: hypotheses.kinds(),
@@ -339,7 +340,7 @@ impl LayerData {
                 class: names[labels.values()[i]].clone(),
                 sequence: self.rows.sequence[i],
                 position: self.rows.position[i],
-                char: self.chars.get(i).map(|c| c.to_string()).unwrap_or_default(),
+                char: self.steps.get(i).cloned().unwrap_or_default(),
             })
             .collect();
         let loadings = p

@@ -312,6 +312,12 @@ pub fn intervene(
     opts: &InterveneOptions,
 ) -> Result<Intervention> {
     super::check_subject(layer, corpus, acts, unit)?;
+    if corpus.is_numeric() {
+        return Err(Error::invalid(
+            "verify",
+            "intervention forces a unit while the model writes text; a model of numeric sequences writes none: verify it by perturbation (`mode: perturb`), which edits the feature vectors",
+        ));
+    }
     // A unit of several layers recorded together is forced on its own layer.
     if let Some((member, sub, local)) = model.narrow_to_member(layer, acts, unit)? {
         return intervene(

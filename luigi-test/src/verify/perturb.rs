@@ -9,6 +9,7 @@ use super::shrink::{shrink, CaseTree, ShrinkCase};
 use super::stats::{bootstrap_ci, eta, mean, p_positive, pearson, sign, unit_stats, UnitStats};
 use super::{persist, ControlEffect, Counterexample, PerturbOptions, Verdict, Verification};
 use crate::activations::Activations;
+use crate::corpus::values::Values;
 use crate::corpus::{Corpus, Sequence};
 use crate::error::{Error, Result};
 use crate::hypothesis::{evaluate_steps, Hypothesis, HypothesisKind};
@@ -39,12 +40,127 @@ struct Ctx<'a> {
     kind: HypothesisKind,
     causal: bool,
     batch_size: usize,
+    /// For a numeric corpus: the feature vectors behind the symbols edits
+    /// work on.
+    codec: Option<&'a Codec>,
+}
+
+/// A numeric corpus as symbols: each distinct feature vector of the corpus
+/// is one private-use character, so that edits (substitute, insert, delete
+/// a timestep) draw from the vectors the corpus holds.
+struct Codec {
+    features: usize,
+    vectors: Vec<Vec<f32>>,
+    texts: Vec<Vec<char>>,
+}
+
+/// The private-use code points: the BMP's area, then planes 15 and 16.
+fn symbol(k: usize) -> Option<char> {
+    const BMP: usize = 0xF8FF - 0xE000 + 1;
+    const PLANE: usize = 0xFFFFD - 0xF0000 + 1;
+    let code = if k < BMP {
+        0xE000 + k
+    } else if k < BMP + PLANE {
+        0xF0000 + (k - BMP)
+    } else if k < BMP + 2 * PLANE {
+        0x100000 + (k - BMP - PLANE)
+    } else {
+        return None;
+    };
+    char::from_u32(code as u32)
+}
+
+fn symbol_index(c: char) -> Option<usize> {
+    const BMP: usize = 0xF8FF - 0xE000 + 1;
+    const PLANE: usize = 0xFFFFD - 0xF0000 + 1;
+    let c = c as usize;
+    match c {
+        0xE000..=0xF8FF => Some(c - 0xE000),
+        0xF0000..=0xFFFFD => Some(BMP + c - 0xF0000),
+        0x100000..=0x10FFFD => Some(BMP + PLANE + c - 0x100000),
+        _ => None,
+    }
+}
+
+impl Codec {
+    fn of(corpus: &Corpus) -> Result<Codec> {
+        let features = corpus.features().unwrap_or(1);
+        let mut index: BTreeMap<Vec<u32>, usize> = BTreeMap::new();
+        let mut vectors = Vec::new();
+        let mut texts = Vec::with_capacity(corpus.len());
+        for s in corpus.sequences() {
+            let Some(v) = s.values() else {
+                texts.push(Vec::new());
+                continue;
+            };
+            let mut text = Vec::with_capacity(v.len());
+            for row in v.data().chunks_exact(features) {
+                let key: Vec<u32> = row.iter().map(|x| x.to_bits()).collect();
+                let k = *index.entry(key).or_insert_with(|| {
+                    vectors.push(row.to_vec());
+                    vectors.len() - 1
+                });
+                text.push(symbol(k).ok_or_else(|| {
+                    Error::invalid(
+                        "verify",
+                        format!(
+                            "the corpus holds more than {k} distinct feature vectors: perturbation draws from at most 137,468; give a shorter corpus",
+                        ),
+                    )
+                })?);
+            }
+            texts.push(text);
+        }
+        Ok(Codec {
+            features,
+            vectors,
+            texts,
+        })
+    }
+
+    fn values(&self, symbols: &[char]) -> Result<Values> {
+        let mut data = Vec::with_capacity(symbols.len() * self.features);
+        for &c in symbols {
+            let v = symbol_index(c)
+                .and_then(|k| self.vectors.get(k))
+                .ok_or_else(|| {
+                    Error::invalid(
+                        "verify",
+                        "internal: an edit drew a symbol outside the corpus",
+                    )
+                })?;
+            data.extend_from_slice(v);
+        }
+        Values::new(self.features, data)
+    }
+
+    /// The timesteps as text: `[0.1,2] [0.3,0]`.
+    fn describe(&self, symbols: &[char]) -> String {
+        symbols
+            .iter()
+            .map(|&c| {
+                symbol_index(c)
+                    .and_then(|k| self.vectors.get(k))
+                    .map(|v| {
+                        let xs: Vec<String> = v.iter().map(|x| format!("{x:.3}")).collect();
+                        format!("[{}]", xs.join(","))
+                    })
+                    .unwrap_or_else(|| c.to_string())
+            })
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
 }
 
 impl Ctx<'_> {
     /// The sequence the model reads for `chars`: its characters, or, for a
     /// model of subword tokens, the text tokenized again.
     fn steps(&self, chars: &[char]) -> Result<Sequence> {
+        if let Some(codec) = self.codec {
+            return Ok(Sequence::with_values(std::sync::Arc::new(
+                codec.values(chars)?,
+            )));
+        }
         let text: String = chars.iter().collect();
         let card = self.model.card();
         match &card.tokenizer {
@@ -60,8 +176,13 @@ impl Ctx<'_> {
     /// read the same input with the same history (see [`Edit::aligned`]):
     /// for tokens, a token of the original and one of the edited sequence
     /// with the same id over aligned characters.
-    fn aligned(&self, before: &Sequence, edit: &Edit, after: &Sequence) -> Vec<(usize, usize)> {
-        let chars = edit.aligned(before.chars().len(), !self.causal);
+    fn aligned(
+        &self,
+        (before, b_sym): (&Sequence, &[char]),
+        edit: &Edit,
+        (after, a_sym): (&Sequence, &[char]),
+    ) -> Vec<(usize, usize)> {
+        let chars = edit.aligned(b_sym.len(), !self.causal);
         match (before.tokens(), after.tokens()) {
             (Some(tb), Some(ta)) => {
                 let mut to_after: Vec<Option<usize>> = vec![None; before.chars().len()];
@@ -92,7 +213,7 @@ impl Ctx<'_> {
             }
             _ => chars
                 .into_iter()
-                .filter(|&(t, t2)| before.chars()[t] == after.chars()[t2])
+                .filter(|&(t, t2)| b_sym[t] == a_sym[t2])
                 .collect(),
         }
     }
@@ -105,7 +226,7 @@ impl Ctx<'_> {
         }
         let h = evaluate_steps(self.hypothesis, &bs)?;
         let h2 = evaluate_steps(self.hypothesis, &as_)?;
-        let aligned = self.aligned(&bs, edit, &as_);
+        let aligned = self.aligned((&bs, before), edit, (&as_, after));
         let changed: Vec<(usize, usize)> = aligned
             .into_iter()
             .filter(|&(t, t2)| (h[t] - h2[t2]).abs() > 1e-6)
@@ -323,6 +444,20 @@ pub fn perturb(
         return Err(Error::invalid("verify", "cases = 0: draw at least 1 edit"));
     }
     let kind = hypothesis.kind();
+    let codec = if corpus.is_numeric() {
+        Some(Codec::of(corpus)?)
+    } else {
+        None
+    };
+    // what edits work on: each sequence's characters, or its symbols
+    let texts_of: Vec<Vec<char>> = match &codec {
+        Some(c) => c.texts.clone(),
+        None => corpus
+            .sequences()
+            .iter()
+            .map(|s| s.chars().to_vec())
+            .collect(),
+    };
     let ctx = Ctx {
         model,
         layer,
@@ -331,6 +466,7 @@ pub fn perturb(
         kind: kind.clone(),
         causal: model.card().file.input.causal,
         batch_size: opts.batch_size.max(1),
+        codec: codec.as_ref(),
     };
     let h_all = values(corpus, hypothesis)?;
     let stats = unit_stats(acts, &h_all, &kind);
@@ -400,23 +536,26 @@ pub fn perturb(
     units.extend(&pool);
 
     // draw the edits: replayed seeds first, then the new cases
-    let mut alphabet: Vec<char> = corpus
-        .sequences()
+    let mut alphabet: Vec<char> = texts_of
         .iter()
-        .flat_map(|s| s.chars().iter().copied())
+        .flat_map(|s| s.iter().copied())
         .collect::<BTreeSet<char>>()
         .into_iter()
         .collect();
     alphabet.retain(|c| *c != '\u{0}');
     let space = EditSpace {
-        lengths: corpus.sequences().iter().map(|s| s.chars().len()).collect(),
+        lengths: texts_of.iter().map(Vec::len).collect(),
         alphabet,
-        triggers: hypothesis
-            .triggers()
-            .into_iter()
-            .map(|t| t.chars().collect::<Vec<char>>())
-            .filter(|t| !t.is_empty())
-            .collect(),
+        triggers: if codec.is_some() {
+            Vec::new()
+        } else {
+            hypothesis
+                .triggers()
+                .into_iter()
+                .map(|t| t.chars().collect::<Vec<char>>())
+                .filter(|t| !t.is_empty())
+                .collect()
+        },
     };
     let replay: Vec<[u8; 32]> = opts
         .regressions
@@ -439,7 +578,7 @@ pub fn perturb(
             drop("nothing to edit", &mut result);
             continue;
         };
-        let before = corpus.sequences()[edit.sequence].chars();
+        let before = &texts_of[edit.sequence];
         let Some(after) = edit.apply(before) else {
             drop("changes nothing", &mut result);
             continue;
@@ -487,10 +626,7 @@ pub fn perturb(
     let mut originals: Vec<usize> = informative.iter().map(|i| i.edit.sequence).collect();
     originals.sort_unstable();
     originals.dedup();
-    let mut texts: Vec<Vec<char>> = originals
-        .iter()
-        .map(|&s| corpus.sequences()[s].chars().to_vec())
-        .collect();
+    let mut texts: Vec<Vec<char>> = originals.iter().map(|&s| texts_of[s].clone()).collect();
     texts.extend(informative.iter().map(|i| i.after.clone()));
     let rec = ctx.record(&texts, &units)?;
     let original_of = |seq: usize| originals.binary_search(&seq).unwrap_or(0);
@@ -614,7 +750,7 @@ pub fn perturb(
             break;
         }
         let inf = &informative[e];
-        let seq = Arc::new(corpus.sequences()[inf.edit.sequence].chars().to_vec());
+        let seq = Arc::new(texts_of[inf.edit.sequence].clone());
         let tree = CaseTree::new(seq.clone(), &inf.edit);
         let (case, runs) = shrink(tree, opts.shrink_steps, |c| {
             Ok(evaluate_case(&ctx, target, unit, c)?.is_some_and(|ev| ev.response <= follow))
@@ -710,9 +846,22 @@ fn counterexample(
     let d = ctx.direction(target, p.h, p.h2);
     Counterexample {
         seed: persist::seed_text(seed),
-        edit: case.edit.describe(&case.before),
-        before: case.before.iter().collect(),
-        after: ev.after.iter().collect(),
+        edit: match ctx.codec {
+            Some(c) => format!(
+                "{} (of timesteps: {})",
+                case.edit.describe(&case.before),
+                c.describe(&case.edit.insert)
+            ),
+            None => case.edit.describe(&case.before),
+        },
+        before: match ctx.codec {
+            Some(c) => c.describe(&case.before),
+            None => case.before.iter().collect(),
+        },
+        after: match ctx.codec {
+            Some(c) => c.describe(&ev.after),
+            None => ev.after.iter().collect(),
+        },
         timestep: p.t,
         timestep_after: p.t2,
         character: ctx

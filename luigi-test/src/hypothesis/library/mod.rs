@@ -35,6 +35,7 @@ mod counter;
 mod layout;
 mod regions;
 mod tokens;
+mod values;
 mod words;
 
 pub use brackets::*;
@@ -43,6 +44,7 @@ pub use counter::*;
 pub use layout::*;
 pub use regions::*;
 pub use tokens::*;
+pub use values::*;
 pub use words::*;
 
 /// 1.0 for true, 0.0 for false.

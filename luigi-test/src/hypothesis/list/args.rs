@@ -335,9 +335,16 @@ pub(super) struct FsmArg {
     default: Option<Fallback>,
     #[serde(default)]
     transitions: Option<Vec<TransitionSpec>>,
+    #[serde(default)]
+    over: Option<OverArg>,
 }
 
 impl FsmArg {
+    /// The feature and cuts the automaton reads, for a numeric corpus.
+    pub(super) fn take_over(&mut self) -> Option<OverArg> {
+        self.over.take()
+    }
+
     pub(super) fn build(
         self,
         base: &Path,
@@ -395,4 +402,30 @@ impl FsmArg {
         }
         Ok(out)
     }
+}
+
+/// `above: {feature: 0, threshold: 0.5}`, `crossing: …`: a feature and a threshold.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct ThresholdArg {
+    pub(super) feature: usize,
+    pub(super) threshold: f32,
+}
+
+/// `moving_mean: {feature: 0, window: 8}`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct WindowArg {
+    pub(super) feature: usize,
+    pub(super) window: usize,
+}
+
+/// `over: {feature: 0, cuts: [0.5]}` in an `fsm` item: the automaton reads
+/// feature `feature` of a numeric corpus, discretised at `cuts` (below the
+/// first cut: `0`, then `1`, …).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct OverArg {
+    pub(super) feature: usize,
+    pub(super) cuts: Vec<f32>,
 }

@@ -5,14 +5,15 @@ use serde::de::{self, MapAccess};
 
 use super::args::{
     BracketArg, CharArg, CountArg, FsmArg, IndentArg, IndentLevelArg, KeywordArg, KeywordItem,
-    RegexArg,
+    RegexArg, ThresholdArg, WindowArg,
 };
 use super::Context;
 use crate::error::{closest_names, Result};
 use crate::hypothesis::families::{self, Family, KeywordAt};
 use crate::hypothesis::library::{
-    Bracket, CharIs, ClassIs, Column, Counter, Identifier, InRegion, Indentation, Keyword, Levels,
-    Line, NGram, Position, RegexMatch, TokenIs, WordStart,
+    Above, Bracket, CharIs, ClassIs, Column, Counter, Crossing, Feature, Identifier, InRegion,
+    Indentation, Keyword, Levels, Line, MovingMean, NGram, OnValues, Position, RegexMatch,
+    RunningMax, RunningMean, TokenIs, WordStart,
 };
 use crate::hypothesis::Hypothesis;
 
@@ -50,6 +51,12 @@ pub(crate) const KEYED: &[&str] = &[
     "ngram",
     "ngrams",
     "token",
+    "feature",
+    "above",
+    "crossing",
+    "running_mean",
+    "running_max",
+    "moving_mean",
     "regex",
     "count",
     "fsm",
@@ -200,6 +207,12 @@ pub(super) enum Item {
     Ngram(String),
     Ngrams(Vec<String>),
     Token(String),
+    Feature(usize),
+    Above(ThresholdArg),
+    Crossing(ThresholdArg),
+    RunningMean(usize),
+    RunningMax(usize),
+    MovingMean(WindowArg),
     Regex(RegexArg),
     Count(CountArg),
     Fsm(FsmArg),
@@ -264,6 +277,12 @@ impl Item {
             "ngram" => Item::Ngram(map.next_value()?),
             "ngrams" => Item::Ngrams(map.next_value()?),
             "token" => Item::Token(map.next_value()?),
+            "feature" => Item::Feature(map.next_value()?),
+            "above" => Item::Above(map.next_value()?),
+            "crossing" => Item::Crossing(map.next_value()?),
+            "running_mean" => Item::RunningMean(map.next_value()?),
+            "running_max" => Item::RunningMax(map.next_value()?),
+            "moving_mean" => Item::MovingMean(map.next_value()?),
             "regex" => Item::Regex(map.next_value()?),
             "count" => Item::Count(map.next_value()?),
             "fsm" => Item::Fsm(map.next_value()?),
@@ -323,6 +342,12 @@ impl Item {
             Item::Ngram(text) => one(boxed(NGram::new(&text))),
             Item::Ngrams(texts) => texts.iter().try_for_each(|t| one(boxed(NGram::new(t)))),
             Item::Token(piece) => one(boxed(TokenIs::new(&piece))),
+            Item::Feature(f) => one(Ok(Box::new(Feature::new(f)))),
+            Item::Above(a) => one(boxed(Above::new(a.feature, a.threshold))),
+            Item::Crossing(a) => one(boxed(Crossing::new(a.feature, a.threshold))),
+            Item::RunningMean(f) => one(Ok(Box::new(RunningMean::new(f)))),
+            Item::RunningMax(f) => one(Ok(Box::new(RunningMax::new(f)))),
+            Item::MovingMean(a) => one(boxed(MovingMean::new(a.feature, a.window))),
             Item::Regex(arg) => {
                 let name = arg.name.clone().unwrap_or_else(|| arg.pattern.clone());
                 one(boxed(RegexMatch::new(&name, &arg.pattern)))
@@ -334,10 +359,15 @@ impl Item {
                 });
                 one(boxed(c))
             }
-            Item::Fsm(arg) => arg
-                .build(&ctx.base, index)?
-                .into_iter()
-                .try_for_each(|h| one(Ok(h))),
+            Item::Fsm(mut arg) => {
+                let over = arg.take_over();
+                arg.build(&ctx.base, index)?
+                    .into_iter()
+                    .try_for_each(|h| match &over {
+                        None => one(Ok(h)),
+                        Some(o) => one(boxed(OnValues::new(h, o.feature, o.cuts.clone()))),
+                    })
+            }
             Item::Family(fam) => {
                 let corpus = ctx.corpus("family")?;
                 let hs = fam.generate(corpus).map_err(|e| e.to_string())?;
