@@ -6,6 +6,7 @@
 mod card;
 mod check;
 mod hostile;
+mod numeric;
 mod probe;
 mod report;
 mod subword;

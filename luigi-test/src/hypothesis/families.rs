@@ -266,7 +266,8 @@ impl Family {
                         .collect();
                     out.push(Box::new(Feature::new(f)));
                     col.sort_by(f32::total_cmp);
-                    let median = col.get(col.len() / 2).copied().unwrap_or(0.0);
+                    // the median, to 3 significant digits (it names the hypotheses)
+                    let median = sig3(col.get(col.len() / 2).copied().unwrap_or(0.0));
                     let above = col.iter().filter(|&&v| v > median).count();
                     if above >= min_count && above < col.len() {
                         out.push(Box::new(Above::new(f, median)?));
@@ -419,6 +420,16 @@ impl Family {
         }
         Ok(out)
     }
+}
+
+/// `x` to 3 significant digits.
+fn sig3(x: f32) -> f32 {
+    if x == 0.0 || !x.is_finite() {
+        return 0.0;
+    }
+    let d = 2 - x.abs().log10().floor() as i32;
+    let p = 10f64.powi(d);
+    ((f64::from(x) * p).round() / p) as f32
 }
 
 /// Candidates with `count >= min_count`, by count descending then key

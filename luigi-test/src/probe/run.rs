@@ -180,7 +180,14 @@ pub fn fit(
         None => all_units.clone(),
     };
     let whole_layer = units == all_units;
-    let control_labels = if config.controls.control_task {
+    // One token type at every row (a numeric corpus feeds values, not
+    // tokens): the control task and the token probe would be trivial.
+    let mut controls = config.controls;
+    if rows.token.windows(2).all(|w| w[0] == w[1]) {
+        controls.control_task = false;
+        controls.token = false;
+    }
+    let control_labels = if controls.control_task {
         Some(control_task_labels(rows, labels, config.seed))
     } else {
         None
@@ -194,7 +201,7 @@ pub fn fit(
     let mut max_gradient_norm: f64 = 0.0;
     for fold in &splits {
         let y_train = problem.labels_of(&fold.train);
-        let tasks = tasks(&config.controls);
+        let tasks = tasks(&controls);
         let dense = Split::dense(&problem, &units, &fold.train, &fold.test);
         let results: Vec<Result<TaskOutcome>> = tasks
             .par_iter()
@@ -203,18 +210,14 @@ pub fn fit(
                 let split = match task {
                     Task::Probe | Task::Control | Task::Baseline => &dense,
                     Task::Token => {
-                        owned = Split::tokens(
-                            &problem,
-                            config.controls.max_tokens,
-                            &fold.train,
-                            &fold.test,
-                        );
+                        owned =
+                            Split::tokens(&problem, controls.max_tokens, &fold.train, &fold.test);
                         &owned
                     }
                     Task::Position => {
                         owned = Split::positions(
                             &problem,
-                            config.controls.position_bins,
+                            controls.position_bins,
                             &fold.train,
                             &fold.test,
                         );
@@ -277,12 +280,12 @@ pub fn fit(
         }
         None => None,
     };
-    let token_probe = if config.controls.token {
+    let token_probe = if controls.token {
         Some(score(&truth, Task::Token)?.0)
     } else {
         None
     };
-    let position_probe = if config.controls.position {
+    let position_probe = if controls.position {
         Some(score(&truth, Task::Position)?.0)
     } else {
         None

@@ -337,8 +337,9 @@ impl Ctx<'_> {
 /// so that a function of an automaton's state is not held fixed while the
 /// state is verified), hypotheses that determine it (whole values, at most
 /// 256 of them, of which the verified hypothesis is a function: η ≥ 0.8,
-/// e.g. a depth when "inside" is verified), and hypotheses that are
-/// constant on the corpus. Returns indices into `candidates`.
+/// e.g. a depth when "inside" is verified), hypotheses of fractional values
+/// (a running mean: exact equality, which holding fixed needs, would fail
+/// at almost every edit), and hypotheses that are constant on the corpus. Returns indices into `candidates`.
 pub fn competitors(
     corpus: &Corpus,
     acts: &Activations,
@@ -359,6 +360,12 @@ pub fn competitors(
             continue;
         }
         let v = values(corpus, *c)?;
+        // A hypothesis of fractional values (a running mean of a numeric
+        // feature) changes with almost every edit: holding it fixed would
+        // leave no informative edit.
+        if v.iter().any(|x| x.fract() != 0.0) {
+            continue;
+        }
         // how much of the candidate the hypothesis explains (or the other
         // way round): η against a categorical one, else |Pearson r|
         let with_target = match (&target_kind, c.kind()) {
