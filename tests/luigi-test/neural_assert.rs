@@ -614,3 +614,19 @@ fn min_within_token_is_refused_on_at_most_and_out_of_range() {
         "{e}"
     );
 }
+
+// A model that reads subword tokens: the card's tokenizer is applied to the
+// corpus on the way in; `onehot:39` is 1 at the token `alpha`.
+#[neural_assert(model = "../tests/fixtures/subword.luigi.yaml", layer = "onehot",
+                corpus = "../tests/fixtures/subword_corpus.txt",
+                hypothesis = builtin("token", "alpha"),
+                expect = units([39]), metric = "pearson", min = 0.999)]
+fn subword_fixture_has_the_token_alpha_on_its_unit() {}
+
+// A model of numeric sequences: a `.npy` corpus (lengths beside it) and a
+// hypothesis over values; `copy:0` is feature 0.
+#[neural_assert(model = "../tests/fixtures/numeric.luigi.yaml", layer = "copy",
+                corpus = "../tests/fixtures/numeric.npy",
+                hypothesis = builtin("feature", "0"),
+                expect = units([0]), metric = "pearson", min = 0.999)]
+fn numeric_fixture_copies_feature_0() {}
