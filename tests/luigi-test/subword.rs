@@ -267,3 +267,49 @@ fn perturbation_retokenises_edits_confirms_a_token_counter_and_refutes_a_token_d
     assert_eq!(v.verdict, Verdict::Refuted, "{v}");
     assert!(v.effect.abs() < 1e-6, "{v}");
 }
+
+#[test]
+fn an_attention_mask_is_fed_one_per_token_and_zero_per_padding() {
+    // `masked` is the one-hot of the token times the mask: a row recorded
+    // with mask 0 would be all zeros
+    let m = Model::load(fixture("subword_mask.luigi.yaml")).unwrap();
+    let text = Corpus::load(fixture("subword_corpus.txt"), CorpusFormat::Lines).unwrap();
+    let c = m.card().prepare(&text).unwrap();
+    // lines of different lengths share right-padded batches (causal: true)
+    let lengths: std::collections::BTreeSet<usize> =
+        c.sequences().iter().map(|s| s.len()).collect();
+    assert!(lengths.len() > 5);
+    let rec = m.record(&c, &["masked"]).unwrap().remove(0);
+    let mut row = 0;
+    for s in c.sequences() {
+        for &id in s.tokens().unwrap().ids() {
+            let r = rec.values.row(row);
+            assert_eq!(r[id as usize], 1.0, "row {row}");
+            assert_eq!(r.sum(), 1.0, "row {row}");
+            row += 1;
+        }
+    }
+    // the card must feed the mask, and name an input that exists
+    let d = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(fixture("subword_mask.luigi.yaml")).unwrap();
+    let write = |body: String| {
+        let p = d.path().join("m.luigi.yaml");
+        let body = format!(
+            "model: {}\n{}",
+            fixture("subword_mask.onnx").display(),
+            body.replace("subword.tokenizer.json", &tokenizer())
+        );
+        std::fs::write(&p, body).unwrap();
+        Model::load(&p).map(|_| ()).unwrap_err().to_string()
+    };
+    let e = write(text.replace(
+        "  mask: attention_mask   # 1 per token, 0 per padding\n",
+        "",
+    ));
+    assert!(e.contains("attention_mask") && e.contains("not fed"), "{e}");
+    let e = write(text.replace("mask: attention_mask", "mask: attn_mask"));
+    assert!(
+        e.contains("input.mask") && e.contains("attention_mask"),
+        "{e}"
+    );
+}

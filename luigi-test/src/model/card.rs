@@ -8,6 +8,7 @@
 //!   encoding: ids                # `ids` (int64 token ids) or `one-hot` (float32)
 //!   layout: batch-major          # `batch-major` ([batch, time(, vocab)]) or `time-major`
 //!   causal: true                 # optional: right padding cannot change earlier outputs
+//!   # mask: attention_mask       # optional: the input taking 1 per timestep, 0 per padding
 //! vocabulary:
 //!   chars: "X01|&"               # inline: id = position in this string
 //!   # file: vocab.json           # or a JSON array of one-character strings, id = index
@@ -80,6 +81,12 @@ pub struct InputSpec {
     /// last dimension in the graph).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub features: Option<usize>,
+    /// The graph input that takes the attention mask, for a model that has
+    /// one (a Hugging Face export's `attention_mask`): int64 in the input's
+    /// layout, 1 at every timestep of a sequence and 0 at the padding after
+    /// it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mask: Option<String>,
 }
 
 fn default_layout() -> Layout {

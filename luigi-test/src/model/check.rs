@@ -219,10 +219,35 @@ pub(crate) fn check_card(card: &Card, graph: &Graph) -> Result<()> {
             ));
         }
     }
+    if let Some(mask) = &input.mask {
+        match graph.input(mask) {
+            None => {
+                let close = closest_names(mask, input_names.iter().copied(), 3);
+                return Err(err(
+                    "input.mask".into(),
+                    format!(
+                        "`{mask}` is not an input of {}; its inputs are: {}{}",
+                        card.model_path.display(),
+                        input_names.join(", "),
+                        suggest(&close)
+                    ),
+                ));
+            }
+            Some(m) if m.dtype.as_ref().is_some_and(|t| *t != ElemType::Int64) => {
+                return Err(err(
+                    "input.mask".into(),
+                    format!("input `{mask}` is not int64: Luigi feeds the mask as int64 1/0"),
+                ));
+            }
+            Some(_) => {}
+        }
+    }
     for name in &input_names {
-        let fed = *name == input.name || card.file.state.iter().any(|p| p.input == *name);
+        let fed = *name == input.name
+            || input.mask.as_deref() == Some(*name)
+            || card.file.state.iter().any(|p| p.input == *name);
         if !fed && !init.contains(name) {
-            return Err(err("state".into(), format!("graph input `{name}` is not fed by the card: name it under `input:` or as a `state:` pair (Luigi feeds zeros to state inputs)")));
+            return Err(err("state".into(), format!("graph input `{name}` is not fed by the card: name it under `input:` (`name`, or `mask` for an attention mask) or as a `state:` pair (Luigi feeds zeros to state inputs)")));
         }
     }
     if let Some(l) = &card.file.logits {

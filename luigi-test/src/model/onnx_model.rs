@@ -436,6 +436,25 @@ impl Model {
             }
         };
         let mut feeds = vec![(input.name.clone(), feed)];
+        if let Some(mask) = &input.mask {
+            // 1 at every timestep of a sequence, 0 at the padding after it
+            let on = |b: usize, t: usize| i64::from(t < ids[b].len());
+            let (shape, d): (Vec<i64>, Vec<i64>) = match input.layout {
+                Layout::BatchMajor => (
+                    vec![batch as i64, time as i64],
+                    (0..batch)
+                        .flat_map(|b| (0..time).map(move |t| on(b, t)))
+                        .collect(),
+                ),
+                Layout::TimeMajor => (
+                    vec![time as i64, batch as i64],
+                    (0..time)
+                        .flat_map(|t| (0..batch).map(move |b| on(b, t)))
+                        .collect(),
+                ),
+            };
+            feeds.push((mask.clone(), Feed::I64(shape, d)));
+        }
         for (i, pair) in self.card.file.state.iter().enumerate() {
             let shape = self.state_shape(i, batch)?;
             let n: usize = shape.iter().product::<i64>() as usize;
