@@ -24,7 +24,7 @@ impl Values {
     /// `data` holds `T × features` values, one row per timestep; every value
     /// must be finite.
     pub fn new(features: usize, data: Vec<f32>) -> Result<Values> {
-        if features == 0 || data.len() % features != 0 {
+        if features == 0 || !data.len().is_multiple_of(features) {
             return Err(Error::invalid(
                 "values",
                 format!(
