@@ -121,6 +121,7 @@
 //!
 //! [`Hypothesis::triggers`]: crate::hypothesis::Hypothesis::triggers
 
+mod codec;
 pub mod edit;
 mod intervene;
 mod persist;
