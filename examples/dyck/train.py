@@ -221,7 +221,8 @@ untrained: dyck-untrained.onnx
     (out / "dyck.luigi.yaml").write_text(card)
     meta = {
         "command": "python3 examples/dyck/train.py",
-        "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
+        # paths relative to the repository, as the command is run from its root
+        "args": {k: (str(Path(v).resolve().relative_to(HERE.parent.parent)) if isinstance(v, Path) else v) for k, v in vars(args).items()},
         "context": context,
         "train_seconds": round(seconds, 1),
         "torch": torch.__version__,

@@ -197,7 +197,7 @@ untrained: subword-untrained.onnx
     (out / "subword.luigi.yaml").write_text(card)
     meta = {
         "command": "python3 examples/subword/train.py",
-        "args": {k: (str(v.relative_to(HERE.parent.parent)) if isinstance(v, Path) and v.is_absolute() and v.is_relative_to(HERE.parent.parent) else str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
+        "args": {k: (str(Path(v).resolve().relative_to(HERE.parent.parent)) if isinstance(v, Path) else v) for k, v in vars(args).items()},
         "context": context,
         "vocabulary": vocab,
         "train_seconds": round(seconds, 1),

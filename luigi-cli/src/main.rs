@@ -101,6 +101,13 @@ fn reads_continuously(c: &Corpus) -> Option<String> {
         })
         .count();
     let share = code as f64 / seqs.len() as f64;
+    // Lines whose brackets all close on the line (balanced expressions, one
+    // per line) are items, not pieces of a program: code read line by line
+    // has many lines that open or close a block.
+    let balanced = seqs.iter().filter(|s| balanced_line(s.chars())).count();
+    if balanced as f64 > 0.95 * seqs.len() as f64 {
+        return None;
+    }
     (median < 80 && share > 0.5).then(|| {
         format!(
             "{:.0}% of its {} lines are indented or end in code punctuation (median {median} characters)",
@@ -108,6 +115,28 @@ fn reads_continuously(c: &Corpus) -> Option<String> {
             seqs.len()
         )
     })
+}
+
+/// True when every bracket of the line closes on it, in order.
+fn balanced_line(chars: &[char]) -> bool {
+    let mut open: Vec<char> = Vec::new();
+    for &c in chars {
+        match c {
+            '(' | '[' | '{' => open.push(c),
+            ')' | ']' | '}' => {
+                let want = match c {
+                    ')' => '(',
+                    ']' => '[',
+                    _ => '{',
+                };
+                if open.pop() != Some(want) {
+                    return false;
+                }
+            }
+            _ => {}
+        }
+    }
+    open.is_empty()
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]

@@ -45,6 +45,17 @@ fn luigi_inspect(card: &Path, corpus: &Path, extra: &[&str]) -> Output {
     luigi(&args)
 }
 
+/// The best unit of hypothesis `name` in `luigi inspect --format json`.
+fn best_unit(json: &serde_json::Value, name: &str) -> serde_json::Value {
+    json["ranking"]["by_hypothesis"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|h| h["hypothesis"] == name)
+        .unwrap_or_else(|| panic!("no {name} in {json}"))["units"][0]
+        .clone()
+}
+
 fn text(o: &Output) -> String {
     format!(
         "{}{}",

@@ -2,7 +2,7 @@
 //! (lengths beside it), hypotheses over values, perturbation that edits
 //! feature vectors, and the modes that need text refused with the reason.
 
-use super::{fixture, luigi, luigi_inspect, text};
+use super::{best_unit, fixture, luigi, luigi_inspect, text};
 
 #[test]
 fn inspect_and_verify_a_model_of_feature_vectors() {
@@ -11,15 +11,7 @@ fn inspect_and_verify_a_model_of_feature_vectors() {
     let o = luigi_inspect(&card, &corpus, &["--layer", "all", "--format", "json"]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let json: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    let best = |name: &str| {
-        json["ranking"]["by_hypothesis"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|h| h["hypothesis"] == name)
-            .unwrap_or_else(|| panic!("no {name} in {json}"))["units"][0]
-            .clone()
-    };
+    let best = |name: &str| best_unit(&json, name);
     // the generated `values` family, ranked against the hand-set units
     let f = best("feature(0)");
     assert_eq!(f["unit"], "copy:0", "{f}");

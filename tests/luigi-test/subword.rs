@@ -27,6 +27,12 @@ fn card_with(dir: &Path, vocabulary: &str) -> PathBuf {
     p
 }
 
+/// The id of a token string in the model's tokenizer.
+fn id_of(m: &Model, piece: &str) -> usize {
+    let pieces = m.card().tokenizer.as_ref().unwrap().pieces();
+    pieces.iter().position(|p| p == piece).unwrap()
+}
+
 fn tokenizer() -> String {
     fixture("subword.tokenizer.json").display().to_string()
 }
@@ -116,15 +122,7 @@ fn inspect_ranks_the_unit_of_a_token_first_with_the_layer_of_token_ids() {
     let m = Model::load(fixture("subword.luigi.yaml")).unwrap();
     let text = Corpus::load(fixture("subword_corpus.txt"), CorpusFormat::Lines).unwrap();
     let c = m.card().prepare(&text).unwrap();
-    let alpha = m
-        .card()
-        .tokenizer
-        .as_ref()
-        .unwrap()
-        .pieces()
-        .iter()
-        .position(|p| p == "alpha")
-        .unwrap();
+    let alpha = id_of(&m, "alpha");
     let mut set = HypothesisSet::new();
     set.add(TokenIs::new("alpha").unwrap()).unwrap();
     set.add(Bracket::depth('(').unwrap()).unwrap();
@@ -229,15 +227,7 @@ fn perturbation_retokenises_edits_confirms_a_token_counter_and_refutes_a_token_d
     let m = Model::load(fixture("subword.luigi.yaml")).unwrap();
     let text = Corpus::load(fixture("subword_corpus.txt"), CorpusFormat::Lines).unwrap();
     let c = m.card().prepare(&text).unwrap();
-    let open = m
-        .card()
-        .tokenizer
-        .as_ref()
-        .unwrap()
-        .pieces()
-        .iter()
-        .position(|p| p == "(")
-        .unwrap();
+    let open = id_of(&m, "(");
     // how many `(` were read so far: unit `open` of `count` is exactly this
     let opened = from_fn("opened", HypothesisKind::Numeric, |s| {
         let mut n = 0.0;
