@@ -101,11 +101,15 @@ fn reads_continuously(c: &Corpus) -> Option<String> {
         })
         .count();
     let share = code as f64 / seqs.len() as f64;
-    // Lines whose brackets all close on the line (balanced expressions, one
-    // per line) are items, not pieces of a program: code read line by line
-    // has many lines that open or close a block.
-    let balanced = seqs.iter().filter(|s| balanced_line(s.chars())).count();
-    if balanced as f64 > 0.95 * seqs.len() as f64 {
+    // Unindented lines whose brackets all close on the line (balanced
+    // expressions, one per line) are items, not pieces of a program: code
+    // read line by line has indented lines, and lines that open or close a
+    // block.
+    let item = |s: &&luigi_test::Sequence| {
+        let t = s.chars();
+        !t.first().is_some_and(|c| *c == ' ' || *c == '\t') && balanced_line(t)
+    };
+    if seqs.iter().filter(item).count() as f64 > 0.95 * seqs.len() as f64 {
         return None;
     }
     (median < 80 && share > 0.5).then(|| {

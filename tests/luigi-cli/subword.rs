@@ -25,7 +25,11 @@ fn inspect_ranks_token_hypotheses_on_a_subword_model_and_windows_count_tokens() 
     );
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     // one balanced expression per line: not code read line by line
-    assert!(!text(&o).contains("read one sequence per line"), "{}", text(&o));
+    assert!(
+        !text(&o).contains("read one sequence per line"),
+        "{}",
+        text(&o)
+    );
     let json: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     let best = |name: &str| best_unit(&json, name);
     // unit k of `onehot` is 1 at token id k; `alpha` is one token
@@ -119,12 +123,28 @@ fn the_line_by_line_warning_names_code_but_not_one_expression_per_line() {
     let code = d.path().join("code.c");
     let block = "int f(int x) {\n  if (x) {\n    return x;\n  }\n  return 0;\n}\n";
     std::fs::write(&code, block.repeat(12)).unwrap();
-    let o = luigi_inspect(&fixture("lstm_ids.luigi.yaml"), &code, &["--fast", "--top", "1"]);
+    let o = luigi_inspect(
+        &fixture("lstm_ids.luigi.yaml"),
+        &code,
+        &["--fast", "--top", "1"],
+    );
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
-    assert!(text(&o).contains("read one sequence per line"), "{}", text(&o));
+    assert!(
+        text(&o).contains("read one sequence per line"),
+        "{}",
+        text(&o)
+    );
     let items = d.path().join("items.txt");
     std::fs::write(&items, "(a (b c) d);\n".repeat(60)).unwrap();
-    let o = luigi_inspect(&fixture("lstm_ids.luigi.yaml"), &items, &["--fast", "--top", "1"]);
+    let o = luigi_inspect(
+        &fixture("lstm_ids.luigi.yaml"),
+        &items,
+        &["--fast", "--top", "1"],
+    );
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
-    assert!(!text(&o).contains("read one sequence per line"), "{}", text(&o));
+    assert!(
+        !text(&o).contains("read one sequence per line"),
+        "{}",
+        text(&o)
+    );
 }
